@@ -2,5 +2,22 @@ import ArgumentParser
 
 @main
 struct MTASTSCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "mta-sts", abstract: "MTA-STS toolkit (RFC 8461).")
+    static let configuration = CommandConfiguration(
+        commandName: "mta-sts",
+        abstract: "MTA-STS (RFC 8461) toolkit: check and generate records and policies.",
+        discussion: """
+            Exit status: 0 when the checked thing is valid (or the command succeeded), 1 when it is not valid, \
+            2 for input/output and internal errors, 64 for usage errors.
+            """,
+        version: "0.1.0",
+        subcommands: [RecordCommand.self, PolicyCommand.self]
+    )
+}
+
+/// Exit codes shared by every subcommand (documented in README.md).
+enum Exit {
+    /// The record or policy is not valid, or the host is not allowed.
+    static let invalid = ExitCode(1)
+    /// A file could not be read, or another input/output or internal error.
+    static let ioError = ExitCode(2)
 }

@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import MTASTSCore
+
+/// `--json` and `--color`, shared by the checking commands.
+struct OutputOptions: ParsableArguments {
+    enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto, always, never
+    }
+
+    @Flag(help: "Print machine-readable JSON (the documented schema) instead of text.")
+    var json = false
+
+    @Option(help: "Colour the text output: auto (on a terminal unless NO_COLOR is set), always, never.")
+    var color: ColorChoice = .auto
+
+    var style: Style {
+        switch color {
+        case .always: Style(enabled: true)
+        case .never: Style(enabled: false)
+        case .auto: Style(enabled: isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
+        }
+    }
+}
+
+/// ANSI styling, or none.
+struct Style {
+    let enabled: Bool
+    private func wrap(_ code: String, _ s: String) -> String { enabled ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+    func bold(_ s: String) -> String { wrap("1", s) }
+    func red(_ s: String) -> String { wrap("1;31", s) }
+    func yellow(_ s: String) -> String { wrap("1;33", s) }
+    func cyan(_ s: String) -> String { wrap("1;36", s) }
+    func green(_ s: String) -> String { wrap("32", s) }
+    func dim(_ s: String) -> String { wrap("2", s) }
+
+    func severity(_ severity: Diagnostic.Severity) -> String {
+        switch severity {
+        case .error: red("error")
+        case .warning: yellow("warning")
+        case .info: cyan("note")
+        }
+    }
+}
+
+/// Renders diagnostics like a compiler: `file:line:column: severity[code]: message`, the source line with a
+/// caret under the problem, the fix and the RFC rule.
+struct DiagnosticPrinter {
+    let style: Style
+    /// Name shown in front of each diagnostic (file name, `<stdin>`, `record`).
+    let source: String
+    /// The input the diagnostics point into.
+    let input: [UInt8]
+
+    func render(_ diagnostics: [Diagnostic]) -> String {
+        diagnostics.map(render).joined()
+    }
+
+    func render(_ d: Diagnostic) -> String {
+        var place = source
+        if let loc = d.location {
+            // A TXT record is one line: show it as line 1.
+            if let column = loc.column { place += ":\(loc.line ?? 1):\(column)" }
+        }
+        var out = style.bold(place + ":") + " " + style.severity(d.severity) + style.bold("[\(d.code)]") + ": " + d.message + "\n"
+        if let loc = d.location, let excerpt = excerpt(loc) { out += excerpt }
+        if let fix = d.fix { out += "    " + style.green("= fix:") + " " + fix + "\n" }
+        out += "    " + style.dim("= rule: \(d.rfcSection)") + "\n"
+        return out
+    }
+
+    /// The line holding `loc`, with a caret marker, when it is printable text.
+    private func excerpt(_ loc: Diagnostic.Location) -> String? {
+        guard loc.offset <= input.count else { return nil }
+        let lineStart = input[..<loc.offset].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        var lineEnd = input[loc.offset...].firstIndex(of: 0x0A) ?? input.count
+        if lineEnd > lineStart, input[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+        // Control bytes are shown as `?` (a tab as a space) so the caret lines up and the terminal is safe.
+        let raw = input[lineStart..<lineEnd].map { b -> UInt8 in
+            b == 0x09 ? 0x20 : (b < 0x20 || b == 0x7F ? UInt8(ascii: "?") : b)
+        }
+        let text = String(decoding: raw, as: UTF8.self)
+        let prefixCount = String(decoding: raw[..<(min(loc.offset, lineEnd) - lineStart)], as: UTF8.self).count
+        let width = max(1, min(loc.length, max(0, lineEnd - loc.offset)))
+        let number = String(loc.line ?? 1)
+        let gutter = String(repeating: " ", count: number.count)
+        return "  \(style.dim(number + " |")) \(text)\n  \(style.dim(gutter + " |")) "
+            + String(repeating: " ", count: prefixCount) + style.red("^" + String(repeating: "~", count: width - 1)) + "\n"
+    }
+}
+
+/// One diagnostic in JSON output.
+struct DiagnosticJSON: Encodable {
+    let code: String
+    let severity: String
+    let message: String
+    let fix: String?
+    let rfc: String
+    let line: Int?
+    let column: Int?
+    let offset: Int?
+
+    init(_ d: Diagnostic) {
+        code = d.code.rawValue
+        severity = d.severity.rawValue
+        message = d.message
+        fix = d.fix
+        rfc = d.rfcSection
+        line = d.location?.line
+        column = d.location?.column
+        offset = d.location?.offset
+    }
+
+    // Keys are always present (null when unknown), so scripts can index them without checks.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(code, forKey: .code)
+        try c.encode(severity, forKey: .severity)
+        try c.encode(message, forKey: .message)
+        try c.encode(fix, forKey: .fix)
+        try c.encode(rfc, forKey: .rfc)
+        try c.encode(line, forKey: .line)
+        try c.encode(column, forKey: .column)
+        try c.encode(offset, forKey: .offset)
+    }
+
+    enum CodingKeys: String, CodingKey { case code, severity, message, fix, rfc, line, column, offset }
+}
+
+enum JSONOutput {
+    /// Prints `value` as one line of JSON with sorted keys (stable output for scripts and diffs).
+    static func print(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        Swift.print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+enum Input {
+    /// Reads a file's bytes exactly, or standard input for `-` or nil.
+    static func read(_ path: String?) throws -> (name: String, bytes: [UInt8]) {
+        do {
+            if path == nil || path == "-" {
+                return ("<stdin>", Array(try FileHandle.standardInput.readToEnd() ?? Data()))
+            }
+            let url = URL(fileURLWithPath: path!)
+            return (path!, Array(try Data(contentsOf: url)))
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+            FileHandle.standardError.write(Data("mta-sts: error: cannot read \(path ?? "<stdin>"): \(reason)\n".utf8))
+            throw Exit.ioError
+        }
+    }
+}
+
+/// Writes to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
