@@ -43,7 +43,7 @@ private struct PolicyParser {
     // `mode:` line is reported as invalid and not also as missing.
     var mode: STSPolicy.Mode?
     var maxAge: UInt32?
-    var maxAgeLine: Int?
+    var maxAgeLocation: Diagnostic.Location?
     var versionSeen = false
     var mx: [MXPattern] = []
     var extensions: [STSPolicy.Extension] = []
@@ -127,12 +127,12 @@ private struct PolicyParser {
             add(.policyMXMissing, .error, "mode `\(mode.rawValue)` needs at least one `mx` field",
                 fix: "add one `mx:` line per MX host or pattern, e.g. `mx: mail.example.com`", nil)
         }
-        if let mode, mode != .none, let maxAge, maxAge < STSLimits.shortMaxAgeWarning, let line = maxAgeLine {
+        if let mode, mode != .none, let maxAge, maxAge < STSLimits.shortMaxAgeWarning, let location = maxAgeLocation {
             add(.policyMaxAgeShort, .warning,
                 "max_age \(maxAge) is under one day: a sender forgets the policy \(maxAge == 0 ? "at once" : "quickly"), "
                     + "so an attacker who blocks the policy fetch can downgrade delivery",
                 fix: "use at least `max_age: 86400`; one to several weeks (604800 or more) is usual for enforce",
-                .init(line: line, offset: 0))
+                location)
         }
     }
 
@@ -241,7 +241,7 @@ private struct PolicyParser {
             return
         }
         let value = bytes[valueStart..<valueEnd]
-        field(keyText, value, line: number, lineStart: start, valueStart: valueStart)
+        field(keyText, value, line: number, lineStart: start, keyStart: keyStart, valueStart: valueStart)
     }
 
     /// A known key whose line could not be read still counts as present, so "missing" is not reported too.
@@ -250,16 +250,16 @@ private struct PolicyParser {
         if ["version", "mode", "max_age", "mx"].contains(k) { present.insert(k) }
     }
 
-    mutating func field(_ key: String, _ value: ArraySlice<UInt8>, line: Int, lineStart: Int, valueStart: Int) {
+    mutating func field(_ key: String, _ value: ArraySlice<UInt8>, line: Int, lineStart: Int, keyStart: Int, valueStart: Int) {
         func loc(_ offset: Int, _ length: Int) -> Diagnostic.Location {
             at(line: line, lineStart: lineStart, offset: offset, length: length)
         }
-        let valueLoc = loc(valueStart, max(value.count, 1))
+        let valueLoc = loc(valueStart, value.count)
         let shown = ASCII.quoted(value)
         if key != "mx", let first = firstLine[key] {
             add(.policyDuplicateKey, .warning,
                 "`\(key)` appears again (first on line \(first)); the first one counts, but some senders use the last",
-                fix: "keep one `\(key):` line", loc(lineStart, valueStart + value.count - lineStart))
+                fix: "keep one `\(key):` line", loc(keyStart, valueStart + value.count - keyStart))
             return
         }
         firstLine[key] = line
@@ -284,7 +284,7 @@ private struct PolicyParser {
             }
         case "max_age":
             present.insert(key)
-            maxAgeLine = line
+            maxAgeLocation = valueLoc
             parseMaxAge(value, shown: shown, loc: valueLoc)
         case "mx":
             present.insert(key)
@@ -302,7 +302,7 @@ private struct PolicyParser {
                 mx.append(pattern)
             }
         default:
-            extensionField(key, value, line: line, lineStart: lineStart, valueStart: valueStart)
+            extensionField(key, value, line: line, lineStart: lineStart, keyStart: keyStart, valueStart: valueStart)
         }
     }
 
@@ -331,17 +331,17 @@ private struct PolicyParser {
         }
     }
 
-    mutating func extensionField(_ key: String, _ value: ArraySlice<UInt8>, line: Int, lineStart: Int, valueStart: Int) {
+    mutating func extensionField(_ key: String, _ value: ArraySlice<UInt8>, line: Int, lineStart: Int, keyStart: Int, valueStart: Int) {
         func loc(_ offset: Int, _ length: Int) -> Diagnostic.Location {
             at(line: line, lineStart: lineStart, offset: offset, length: length)
         }
         if let known = ["version", "mode", "max_age", "mx"].first(where: { ASCII.differsOnlyInCase(key.utf8, $0) }) {
             add(.policyKeyCase, .warning,
                 "`\(key)` is not `\(known)`: keys are case-sensitive, so senders ignore this line as an unknown extension",
-                fix: "write `\(known):` in lowercase", loc(valueStart - key.utf8.count - 1, key.utf8.count))
+                fix: "write `\(known):` in lowercase", loc(keyStart, key.utf8.count))
         } else {
             add(.policyUnknownKey, .info, "unknown field `\(key)` is kept but ignored by senders", fix: nil,
-                loc(valueStart - 1, 1))
+                loc(keyStart, key.utf8.count))
         }
         // sts-policy-ext-value = sts-policy-vchar [*(%x20 / sts-policy-vchar) sts-policy-vchar]
         if value.isEmpty {

@@ -28,8 +28,9 @@ struct PolicyTests {
         if let warning = v.warning {
             #expect(codes.contains(warning), "diagnostics were \(codes)")
         }
-        // Every diagnostic explains itself.
+        // Every diagnostic explains itself and points inside the input.
         for d in result.diagnostics {
+            if let loc = d.location { #expect(loc.offset >= 0 && loc.offset + loc.length <= v.text.utf8.count, "\(d.code)") }
             #expect(!d.message.isEmpty)
             if d.severity == .error { #expect(d.fix != nil, "\(d.code) has no fix") }
         }
@@ -58,6 +59,23 @@ struct PolicyTests {
         #expect(d.location?.offset == 22)
         #expect(d.location?.length == 7)
         #expect(d.fix == "values are case-sensitive: write `mode: enforce`")
+    }
+
+    @Test("Extension, key-case, duplicate and short-max_age findings point at their own text")
+    func findingLocations() throws {
+        let text = "version: STSv1\nMode:   enforce\nmode: testing\nmx: a.example\nmax_age: 60\nbar: y\nmode: none\n"
+        let result = STSPolicy.parse(text)
+        func located(_ code: Diagnostic.Code) throws -> Diagnostic.Location {
+            try #require(result.diagnostics.first { $0.code == code }?.location, "\(code)")
+        }
+        let bytes = Array(text.utf8)
+        func at(_ s: String) -> Int { bytes.firstRange(of: Array(s.utf8))!.lowerBound }
+        #expect(try located(.policyKeyCase).offset == at("Mode:"))
+        #expect(try located(.policyKeyCase).length == 4)
+        #expect(try located(.policyUnknownKey).offset == at("bar:"))
+        #expect(try located(.policyDuplicateKey).offset == at("mode: none"))
+        let short = try located(.policyMaxAgeShort)
+        #expect(short.offset == at("60") && short.line == 5 && short.column == 10)
     }
 
     @Test("A BOM and a NUL are named with their byte offsets")

@@ -62,6 +62,7 @@ let policyVectors: [PolicyVector] = [
     .init("version: STSv1\nmode: enforce\nmx: a.example\nmax_age:\n", .invalid("policy-max-age-invalid"), "C22 L4.1.18 empty"),
     .init("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: \u{FF18}\u{FF16}\u{FF14}\u{FF10}\u{FF10}\n", .invalid("policy-max-age-invalid"), "C22 full-width digits"),
     .init("version: STSv1\nmode: enforce\nmx: a.example\n", .invalid("policy-max-age-missing"), "L4.1.7 max_age missing"),
+    .init("version: STSv1\nmode: testing\nmax_age:", .invalid("policy-max-age-invalid"), "fuzz: empty max_age at end of input"),
     .init("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 3600\n", .valid(mode: "enforce", maxAge: 3600, mx: ["a.example"]), warning: "policy-max-age-short", "max_age under a day in enforce"),
     // C23/C24: mx presence and one per line
     .init("version: STSv1\nmode: enforce\nmax_age: 86400\n", .invalid("policy-mx-missing"), "C23 L4.1.8 enforce without mx"),

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing mta-sts needs on Debian/Ubuntu (idempotent; quiet when all is there).
+# The Swift toolchain itself (6.0 or later) must already be on PATH: see https://www.swift.org/install/.
+set -euo pipefail
+
+# Debian packages: libidn2 (IDNA for U-labels).
+PACKAGES=(libidn2-dev pkg-config)
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "setup: the Swift toolchain (6.0 or later) is not on PATH; install it first (swift.org/install)" >&2
+  exit 2
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
