@@ -14,14 +14,7 @@ public struct STSPolicy: Hashable, Sendable {
     }
 
     /// A field other than `version`, `mode`, `max_age` and `mx`; senders ignore it, we keep it.
-    public struct Extension: Hashable, Sendable {
-        public let name: String
-        public let value: String
-        public init(name: String, value: String) {
-            self.name = name
-            self.value = value
-        }
-    }
+    public typealias Extension = ExtensionField
 
     public var mode: Mode
     /// Seconds a sender may cache the policy from the time it fetched it (0 ... 31557600).

@@ -6,14 +6,7 @@ public struct STSRecord: Hashable, Sendable, CustomStringConvertible {
     public let extensions: [Extension]
 
     /// A `name=value` field other than `v` and `id`.
-    public struct Extension: Hashable, Sendable {
-        public let name: String
-        public let value: String
-        public init(name: String, value: String) {
-            self.name = name
-            self.value = value
-        }
-    }
+    public typealias Extension = ExtensionField
 
     /// A record with the given id, or nil when `id` is not 1–32 letters and digits.
     public init?(id: String, extensions: [Extension] = []) {

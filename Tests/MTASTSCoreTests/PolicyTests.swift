@@ -10,7 +10,8 @@ struct PolicyTests {
         switch v.expect {
         case .valid(let mode, let maxAge, let mx):
             #expect(result.diagnostics.errors.isEmpty, "unexpected errors: \(result.diagnostics.errors.map(\.message))")
-            let policy = try? #require(result.policy)
+            #expect(result.policy != nil)
+            let policy = result.policy
             #expect(policy?.mode.rawValue == mode)
             #expect(policy?.maxAge == maxAge)
             #expect(policy?.mx.map(\.description) == mx)
