@@ -7,24 +7,53 @@ let package = Package(
     products: [
         .executable(name: "mta-sts", targets: ["mta-sts"]),
         .library(name: "MTASTSCore", targets: ["MTASTSCore"]),
+        .library(name: "MTASTSDiscovery", targets: ["MTASTSDiscovery"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libidn2 (Debian libidn2-dev): IDNA2008 / UTS #46 for U-label → A-label conversion.
         .systemLibrary(name: "CIDN2", path: "Sources/CIDN2"),
+        // libunbound (Debian libunbound-dev): the one DNS path, with DNSSEC status.
+        .systemLibrary(name: "CUnbound", path: "Sources/CUnbound"),
         // Pure values and RFC 8461 rules. No I/O, no clock reads.
         .target(name: "MTASTSCore", dependencies: ["CIDN2"]),
+        // The RFC 8461 algorithms with injected I/O: DNSResolver, PolicyFetcher, record lookup, discovery.
+        .target(name: "MTASTSDiscovery", dependencies: ["MTASTSCore"]),
+        // DNSResolver on libunbound.
+        .target(name: "MTASTSUnbound", dependencies: ["MTASTSDiscovery", "CUnbound"]),
+        // PolicyFetcher on AsyncHTTPClient (strict RFC 8461 §3.3 fetch).
+        .target(
+            name: "MTASTSHTTPFetch",
+            dependencies: [
+                "MTASTSDiscovery",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "mta-sts",
             dependencies: [
-                "MTASTSCore",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Shared by the test targets: running the mta-sts binary, starting the real-peer test world.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
-        .testTarget(name: "CLITests", dependencies: ["mta-sts"]),
+        .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]
+        ),
+        .testTarget(name: "CLITests", dependencies: ["mta-sts", "TestSupport"]),
     ]
 )

@@ -3,8 +3,9 @@
 # The Swift toolchain itself (6.0 or later) must already be on PATH: see https://www.swift.org/install/.
 set -euo pipefail
 
-# Debian packages: libidn2 (IDNA for U-labels).
-PACKAGES=(libidn2-dev pkg-config)
+# Debian packages: libidn2 (IDNA for U-labels), libunbound (DNS); for the test world: NSD, ldns tools (DNSSEC
+# signing), dig/delv, nginx, openssl, curl, python3 (fault server).
+PACKAGES=(libidn2-dev libunbound-dev pkg-config nsd ldnsutils dnsutils nginx-light openssl curl python3)
 
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: the Swift toolchain (6.0 or later) is not on PATH; install it first (swift.org/install)" >&2

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: unit and CLI tests (swift test), then each libFuzzer target.
+# Sets up and runs every test: unit, component, CLI and integration tests against the real-peer test world
+# (swift test), then each libFuzzer target.
 # FUZZ_SECONDS (default 60) sets the time per fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 log=$(mktemp -t mta-sts-test.XXXX)
-trap 'rm -f "$log"' EXIT
+world=$(mktemp -d -t mta-sts-world.XXXX)
+trap 'scripts/testbed.sh down "$world" >/dev/null 2>&1 || true; rm -rf "$log" "$world"' EXIT
 swift build --build-tests
+
+# The real-peer test world (NSD, nginx, fault server on loopback), shared by the integration tests.
+scripts/testbed.sh up "$world"
+export MTASTS_TESTBED="$world"
+
 set +e
 swift test 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

@@ -39,8 +39,18 @@ public struct DomainName: Hashable, Sendable, Comparable, CustomStringConvertibl
 
     public static func < (lhs: DomainName, rhs: DomainName) -> Bool { lhs.value < rhs.value }
 
-    /// `label.self`, e.g. `_mta-sts.example.com` or `mta-sts.example.com` (RFC 8461 §3.1, §3.2).
+    /// `label.self`, e.g. `_mta-sts.example.com`.
     public func prefixed(by label: String) -> String { label + "." + value }
+
+    /// Where the TXT record lives: `_mta-sts.<domain>` (RFC 8461 §3.1).
+    public var recordName: String { prefixed(by: "_mta-sts") }
+
+    /// The policy host: "mta-sts" prepended to the policy domain (RFC 8461 §3.2). Nil only when that name
+    /// would be longer than DNS allows.
+    public var policyHost: DomainName? {
+        let host = prefixed(by: "mta-sts")
+        return host.utf8.count <= STSLimits.nameLength ? DomainName(validatedLowercase: host) : nil
+    }
 
     /// The host-name syntax of RFC 5321 §4.1.2 (`sub-domain *("." sub-domain)`, LDH labels) with the
     /// DNS length limits of RFC 1035 §2.3.4. Returns nil when `bytes` (without trailing dot) is valid.

@@ -1,50 +1,16 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// End-to-end tests of the `mta-sts` executable: its exit codes, JSON contracts and output, run as a real
 /// process exactly as an operator's script would run it.
 @Suite("mta-sts command line")
 struct CLITests {
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-        var json: [String: Any] {
-            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
-        }
-    }
+    func run(_ args: [String], stdin: [UInt8] = []) throws -> CommandRun { try runMTASTS(args, stdin: stdin) }
 
-    /// The built `mta-sts` binary sits beside the test bundle in the build products directory.
-    static let binary: URL = {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return exe.deletingLastPathComponent().appendingPathComponent("mta-sts")
-    }()
+    func temp(_ bytes: [UInt8]) throws -> String { try temporaryFile(bytes) }
 
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    func run(_ args: [String], stdin: [UInt8] = []) throws -> Run {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        p.environment = ["NO_COLOR": "1", "PATH": "/usr/bin:/bin"]
-        let (i, o, e) = (Pipe(), Pipe(), Pipe())
-        p.standardInput = i
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        i.fileHandleForWriting.write(Data(stdin))
-        try i.fileHandleForWriting.close()
-        let out = o.fileHandleForReading.readDataToEndOfFile()
-        let err = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
-    }
-
-    func temp(_ bytes: [UInt8]) throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mta-sts-test-\(UUID().uuidString).txt")
-        try Data(bytes).write(to: url)
-        return url.path
-    }
+    static let repo = repositoryRoot
 
     // MARK: record check
 

@@ -1,0 +1,90 @@
+import Foundation
+import MTASTSCore
+import MTASTSDiscovery
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+
+/// Says *why* a certificate failed verification. BoringSSL only reports CERTIFICATE_VERIFY_FAILED, so after
+/// a certificate failure we connect once more without verification, look at the certificate the server
+/// presents for the policy host's SNI name, and name the reason: the names it does carry, expired, not
+/// yet valid, or not chaining to a trusted root (self-signed or unknown issuer). The verdict itself was
+/// already made by the verifying connection; this only explains it.
+enum CertificateInspector {
+    static func explain(host: DomainName, address: IPAddress, port: Int, extraRoots: [NIOSSLAdditionalTrustRoots],
+                        fallback: FetchFailure) async -> FetchFailure {
+        guard let leaf = try? await presentedCertificate(host: host, address: address, port: port) else { return fallback }
+        let now = time(nil)
+        let names = leaf._subjectAlternativeNames().compactMap { name -> String? in
+            name.nameType == .dnsName ? String(decoding: name.contents, as: UTF8.self) : nil
+        }
+        let shownNames = names.isEmpty ? "no DNS names" : names.joined(separator: ", ")
+        if fallback.code == "tls-certificate-name" {
+            return FetchFailure(code: fallback.code,
+                                message: "the certificate presented for \(host) is for \(shownNames), not \(host) (RFC 8461 §3.3 DNS-ID check)",
+                                isWebPKI: true)
+        }
+        if leaf.notValidAfter < now {
+            let date = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
+            return FetchFailure(code: "tls-certificate-expired",
+                                message: "the certificate for \(host) (\(shownNames)) expired on \(date)", isWebPKI: true)
+        }
+        if leaf.notValidBefore > now {
+            let date = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
+            return FetchFailure(code: "tls-certificate-not-yet-valid",
+                                message: "the certificate for \(host) (\(shownNames)) is not valid before \(date)", isWebPKI: true)
+        }
+        return FetchFailure(code: "tls-certificate-untrusted",
+                            message: "the certificate for \(host) (\(shownNames)) does not chain to a trusted root (self-signed or unknown issuer)",
+                            isWebPKI: true)
+    }
+
+    /// The leaf certificate presented for `host` by SNI, read without verifying it.
+    static func presentedCertificate(host: DomainName, address: IPAddress, port: Int) async throws -> NIOSSLCertificate? {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        let context = try NIOSSLContext(configuration: tls)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let handshake = group.next().makePromise(of: Void.self)
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tlsHandler = try NIOSSLClientHandler(context: context, serverHostname: host.value)
+                    try channel.pipeline.syncOperations.addHandler(tlsHandler)
+                    try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(promise: handshake))
+                }
+            }
+            .connect(host: address.description, port: port).get()
+        defer { channel.close(promise: nil) }
+        let timeout = channel.eventLoop.scheduleTask(in: .seconds(5)) { handshake.fail(ChannelError.connectTimeout(.seconds(5))) }
+        try await handshake.futureResult.get()
+        timeout.cancel()
+        return try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
+        }.get()
+    }
+}
+
+/// Completes a promise when the TLS handshake finishes (or fails).
+private final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    let promise: EventLoopPromise<Void>
+    init(promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent { promise.succeed(()) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.eof)
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import MTASTSCore
+import MTASTSDiscovery
+
+struct LookupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lookup",
+        abstract: "Discover a domain's MTA-STS policy as a sender does (RFC 8461 §3), and show every step.",
+        discussion: """
+            Looks up the _mta-sts TXT record (following CNAMEs), resolves mta-sts.<domain>, fetches the policy \
+            over HTTPS with the sender's rules (no redirects, 200 only, text/plain, 64 KiB, deadline) and \
+            parses it. Exit 0 when a valid policy was found, 1 when the domain has no usable policy.
+            """
+    )
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var network: NetworkOptions
+
+    @Argument(help: "The policy domain (the recipient domain), e.g. example.com.")
+    var domain: String
+
+    func run() async throws {
+        let name: DomainName
+        do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
+        let discovery = try network.makeDiscovery()
+        let result = await discovery.discover(name)
+        if output.json {
+            try JSONOutput.print(LookupJSON(result))
+        } else {
+            print(render(result), terminator: "")
+        }
+        if result.outcome != .valid { throw Exit.invalid }
+    }
+
+    private func render(_ r: DiscoveryResult) -> String {
+        let style = output.style
+        var out = ""
+        for step in r.steps {
+            let dnssec = step.dnssec.map { ", \($0)" } ?? ""
+            out += "\(style.bold(step.question))\n    → \(step.answer) \(style.dim("(\(milliseconds(step.elapsed)) ms\(dnssec))"))\n"
+        }
+        if let body = r.policyBody, let host = r.domain.policyHost {
+            out += DiagnosticPrinter(style: style, source: "https://\(host)\(policyPath)", input: body)
+                .render(r.diagnostics.filter { $0.location?.line != nil })
+        } else if !r.diagnostics.isEmpty {
+            out += DiagnosticPrinter(style: style, source: r.domain.recordName, input: []).render(r.diagnostics)
+        }
+        let verdict = r.outcome == .valid ? style.green(r.outcome.rawValue) : style.red(r.outcome.rawValue)
+        out += "\(style.bold("outcome:")) \(verdict)"
+        if let type = r.outcome.tlsrptResultType { out += " (TLS-RPT \(type))" }
+        out += "\n"
+        if let e = r.error { out += "\(style.bold("reason:")) [\(e.code)] \(e.message)\n" }
+        if let record = r.record { out += "\(style.bold("record:")) id \(record.id)\n" }
+        if let p = r.policy {
+            out += "\(style.bold("policy:")) mode \(p.mode.rawValue), max_age \(p.maxAge), mx "
+                + (p.mx.isEmpty ? "(none)" : p.mx.map(\.description).joined(separator: " ")) + "\n"
+        }
+        return out
+    }
+}
+
+func milliseconds(_ d: Duration) -> String {
+    let (s, atto) = d.components
+    let ms = Double(s) * 1000 + Double(atto) / 1e15
+    return String(format: "%.1f", ms)
+}
+
+/// `mta-sts lookup --json` (a documented contract: keys are only ever added).
+struct LookupJSON: Encodable {
+    struct Record: Encodable { let id: String }
+    struct Policy: Encodable {
+        let version = "STSv1"
+        let mode: String
+        let max_age: UInt32
+        let mx: [String]
+    }
+    struct Failure: Encodable {
+        let code: String
+        let message: String
+    }
+    struct Step: Encodable {
+        let question: String
+        let answer: String
+        let dnssec: String?
+        let ms: Double
+    }
+
+    let domain: String
+    let outcome: String
+    let tlsrpt_result_type: String?
+    let record: Record?
+    let record_dnssec: String?
+    let policy: Policy?
+    let error: Failure?
+    let diagnostics: [DiagnosticJSON]
+    let steps: [Step]
+
+    init(_ r: DiscoveryResult) {
+        domain = r.domain.value
+        outcome = r.outcome.rawValue
+        tlsrpt_result_type = r.outcome.tlsrptResultType
+        record = r.record.map { Record(id: $0.id) }
+        record_dnssec = r.recordDNSSEC?.description
+        policy = r.policy.map { Policy(mode: $0.mode.rawValue, max_age: $0.maxAge, mx: $0.mx.map(\.description)) }
+        error = r.error.map { Failure(code: $0.code, message: $0.message) }
+        diagnostics = r.diagnostics.map(DiagnosticJSON.init)
+        steps = r.steps.map {
+            let (s, atto) = $0.elapsed.components
+            return Step(question: $0.question, answer: $0.answer, dnssec: $0.dnssec?.description,
+                        ms: ((Double(s) * 1000 + Double(atto) / 1e15) * 10).rounded() / 10)
+        }
+    }
+}

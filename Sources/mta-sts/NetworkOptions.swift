@@ -1,0 +1,48 @@
+import ArgumentParser
+import MTASTSDiscovery
+import MTASTSHTTPFetch
+import MTASTSUnbound
+
+/// Options every network command takes (`lookup` now; `check` and `resolver` later).
+struct NetworkOptions: ParsableArguments {
+    @Option(name: .customLong("dns-server"),
+            help: "Send every DNS query to this server, HOST or HOST:PORT (repeatable). Default: /etc/resolv.conf.")
+    var dnsServers: [String] = []
+
+    @Option(name: .customLong("dns-trust-anchor"),
+            help: "Validate DNSSEC locally from the DS/DNSKEY records in this file (replaces the root anchor).")
+    var trustAnchor: String?
+
+    @Option(name: .customLong("ca-file"), help: "Extra trusted CA certificates (PEM) for HTTPS, beside the system's.")
+    var caFile: String?
+
+    @Option(help: "Seconds allowed for each network step: one DNS query, one HTTPS fetch. Default: 5 for DNS, 60 for HTTPS.")
+    var timeout: Double?
+
+    func validate() throws {
+        if let timeout, !(timeout > 0 && timeout <= 600) { throw ValidationError("--timeout must be between 0 and 600 seconds") }
+        for server in dnsServers where UnboundResolver.unboundAddress(server) == nil {
+            throw ValidationError("--dns-server '\(server)' is not HOST or HOST:PORT")
+        }
+    }
+
+    private var timeoutDuration: Duration? { timeout.map { .milliseconds(Int64($0 * 1000)) } }
+
+    /// Builds the discovery machinery with the concrete resolver and fetcher; setup problems (an unreadable
+    /// CA or anchor file) are printed and end the command with exit 2.
+    func makeDiscovery() throws -> PolicyDiscovery {
+        do {
+            let resolver = try UnboundResolver(.init(servers: dnsServers, trustAnchorFile: trustAnchor,
+                                                     timeout: timeoutDuration ?? .seconds(5)))
+            var fetch = HTTPPolicyFetcher.Configuration(extraTrustRootsFile: caFile)
+            if let t = timeoutDuration {
+                fetch.timeout = t
+                fetch.connectTimeout = min(fetch.connectTimeout, t)
+            }
+            return PolicyDiscovery(resolver: resolver, fetcher: try HTTPPolicyFetcher(fetch))
+        } catch {
+            printError("mta-sts: error: \(error)")
+            throw Exit.ioError
+        }
+    }
+}
