@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "mta-sts", targets: ["mta-sts"]),
         .library(name: "MTASTSCore", targets: ["MTASTSCore"]),
         .library(name: "MTASTSDiscovery", targets: ["MTASTSDiscovery"]),
+        .library(name: "MTASTSUnbound", targets: ["MTASTSUnbound"]),
+        .library(name: "MTASTSHTTPFetch", targets: ["MTASTSHTTPFetch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

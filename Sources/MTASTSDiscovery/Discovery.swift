@@ -131,29 +131,44 @@ public struct PolicyDiscovery: Sendable {
         }
     }
 
+    /// The HTTPS half of discovery: what the policy host serves.
+    public struct PolicyFetch: Sendable {
+        /// `.valid`, `.fetchError`, `.webpkiInvalid` or `.policyInvalid`.
+        public let outcome: DiscoveryOutcome
+        public let policy: STSPolicy?
+        /// The body exactly as served, when one was received.
+        public let body: [UInt8]?
+        public let error: DiscoveryError?
+        public let diagnostics: [Diagnostic]
+        public let steps: [DiscoveryStep]
+    }
+
     /// A whole discovery: the record, then (if there is one) the policy host's addresses and the policy.
     public func discover(_ domain: DomainName) async -> DiscoveryResult {
         let lookup = await lookupRecord(domain)
-        var steps = [lookup.step]
         guard lookup.outcome == .valid, let record = lookup.record else {
             return DiscoveryResult(domain: domain, outcome: lookup.outcome, record: nil, recordTTL: lookup.ttl,
                                    recordDNSSEC: lookup.dnssec, policy: nil, policyBody: nil, error: lookup.error,
-                                   diagnostics: lookup.diagnostics, steps: steps)
+                                   diagnostics: lookup.diagnostics, steps: [lookup.step])
         }
-        func finish(_ outcome: DiscoveryOutcome, policy: STSPolicy? = nil, body: [UInt8]? = nil,
-                    error: DiscoveryError? = nil, diagnostics: [Diagnostic] = []) -> DiscoveryResult {
-            DiscoveryResult(domain: domain, outcome: outcome, record: record, recordTTL: lookup.ttl,
-                            recordDNSSEC: lookup.dnssec, policy: policy, policyBody: body, error: error,
-                            diagnostics: lookup.diagnostics + diagnostics, steps: steps)
-        }
+        let fetch = await fetchPolicy(domain)
+        return DiscoveryResult(domain: domain, outcome: fetch.outcome, record: record, recordTTL: lookup.ttl,
+                               recordDNSSEC: lookup.dnssec, policy: fetch.policy, policyBody: fetch.body, error: fetch.error,
+                               diagnostics: lookup.diagnostics + fetch.diagnostics, steps: [lookup.step] + fetch.steps)
+    }
 
+    /// Resolves the policy host with our resolver, fetches the policy with the strict fetcher and parses it
+    /// as a sender applies it (RFC 8461 §3.2, §3.3).
+    public func fetchPolicy(_ domain: DomainName) async -> PolicyFetch {
         guard let host = domain.policyHost else {
-            return finish(.fetchError, error: DiscoveryError(code: "host-not-found", message: "mta-sts.\(domain) is longer than DNS allows"))
+            return PolicyFetch(outcome: .fetchError, policy: nil, body: nil,
+                               error: DiscoveryError(code: "host-not-found", message: "mta-sts.\(domain) is longer than DNS allows"),
+                               diagnostics: [], steps: [])
         }
-        let (addresses, addressSteps, addressError) = await resolveAddresses(host)
-        steps += addressSteps
-        if let addressError { return finish(.fetchError, error: addressError) }
-
+        var (addresses, steps, addressError) = await resolveAddresses(host)
+        if let addressError {
+            return PolicyFetch(outcome: .fetchError, policy: nil, body: nil, error: addressError, diagnostics: [], steps: steps)
+        }
         let clock = ContinuousClock()
         let start = clock.now
         let fetched = await fetcher.fetch(host: host, addresses: addresses)
@@ -168,19 +183,19 @@ public struct PolicyDiscovery: Sendable {
         }
         switch fetched.outcome {
         case .failure(let failure):
-            return finish(failure.isWebPKI ? .webpkiInvalid : .fetchError,
-                          error: DiscoveryError(code: failure.code, message: failure.message))
+            return PolicyFetch(outcome: failure.isWebPKI ? .webpkiInvalid : .fetchError, policy: nil, body: nil,
+                               error: DiscoveryError(code: failure.code, message: failure.message), diagnostics: [], steps: steps)
         case .body(let body):
             // Applied as a sender reads it: blank lines and a trailing dot on mx are tolerated (warned).
             let parsed = STSPolicy.parse(body, reading: .sender)
             guard let policy = parsed.policy else {
                 let first = parsed.diagnostics.errors.first
-                return finish(.policyInvalid, body: body,
-                              error: DiscoveryError(code: first?.code.rawValue ?? "policy-invalid",
-                                                    message: first.map { "the policy is invalid: \($0.message)" } ?? "the policy is invalid"),
-                              diagnostics: parsed.diagnostics)
+                let error = DiscoveryError(code: first?.code.rawValue ?? "policy-invalid",
+                                           message: first.map { "the policy is invalid: \($0.message)" } ?? "the policy is invalid")
+                return PolicyFetch(outcome: .policyInvalid, policy: nil, body: body, error: error,
+                                   diagnostics: parsed.diagnostics, steps: steps)
             }
-            return finish(.valid, policy: policy, body: body, diagnostics: parsed.diagnostics)
+            return PolicyFetch(outcome: .valid, policy: policy, body: body, error: nil, diagnostics: parsed.diagnostics, steps: steps)
         }
     }
 

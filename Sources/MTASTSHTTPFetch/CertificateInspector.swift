@@ -6,25 +6,19 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 
-/// Says *why* a certificate failed verification. BoringSSL only reports CERTIFICATE_VERIFY_FAILED, so after
-/// a certificate failure we connect once more without verification, look at the certificate the server
-/// presents for the policy host's SNI name, and name the reason: the names it does carry, expired, not
-/// yet valid, or not chaining to a trusted root (self-signed or unknown issuer). The verdict itself was
-/// already made by the verifying connection; this only explains it.
+/// Says *why* a certificate chain failed verification. BoringSSL only reports CERTIFICATE_VERIFY_FAILED, so
+/// after such a failure we connect once more without verification, look at the certificate the server
+/// presents for the policy host's SNI name, and name the reason: expired, not yet valid, or not chaining
+/// to a trusted root (self-signed or unknown issuer). The verdict itself was already made by the
+/// verifying connection; this only explains it. (Name mismatches need no second look: our own DNS-ID
+/// check has the names at hand.)
 enum CertificateInspector {
     static func explain(host: DomainName, address: IPAddress, port: Int, extraRoots: [NIOSSLAdditionalTrustRoots],
                         fallback: FetchFailure) async -> FetchFailure {
         guard let leaf = try? await presentedCertificate(host: host, address: address, port: port) else { return fallback }
         let now = time(nil)
-        let names = leaf._subjectAlternativeNames().compactMap { name -> String? in
-            name.nameType == .dnsName ? String(decoding: name.contents, as: UTF8.self) : nil
-        }
+        let names = dnsNames(leaf)
         let shownNames = names.isEmpty ? "no DNS names" : names.joined(separator: ", ")
-        if fallback.code == "tls-certificate-name" {
-            return FetchFailure(code: fallback.code,
-                                message: "the certificate presented for \(host) is for \(shownNames), not \(host) (RFC 8461 §3.3 DNS-ID check)",
-                                isWebPKI: true)
-        }
         if leaf.notValidAfter < now {
             let date = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
             return FetchFailure(code: "tls-certificate-expired",

@@ -49,7 +49,9 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
         self.configuration = configuration
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12  // RFC 8461 §7.2
-        tls.certificateVerification = .fullVerification
+        // BoringSSL verifies the chain (trust, expiry); the name is checked by CertificateIdentity after the
+        // handshake, because NIOSSL's own check accepts a CN-only certificate and partial-label wildcards.
+        tls.certificateVerification = .noHostnameVerification
         if let file = configuration.extraTrustRootsFile {
             do {
                 tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(file))]
@@ -79,7 +81,7 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
                 attempts.append(.init(address: address, summary: summary, elapsed: elapsed))
                 return PolicyFetchResult(.body(body), attempts: attempts)
             case .failure(var failure):
-                if failure.isWebPKI {
+                if failure.code == "tls-certificate-invalid" {
                     failure = await CertificateInspector.explain(host: host, address: address, port: configuration.port,
                                                                  extraRoots: tls.additionalTrustRoots, fallback: failure)
                 }
@@ -104,6 +106,15 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
         // One connection attempt per address: a refused port or a bad certificate fails at once with its own
         // error instead of being retried until the connect timeout; `fetch` moves through the addresses.
         config.connectionPool.retryConnectionEstablishment = false
+        // Runs after the TLS handshake and before the request is sent; failing it fails the connection.
+        config.http1_1ConnectionDebugInitializer = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let leaf = try channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
+                let names = leaf.map(dnsNames) ?? []
+                // RFC 8461 §3.3: the certificate must be valid for the policy host (a SAN DNS-ID, no CN fallback).
+                guard CertificateIdentity.covers(names, host: host) else { throw CertificateNameMismatch(host: host, names: names) }
+            }
+        }
         let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
         defer { Task { try? await client.shutdown() } }
 
@@ -145,6 +156,12 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
     /// Maps transport errors to our failure codes.
     static func classify(_ error: any Error, limit: Duration) -> FetchFailure {
         if error is NIOTooManyBytesError { return .tooLarge(limit: STSLimits.policyBodyCap) }
+        if let e = error as? CertificateNameMismatch {
+            let shown = e.names.isEmpty ? "no DNS names (a name only in the subject CN does not count)" : e.names.joined(separator: ", ")
+            return FetchFailure(code: "tls-certificate-name",
+                                message: "the certificate presented for \(e.host) is for \(shown), not \(e.host) (RFC 8461 §3.3)",
+                                isWebPKI: true)
+        }
         if let e = error as? NIOSSLExtraError, e == .failedToValidateHostname {
             return FetchFailure(code: "tls-certificate-name", message: "the certificate is not valid for the policy host (\(e))", isWebPKI: true)
         }
@@ -177,6 +194,19 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
         }
         return FetchFailure(code: "http-error", message: text)
     }
+}
+
+/// The SAN dNSName entries of a certificate.
+func dnsNames(_ certificate: NIOSSLCertificate) -> [String] {
+    certificate._subjectAlternativeNames().compactMap { name in
+        name.nameType == .dnsName ? String(decoding: name.contents, as: UTF8.self) : nil
+    }
+}
+
+/// The certificate's DNS names do not cover the host (see `CertificateIdentity`).
+struct CertificateNameMismatch: Error {
+    let host: DomainName
+    let names: [String]
 }
 
 /// The reason token of a BoringSSL error text (`...:OPENSSL_internal:TLSV1_ALERT_PROTOCOL_VERSION at ...`),

@@ -68,3 +68,34 @@ struct MatchingTests {
         #expect(throws: DomainName.Invalid.self) { try DomainName(String(repeating: "a", count: 65536) + "\u{FF41}") }
     }
 }
+
+@Suite("Certificate DNS-ID matching (RFC 8461 §3.3, §4.2; RFC 9525 §6.3)")
+struct CertificateIdentityTests {
+    @Test("C34 C35 C61 C79 C80 C81", arguments: [
+        ("mta-sts.example.com", "mta-sts.example.com", true, "exact"),
+        ("MTA-STS.Example.COM.", "mta-sts.example.com", true, "case and trailing dot"),
+        ("*.example.com", "mta-sts.example.com", true, "C34 whole-label wildcard"),
+        ("*.example.com", "example.com", false, "a wildcard never matches the base"),
+        ("*.example.com", "a.b.example.com", false, "C80 a wildcard matches one label"),
+        ("mta*.example.com", "mta-sts.example.com", false, "C35 C80 partial-label wildcard"),
+        ("*mta.example.com", "xmta.example.com", false, "C80 partial-label wildcard, other side"),
+        ("mta-sts.*.com", "mta-sts.example.com", false, "wildcard not leftmost"),
+        ("*.*.example.com", "a.b.example.com", false, "two wildcards"),
+        ("*", "localhost", false, "bare star"),
+        ("*.com", "example.com", false, "wildcard above a TLD"),
+        ("www.example.com", "mta-sts.example.com", false, "C61 another name"),
+        ("mta-sts.example.com.evil.net", "mta-sts.example.com", false, "anchored"),
+        ("*.xn--bcher-kva.example", "mx.bücher.example", true, "C79 A-label comparison with a U-label host"),
+        ("*.bücher.example", "mx.xn--bcher-kva.example", false, "a U-label SAN is not a DNS-ID"),
+        ("", "example.com", false, "empty"),
+    ])
+    func match(_ san: String, _ host: String, _ expected: Bool, _ why: String) throws {
+        #expect(CertificateIdentity.matches(san, host: try DomainName(host)) == expected, "\(why)")
+    }
+
+    @Test("C81 only the SAN list counts: no names, no match")
+    func noNames() throws {
+        #expect(!CertificateIdentity.covers([], host: try DomainName("mta-sts.example.com")))
+        #expect(CertificateIdentity.covers(["a.example.com", "*.example.com"], host: try DomainName("mta-sts.example.com")))
+    }
+}

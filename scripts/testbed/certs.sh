@@ -67,6 +67,13 @@ leaf() {
 
 leaf default default.t.test
 leaf good mta-sts.good.t.test
+# RFC 8461 §3.3 name rules (checklist C34, C35): a whole-label wildcard is fine for mta-sts.t.test;
+# a partial-label wildcard and a certificate whose name is only in the CN are not.
+leaf wildcard '*.t.test'
+leaf partial 'mta*.partial.t.test'
+openssl req -x509 "${ec[@]}" -keyout "$C/cnonly.key" -out "$C/cnonly.pem" -days 30 -subj "/CN=mta-sts.cnonly.t.test" \
+  -CA "$OUT/ca.pem" -CAkey "$OUT/ca.key" -extensions leaf_ext 2>>"$LOG"
+cat "$C/cnonly.pem" "$OUT/ca.pem" > "$C/cnonly.chain.pem"
 leaf customer mta-sts.customer.t.test
 leaf shared mta-sts.chain.t.test mta-sts.mixed.t.test mta-sts.split.t.test mta-sts.sec.test mta-sts.bogus.test
 leaf other mta-sts.other.t.test

@@ -1,0 +1,190 @@
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Answers socketmap requests. The server asks ``immediateReply(to:)`` first, on the connection's event
+/// loop: the hot path (a cache hit) must answer there without I/O, locks held long, or suspension. Only
+/// when it returns nil is ``reply(to:)`` awaited; replies still go out in request order.
+public protocol SocketmapResponder: Sendable {
+    /// The framed reply when it is known at once, else nil.
+    func immediateReply(to request: SocketmapRequest) -> ByteBuffer?
+    /// The framed reply, computed asynchronously (a cache miss).
+    func reply(to request: SocketmapRequest) async -> ByteBuffer
+}
+
+/// A Postfix socketmap server on TCP or a UNIX socket: netstrings in, netstrings out, many connections,
+/// several requests per connection answered in order, an idle timeout, and a malformed netstring closing
+/// only that connection.
+public final class SocketmapServer: Sendable {
+    public enum Endpoint: Sendable, CustomStringConvertible {
+        case tcp(host: String, port: Int)
+        /// A UNIX socket; `mode` (e.g. 0o660), `owner` and `group` (numeric ids) are applied after binding.
+        case unix(path: String, mode: UInt16?, owner: UInt32?, group: UInt32?)
+
+        public var description: String {
+            switch self {
+            case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            case .unix(let path, _, _, _): "unix:\(path)"
+            }
+        }
+    }
+
+    public struct Configuration: Sendable {
+        public var endpoint: Endpoint
+        /// Close a connection that sent nothing for this long (Postfix itself closes idle ones after 10 s).
+        public var idleTimeout: TimeAmount
+        /// Longest request accepted (Postfix sends at most 10000 bytes).
+        public var maxRequestLength: Int
+
+        public init(endpoint: Endpoint, idleTimeout: TimeAmount = .seconds(300), maxRequestLength: Int = 10_000) {
+            self.endpoint = endpoint
+            self.idleTimeout = idleTimeout
+            self.maxRequestLength = maxRequestLength
+        }
+    }
+
+    public struct BindError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let configuration: Configuration
+    private let responder: any SocketmapResponder
+    private let group: any EventLoopGroup
+
+    public init(_ configuration: Configuration, responder: any SocketmapResponder,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.responder = responder
+        self.group = group
+    }
+
+    /// Binds and starts accepting. Close the returned channel to stop accepting; open connections finish.
+    public func bind() async throws -> any Channel {
+        let responder = self.responder
+        let idle = configuration.idleTimeout
+        let maxLength = configuration.maxRequestLength
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)  // bind again at once after a crash
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    try ops.addHandler(IdleStateHandler(readTimeout: idle))
+                    try ops.addHandler(ByteToMessageHandler(NetstringDecoder(maxLength: maxLength)))
+                    try ops.addHandler(SocketmapConnectionHandler(responder: responder))
+                }
+            }
+        switch configuration.endpoint {
+        case .tcp(let host, let port):
+            return try await bootstrap.bind(host: host, port: port).get()
+        case .unix(let path, let mode, let owner, let group):
+            let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            if let mode, chmod(path, mode_t(mode)) != 0 {
+                throw BindError(description: "chmod \(path): \(String(cString: strerror(errno)))")
+            }
+            if owner != nil || group != nil, chown(path, owner ?? UInt32.max, group ?? UInt32.max) != 0 {
+                throw BindError(description: "chown \(path): \(String(cString: strerror(errno)))")
+            }
+            return channel
+        }
+    }
+}
+
+/// One connection: decodes requests, answers in order, closes on a protocol error or when idle.
+final class SocketmapConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let responder: any SocketmapResponder
+    /// Replies not yet written, in request order; nil while a reply is still being computed.
+    private var slots = CircularBuffer<ByteBuffer?>()
+    /// The sequence number of `slots.first`.
+    private var firstSequence = 0
+    private var pendingFlush = false
+    private var inputClosed = false
+
+    init(responder: any SocketmapResponder) { self.responder = responder }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let payload = unwrapInboundIn(data)
+        guard let request = SocketmapRequest(payload) else {
+            answer(SocketmapReply.notFound.frame, context: context)
+            return
+        }
+        if let reply = responder.immediateReply(to: request) {
+            answer(reply, context: context)
+            return
+        }
+        // A miss: keep the slot, compute off the event loop, come back to write in order.
+        let sequence = firstSequence + slots.count
+        slots.append(nil)
+        let responder = self.responder
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task {
+            let reply = await responder.reply(to: request)
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.fill(sequence, with: reply, context: context)
+            }
+        }
+    }
+
+    private func answer(_ reply: ByteBuffer, context: ChannelHandlerContext) {
+        if slots.isEmpty {
+            context.write(wrapOutboundOut(reply), promise: nil)
+            firstSequence += 1
+            pendingFlush = true
+        } else {
+            slots.append(reply)
+        }
+    }
+
+    private func fill(_ sequence: Int, with reply: ByteBuffer, context: ChannelHandlerContext) {
+        let index = sequence - firstSequence
+        guard index >= 0, index < slots.count, context.channel.isActive else { return }
+        slots[slots.index(slots.startIndex, offsetBy: index)] = reply
+        var wrote = false
+        while let first = slots.first, let ready = first {
+            context.write(wrapOutboundOut(ready), promise: nil)
+            slots.removeFirst()
+            firstSequence += 1
+            wrote = true
+        }
+        if wrote { context.flush() }
+        closeIfDone(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if pendingFlush {
+            pendingFlush = false
+            context.flush()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, slots.isEmpty {
+            context.close(promise: nil)
+        } else if case .some(.inputClosed) = event as? ChannelEvent {
+            // Postfix may half-close after its last request: answer what is pending, then close.
+            inputClosed = true
+            closeIfDone(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func closeIfDone(context: ChannelHandlerContext) {
+        if inputClosed && slots.isEmpty { context.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A malformed netstring (or a reset) ends this connection only.
+        context.close(promise: nil)
+    }
+}

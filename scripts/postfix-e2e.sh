@@ -1,0 +1,675 @@
+#!/usr/bin/env bash
+# End-to-end harness for `mta-sts resolver` (a Postfix smtp_tls_policy_maps socketmap daemon) with a REAL Postfix.
+# Everything runs in a private network namespace (only lo): NSD (DNS, 127.0.0.1:53), nginx (MTA-STS policy host,
+# 127.0.0.10:443), and one dedicated Postfix instance: the sender (smtp_tls_policy_maps =
+# socketmap:inet:127.0.0.1:8461:postfix) plus smtpd listeners on 127.0.0.2/3/4:25 that play the MX hosts.
+# The socketmap server itself is NOT started here: the caller runs it inside the namespace (see `exec`).
+#
+#   postfix-e2e.sh up DIR                    generate everything under DIR, start the namespace and peers, write DIR/env
+#   postfix-e2e.sh down DIR                  stop everything of DIR (and any process left in its namespace), delete
+#                                            the namespace (idempotent; generated files and logs stay)
+#   postfix-e2e.sh exec DIR -- CMD...        exec CMD inside the namespace (same PID: kill it by $!)
+#   postfix-e2e.sh send DIR RCPT             submit one message (sendmail of the instance); prints its queue id
+#   postfix-e2e.sh wait DIR QID [SECS] [N]   wait (default 30 s) for the N-th (default 1st) delivery status of QID;
+#                                            prints: status=<sent|deferred|bounced> tls=<Verified|Trusted|Untrusted|
+#                                            Anonymous|none> relay=<host[addr]:port|none> dsn=<x.y.z>
+#   postfix-e2e.sh flush DIR                 postqueue -f (retry deferred mail now)
+#   postfix-e2e.sh policy-host stop|start DIR   stop / start the HTTPS policy host (nginx on 127.0.0.10:443)
+#   postfix-e2e.sh mx-log DIR ADDR [QID]     the smtpd log lines of the listener on ADDR (127.0.0.2|3|4); with QID
+#                                            only the sessions opened during QID's delivery attempts (waits up to
+#                                            5 s for open sessions to log their "disconnect" line)
+#   extras: wait-listen DIR HOST:PORT [SECS] | lookup DIR KEY | queue DIR | purge DIR
+#
+# Exit status: 0 ok, 1 failure (message on stderr), 2 usage. Needs root and the packages of scripts/setup.sh
+# (postfix, nsd, nginx-light, openssl, dnsutils, curl, python3, iproute2). See scripts/postfix-e2e/README.md.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+DATA=$HERE/postfix-e2e
+POLICY_ADDR=127.0.0.10
+SOCKETMAP_ADDR=127.0.0.1:8461
+SENDER_DOMAIN=sender.test
+# MX listeners: address, syslog suffix, greeting name (must differ from the sender's), certificate label.
+LISTENERS=(
+  "127.0.0.2 mx-good mx1.enforce-good.test mx-good"
+  "127.0.0.3 mx-wrong mx.wrong-name.test mx-wrong"
+  "127.0.0.4 mx-selfsigned mx1.selfsigned.test mx-selfsigned"
+)
+
+die() { echo "postfix-e2e: $*" >&2; exit 1; }
+usage() {
+  sed -n '/^#   postfix-e2e.sh/,/^#   extras/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# ------------------------------------------------------------------------------------------------ arguments
+
+[ $# -ge 2 ] || usage
+CMD=$1
+if [ "$CMD" = policy-host ]; then
+  [ $# -eq 3 ] || usage
+  SUB=$2
+  RAWDIR=$3
+  shift 3
+else
+  RAWDIR=$2
+  shift 2
+fi
+[ -n "$RAWDIR" ] || usage
+[[ $RAWDIR =~ [[:space:]\;\"\'\\\$\`\{\}\#] ]] && die "DIR must not contain whitespace, quotes, ';', '\$', '#', braces or backslashes: $RAWDIR"
+DIR=$(realpath -m -- "$RAWDIR")
+NS=${MTASTS_E2E_NETNS:-mtasts-e2e-$(printf '%s' "$DIR" | sha256sum | cut -c1-8)}
+[[ $NS =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "bad namespace name: $NS"
+PF=$DIR/postfix
+CONF=$PF/etc
+MAILLOG=$PF/maillog
+RUN=$DIR/run
+
+ns_exists() { [ -e "/run/netns/$NS" ]; }
+nsx() { ip netns exec "$NS" "$@"; }
+need_root() { [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, ports 25/53/443)"; }
+need_up() {
+  [ -f "$DIR/env" ] || die "$DIR is not up (no $DIR/env): run '$0 up $DIR' first"
+  ns_exists || die "namespace $NS does not exist: run '$0 up $DIR' again"
+}
+
+# ------------------------------------------------------------------------------------------------ processes
+
+# alive PID: the process exists and is not a zombie (orphans' parent is PID 1, which may reap them late).
+alive() {
+  local state
+  [[ ${1:-} =~ ^[0-9]+$ ]] || return 1
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# The namespace's identity ("net:[inode]"), recorded by `up`, so that processes left in it can be found even
+# after the namespace's name was deleted.
+NSID_FILE=$RUN/netns.id
+recorded_nsid() { [ -f "$NSID_FILE" ] && cat "$NSID_FILE" || true; }
+
+# ns_pids: PIDs of live processes in our namespace (by name if it exists, and by the recorded identity).
+ns_pids() {
+  local id p
+  id=$(recorded_nsid)
+  {
+    ns_exists && ip netns pids "$NS" 2>/dev/null || true
+    if [ -n "$id" ]; then
+      for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/ns/net" 2>/dev/null || true)" = "$id" ] && echo "${p#/proc/}"
+      done
+    fi
+  } | sort -un | while read -r p; do alive "$p" && [ "$p" != $$ ] && echo "$p"; done
+  return 0
+}
+
+# in_our_ns PID: the process lives in our namespace (guards pid files against recycled PIDs).
+in_our_ns() {
+  local id
+  alive "$1" || return 1
+  id=$(recorded_nsid)
+  if [ -n "$id" ] && [ "$(readlink "/proc/$1/ns/net" 2>/dev/null || true)" = "$id" ]; then return 0; fi
+  ns_exists && ip netns identify "$1" 2>/dev/null | grep -qx "$NS"
+}
+
+# wait_gone SECS PID...: wait until none of the PIDs is alive; false on timeout.
+wait_gone() {
+  local secs=$1 end p left
+  shift
+  end=$(( $(now_ms) + secs * 1000 ))
+  while :; do
+    left=0
+    for p in "$@"; do alive "$p" && left=1; done
+    [ $left -eq 0 ] && return 0
+    [ "$(now_ms)" -lt "$end" ] || return 1
+    sleep 0.05
+  done
+}
+
+# stop_pids SECS PID...: TERM, wait, then KILL what is left.
+stop_pids() {
+  local secs=$1 p
+  shift
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  if ! wait_gone "$secs" "$@"; then
+    for p in "$@"; do
+      if alive "$p"; then
+        echo "postfix-e2e: PID $p ($(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-80)) ignored TERM; killing it" >&2
+        kill -KILL "$p" 2>/dev/null || true
+      fi
+    done
+    wait_gone 2 "$@" || true
+  fi
+}
+
+# pidfile_pid FILE: the PID in FILE if that process is alive and in our namespace.
+pidfile_pid() {
+  local pid
+  [ -f "$1" ] || return 0
+  pid=$(tr -dc '0-9\n' < "$1" | head -n1)
+  in_our_ns "$pid" && echo "$pid" || true
+}
+
+postfix_master_pid() {
+  local pid
+  pid=$(tr -dc '0-9\n' 2>/dev/null < "$PF/spool/pid/master.pid" | head -n1 || true)
+  # the master chdirs to its queue directory: that identifies the instance even outside the namespace
+  alive "$pid" && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null || true)" = "$PF/spool" ] && echo "$pid" || true
+}
+
+stop_postfix() {
+  local pid
+  pid=$(postfix_master_pid)
+  [ -n "$pid" ] || return 0
+  postfix -c "$CONF" stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+  wait_gone 10 "$pid" || stop_pids 1 "$pid"
+}
+
+start_nginx() {
+  nsx nginx -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx/" -e "$DIR/nginx/error.log" </dev/null \
+    >>"$DIR/nginx/nginx.out" 2>&1 || { tail -n 20 "$DIR/nginx/nginx.out" "$DIR/nginx/error.log" >&2 || true; return 1; }
+  wait_listen "$POLICY_ADDR:443" 10 || { tail -n 20 "$DIR/nginx/error.log" >&2 || true; return 1; }
+}
+
+stop_nginx() {
+  local pid
+  pid=$(pidfile_pid "$DIR/nginx/nginx.pid")
+  [ -n "$pid" ] || return 0
+  # TERM = fast shutdown; the workers exit with the master
+  stop_pids 5 "$pid" $(pgrep -P "$pid" 2>/dev/null || true)
+}
+
+# down: stop everything of DIR, remove the namespace. Idempotent.
+down() {
+  local pids p i
+  rm -f "$DIR/env"
+  stop_postfix
+  stop_nginx
+  p=$(pidfile_pid "$DIR/dns/nsd.pid")
+  [ -z "$p" ] || stop_pids 5 "$p" $(pgrep -P "$p" 2>/dev/null || true)
+  # Whatever else still runs in the namespace (the caller's socketmap server, stray smtp/postlogd processes).
+  pids=$(ns_pids)
+  if [ -n "$pids" ]; then
+    # shellcheck disable=SC2086
+    stop_pids 5 $pids
+  fi
+  if ns_exists; then
+    ip netns del "$NS" 2>/dev/null || { sleep 0.2; ip netns del "$NS"; }
+  fi
+  rm -rf "/etc/netns/$NS"
+  rmdir /etc/netns 2>/dev/null || true
+  # Give PID 1 a moment to reap the orphans (here it reaps only about once a second); not an error if it does not.
+  for ((i = 0; i < 40; i++)); do
+    [ -z "$(ns_pids)" ] && break
+    sleep 0.05
+  done
+  rm -f "$NSID_FILE"
+}
+
+# wait_listen HOST:PORT SECS: until a TCP socket listens there inside the namespace (checked with ss, so no
+# connection is made and no listener logs a spurious session).
+wait_listen() {
+  local host=${1%:*} port=${1##*:} end
+  end=$(( $(now_ms) + $2 * 1000 ))
+  until nsx ss -Hltn "sport = :$port" 2>/dev/null | awk -v h="$host:$port" '$4 == h || $4 == "0.0.0.0:" substr(h, index(h, ":") + 1) { f = 1 } END { exit !f }'; do
+    [ "$(now_ms)" -lt "$end" ] || return 1
+    sleep 0.05
+  done
+}
+
+fail_up() {
+  local what=$1 f
+  shift
+  echo "postfix-e2e: up failed: $what" >&2
+  for f in "$@"; do
+    [ -s "$f" ] && { echo "----- $f" >&2; tail -n 30 "$f" >&2; }
+  done
+  down
+  exit 1
+}
+
+# ------------------------------------------------------------------------------------------------ up
+
+# domains: "domain mx-address policy-file" lines from the data file.
+domains() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$DATA/domains"; }
+
+gen_certs() {
+  local C=$DIR/certs ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes) d mx pol
+  mkdir -p "$C"
+  cd "$C"
+  openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 7 -subj "/CN=MTA-STS postfix-e2e test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>>openssl.log
+  # leaf LABEL DNS-NAME: CA-signed, SAN only that name.
+  leaf() {
+    openssl req -new "${ec[@]}" -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>>openssl.log
+    printf 'subjectAltName=DNS:%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
+      "$2" > "$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 -out "$1.pem" \
+      -extfile "$1.ext" 2>>openssl.log
+    cat "$1.pem" ca.pem > "$1.fullchain.pem"          # nginx
+    cat "$1.key" "$1.pem" ca.pem > "$1.pfchain.pem"   # Postfix smtpd_tls_chain_files: key first, then the chain
+    rm -f "$1.csr" "$1.ext"
+  }
+  leaf mx-good mx1.enforce-good.test
+  leaf mx-wrong mx.wrong-name.test          # wrong name for every MX that points at 127.0.0.3
+  openssl req -x509 "${ec[@]}" -keyout mx-selfsigned.key -out mx-selfsigned.pem -days 7 \
+    -subj "/CN=mx1.selfsigned.test" -addext "subjectAltName=DNS:mx1.selfsigned.test" 2>>openssl.log
+  cat mx-selfsigned.key mx-selfsigned.pem > mx-selfsigned.pfchain.pem
+  leaf policy-default default.policy.test   # nginx default server (unknown SNI): 404
+  while read -r d mx pol; do
+    [ "$pol" = - ] || leaf "sts-$d" "mta-sts.$d"
+  done < <(domains)
+  chmod 600 ./*.key ./*.pfchain.pem          # read by root before daemons drop privileges
+  cd - >/dev/null
+}
+
+gen_dns() {
+  local D=$DIR/dns d mx pol serial
+  serial=$(date -u +%s)
+  mkdir -p "$D"
+  cat > "$D/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1
+    port: 53
+    username: ""
+    chroot: ""
+    zonesdir: "$D"
+    database: ""
+    zonelistfile: "$D/zone.list"
+    xfrdfile: "$D/xfrd.state"
+    pidfile: "$D/nsd.pid"
+    logfile: "$D/nsd.log"
+    server-count: 1
+    verbosity: 1
+remote-control:
+    control-enable: no
+EOF
+  while read -r d mx pol; do
+    printf 'zone:\n    name: "%s"\n    zonefile: "%s.zone"\n' "$d" "$d" >> "$D/nsd.conf"
+    {
+      printf '$ORIGIN %s.\n$TTL 60\n' "$d"
+      printf '@        IN SOA ns1.%s. hostmaster.%s. %s 3600 600 86400 60\n' "$d" "$d" "$serial"
+      printf '@        IN NS  ns1.%s.\nns1      IN A   127.0.0.1\n' "$d"
+      printf '@        IN MX  10 mx1.%s.\nmx1      IN A   %s\n' "$d" "$mx"
+      if [ "$pol" != - ]; then
+        printf 'mta-sts  IN A   %s\n_mta-sts IN TXT "v=STSv1; id=%s;"\n' "$POLICY_ADDR" "$serial"
+      fi
+    } > "$D/$d.zone"
+    nsd-checkzone "$d" "$D/$d.zone" >> "$D/check.log" 2>&1 || fail_up "nsd-checkzone $d" "$D/check.log"
+  done < <(domains)
+  nsd-checkconf "$D/nsd.conf" >> "$D/check.log" 2>&1 || fail_up "nsd-checkconf" "$D/check.log"
+}
+
+gen_nginx() {
+  local N=$DIR/nginx W=$DIR/www C=$DIR/certs d mx pol
+  mkdir -p "$N/tmp" "$W"
+  cat > "$N/nginx.conf" <<EOF
+# Generated by scripts/postfix-e2e.sh: the MTA-STS policy host ($POLICY_ADDR:443), one server per SNI name.
+user root root;
+worker_processes 1;
+pid $N/nginx.pid;
+error_log $N/error.log notice;
+events { worker_connections 128; }
+http {
+  log_format sni '\$remote_addr [\$time_local] sni=\$ssl_server_name "\$request" \$status \$body_bytes_sent';
+  access_log $N/access.log sni;
+  client_body_temp_path $N/tmp/client_body;
+  proxy_temp_path $N/tmp/proxy;
+  fastcgi_temp_path $N/tmp/fastcgi;
+  uwsgi_temp_path $N/tmp/uwsgi;
+  scgi_temp_path $N/tmp/scgi;
+  server_tokens off;
+  keepalive_timeout 5s;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  types { }
+  default_type text/plain;
+  charset off;
+  server {
+    listen $POLICY_ADDR:443 ssl default_server;
+    server_name _;
+    ssl_certificate     $C/policy-default.fullchain.pem;
+    ssl_certificate_key $C/policy-default.key;
+    return 404;
+  }
+EOF
+  while read -r d mx pol; do
+    [ "$pol" != - ] || continue
+    sed 's/\r$//; s/$/\r/' "$DATA/policies/$pol" > "$W/$d.txt"   # CRLF, as RFC 8461 publishers should
+    cat >> "$N/nginx.conf" <<EOF
+  server {
+    listen $POLICY_ADDR:443 ssl;
+    server_name mta-sts.$d;
+    ssl_certificate     $C/sts-$d.fullchain.pem;
+    ssl_certificate_key $C/sts-$d.key;
+    location = /.well-known/mta-sts.txt { alias $W/$d.txt; }
+    location / { return 404; }
+  }
+EOF
+  done < <(domains)
+  echo "}" >> "$N/nginx.conf"
+}
+
+gen_postfix() {
+  local C=$DIR/certs l addr name helo cert
+  mkdir -p "$CONF" "$PF/spool" "$PF/data"
+  chown postfix:postfix "$PF/data"            # else: fatal: open lock file .../master.lock: Permission denied
+  cp /etc/postfix/master.cf.proto "$CONF/master.cf"
+  cat > "$CONF/main.cf" <<EOF
+# Generated by scripts/postfix-e2e.sh (dedicated instance; never touches /etc/postfix or /var/spool/postfix).
+compatibility_level = 3.6
+queue_directory = $PF/spool
+data_directory = $PF/data
+myhostname = $SENDER_DOMAIN
+mydomain = $SENDER_DOMAIN
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination = localhost
+mynetworks = 127.0.0.0/8
+relayhost =
+alias_maps =
+alias_database =
+biff = no
+enable_long_queue_ids = yes
+maillog_file = $MAILLOG
+maillog_file_prefixes = /var, /dev/stdout, $PF
+# Deferred mail is retried only by "postfix-e2e.sh flush" (postqueue -f), never behind a test's back.
+queue_run_delay = 3600s
+minimal_backoff_time = 3600s
+maximal_backoff_time = 7200s
+# The sender side under test
+smtp_tls_security_level = may
+smtp_tls_CAfile = $C/ca.pem
+smtp_tls_loglevel = 1
+smtp_tls_policy_maps = socketmap:inet:$SOCKETMAP_ADDR:postfix
+smtpd_tls_loglevel = 1
+EOF
+  local PC="postconf -c $CONF"
+  $PC -M# smtp/inet                         # the sender itself listens on no SMTP port
+  $PC -F '*/*/chroot = n'                   # else chrooted daemons read a stale copy of resolv.conf
+  for l in "${LISTENERS[@]}"; do
+    read -r addr name helo cert <<< "$l"
+    $PC -M "$addr:25/inet=$addr:25 inet n - n - - smtpd"
+    $PC -P "$addr:25/inet/syslog_name=postfix/$name" "$addr:25/inet/myhostname=$helo" \
+      "$addr:25/inet/smtpd_tls_security_level=may" "$addr:25/inet/smtpd_tls_chain_files=$C/$cert.pfchain.pem" \
+      "$addr:25/inet/content_filter=discard:"
+  done
+}
+
+up() {
+  local t0 t c missing=() id pid i l addr
+  need_root
+  for c in ip nsd nsd-checkconf nsd-checkzone nginx openssl postfix postconf postqueue sendmail dig curl ss \
+    python3 sha256sum realpath runuser; do
+    command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+  done
+  [ ${#missing[@]} -eq 0 ] || die "missing commands: ${missing[*]} (run scripts/setup.sh)"
+  [ -f /etc/postfix/master.cf.proto ] || die "/etc/postfix/master.cf.proto missing (Debian postfix package?)"
+  t0=$(now_ms)
+
+  mkdir -p "$DIR"
+  down
+  rm -rf "$DIR/certs" "$DIR/dns" "$DIR/www" "$DIR/nginx" "$PF" "$RUN"
+  mkdir -p "$RUN"
+  chmod a+x "$DIR"   # the postfix user must traverse DIR (mktemp -d makes it 0700)
+  runuser -u postfix -- test -x "$DIR" ||
+    die "the postfix user cannot reach $DIR (a parent directory is not searchable): use another DIR"
+
+  # namespace: only lo; 127.0.0.0/8 is local on lo, so 127.0.0.2..10 need no "ip addr add" (which would make
+  # them Postfix's own addresses: "mail for ... loops back to myself").
+  t=$(now_ms)
+  ip netns add "$NS" || die "ip netns add $NS failed"
+  id=$(ip netns exec "$NS" readlink /proc/self/ns/net)
+  echo "$id" > "$NSID_FILE"
+  nsx ip link set lo up
+  mkdir -p "/etc/netns/$NS"
+  echo "nameserver 127.0.0.1" > "/etc/netns/$NS/resolv.conf"   # bind-mounted over /etc/resolv.conf by ip netns exec
+  local t_ns=$(( $(now_ms) - t ))
+
+  t=$(now_ms)
+  gen_certs || fail_up "certificates" "$DIR/certs/openssl.log"
+  gen_dns
+  gen_nginx
+  gen_postfix > "$RUN/postconf.log" 2>&1 || fail_up "postfix configuration" "$RUN/postconf.log"
+  local t_gen=$(( $(now_ms) - t ))
+
+  # NSD (daemonizes; main PID in nsd.pid)
+  t=$(now_ms)
+  nsx nsd -c "$DIR/dns/nsd.conf" </dev/null >"$DIR/dns/nsd.out" 2>&1 || fail_up nsd "$DIR/dns/nsd.out" "$DIR/dns/nsd.log"
+  for ((i = 0; ; i++)); do
+    nsx dig @127.0.0.1 +norec +time=1 +tries=1 +short SOA enforce-good.test 2>/dev/null | grep -q hostmaster && break
+    [ $i -lt 100 ] || fail_up "nsd not answering" "$DIR/dns/nsd.out" "$DIR/dns/nsd.log"
+    sleep 0.05
+  done
+  [ "$(nsx dig +short MX enforce-good.test)" = "10 mx1.enforce-good.test." ] ||   # via the namespace's resolv.conf
+    fail_up "DNS through /etc/netns/$NS/resolv.conf" "$DIR/dns/nsd.log"
+  local t_nsd=$(( $(now_ms) - t ))
+
+  # nginx (daemonizes)
+  t=$(now_ms)
+  start_nginx || fail_up nginx "$DIR/nginx/nginx.out" "$DIR/nginx/error.log"
+  local d mx pol
+  while read -r d mx pol; do
+    [ "$pol" != - ] || continue
+    nsx curl -sS --max-time 5 --cacert "$DIR/certs/ca.pem" "https://mta-sts.$d/.well-known/mta-sts.txt" \
+      -o "$RUN/fetch.out" >>"$RUN/fetch.log" 2>&1 || fail_up "policy fetch for $d" "$RUN/fetch.log" "$DIR/nginx/error.log"
+    cmp -s "$RUN/fetch.out" "$DIR/www/$d.txt" || fail_up "policy body for $d differs" "$RUN/fetch.out"
+  done < <(domains)
+  rm -f "$RUN/fetch.out"
+  local t_nginx=$(( $(now_ms) - t ))
+
+  # Postfix
+  t=$(now_ms)
+  nsx postfix -c "$CONF" check >"$RUN/postfix-start.log" 2>&1 || fail_up "postfix check" "$RUN/postfix-start.log"
+  nsx postfix -c "$CONF" start >>"$RUN/postfix-start.log" 2>&1 || fail_up "postfix start" "$RUN/postfix-start.log" "$MAILLOG"
+  for l in "${LISTENERS[@]}"; do
+    read -r addr _ <<< "$l"
+    wait_listen "$addr:25" 15 || fail_up "postfix listener $addr:25" "$RUN/postfix-start.log" "$MAILLOG"
+  done
+  for ((i = 0; ; i++)); do
+    grep -q 'postfix/master\[[0-9]*\]: daemon started' "$MAILLOG" 2>/dev/null && break
+    [ $i -lt 200 ] || fail_up "postfix master did not log 'daemon started'" "$RUN/postfix-start.log" "$MAILLOG"
+    sleep 0.05
+  done
+  pid=$(postfix_master_pid)
+  [ -n "$pid" ] && in_our_ns "$pid" || fail_up "postfix master not running in $NS" "$MAILLOG"
+  local t_pf=$(( $(now_ms) - t ))
+
+  cat > "$DIR/env.tmp" <<EOF
+NETNS=$NS
+DNS_SERVER=127.0.0.1:53
+CA_FILE=$DIR/certs/ca.pem
+MAILLOG=$MAILLOG
+POLICY_HOST_ADDR=$POLICY_ADDR
+SOCKETMAP_ADDR=$SOCKETMAP_ADDR
+POSTFIX_CONFIG=$CONF
+MX_GOOD_ADDR=127.0.0.2
+MX_WRONG_ADDR=127.0.0.3
+MX_SELFSIGNED_ADDR=127.0.0.4
+E2E_DIR=$DIR
+EOF
+  mv "$DIR/env.tmp" "$DIR/env"
+  echo "postfix-e2e: up in $(( $(now_ms) - t0 )) ms (netns ${t_ns}, generate ${t_gen}, nsd ${t_nsd}, nginx ${t_nginx}, postfix ${t_pf}): netns $NS, env $DIR/env"
+}
+
+# ------------------------------------------------------------------------------------------------ mail
+
+send() {
+  local rcpt=$1 mark mid qid i
+  need_up
+  [[ $rcpt =~ ^[^[:space:]\<\>@]+@[^[:space:]\<\>@]+$ ]] || die "bad recipient: $rcpt"
+  mark=$(wc -l < "$MAILLOG")
+  mid="e2e.$(date +%s%N).$$@$SENDER_DOMAIN"
+  printf 'From: <%s>\nTo: <%s>\nSubject: postfix-e2e test to %s\nMessage-ID: <%s>\nDate: %s\n\nMTA-STS end-to-end test message.\n' \
+    "root@$SENDER_DOMAIN" "$rcpt" "$rcpt" "$mid" "$(date -R)" |
+    nsx sendmail -C "$CONF" -f "root@$SENDER_DOMAIN" -- "$rcpt" || die "sendmail failed"
+  for ((i = 0; i < 200; i++)); do
+    qid=$(awk -v m="message-id=<$mid>" -v mark="$mark" 'NR > mark && index($0, m) && match($0, /postfix\/cleanup\[[0-9]+\]: [0-9A-Za-z]+: /) {
+        s = substr($0, RSTART, RLENGTH); sub(/^.*\]: /, "", s); sub(/: $/, "", s); print s; exit }' "$MAILLOG")
+    [ -z "$qid" ] || break
+    sleep 0.05
+  done
+  [ -n "$qid" ] || die "no queue id logged for message-id <$mid> within 10 s"
+  echo "$qid"
+}
+
+# status_line QID N: the parsed N-th final-for-now status of QID, or nothing.
+status_line() {
+  awk -v qid="$1" -v n="$2" '
+    # TLS outcome per smtp client process, remembered until that process logs a delivery status.
+    match($0, / postfix\/[^ ]*smtp\[[0-9]+\]: (Verified|Trusted|Untrusted|Anonymous) TLS connection established to [^ ]+:/) {
+      s = substr($0, RSTART + 1, RLENGTH - 2)
+      pid = s; sub(/^[^[]*\[/, "", pid); sub(/\].*$/, "", pid)
+      lvl = s; sub(/^[^:]*: /, "", lvl); sub(/ .*$/, "", lvl)
+      dst = s; sub(/^.* established to /, "", dst)
+      tls[pid] = lvl; tlsto[pid] = dst
+      next
+    }
+    match($0, / postfix\/[^ ]+\[[0-9]+\]: [0-9A-Za-z]+: to=<.*, status=(sent|deferred|bounced)/) {
+      s = substr($0, RSTART + 1)
+      pid = s; sub(/^[^[]*\[/, "", pid); sub(/\].*$/, "", pid)
+      q = s; sub(/^[^ ]+ /, "", q); sub(/:.*$/, "", q)
+      if (q == qid && ++count == n) {
+        st = s; sub(/^.* status=/, "", st); sub(/ .*$/, "", st)
+        relay = "none"; if (match(s, / relay=[^ ,]+/)) relay = substr(s, RSTART + 7, RLENGTH - 7)
+        dsn = "none";   if (match(s, / dsn=[^ ,]+/))   dsn = substr(s, RSTART + 5, RLENGTH - 5)
+        t = (pid in tls && tlsto[pid] == relay) ? tls[pid] : "none"
+        printf "status=%s tls=%s relay=%s dsn=%s\n", st, t, relay, dsn
+        exit
+      }
+      delete tls[pid]; delete tlsto[pid]
+    }' "$MAILLOG"
+}
+
+wait_status() {
+  local qid=$1 secs=${2:-30} n=${3:-1} end line
+  need_up
+  [[ $qid =~ ^[0-9A-Za-z]+$ ]] || die "bad queue id: $qid"
+  [[ $secs =~ ^[0-9]+$ ]] && [[ $n =~ ^[1-9][0-9]*$ ]] || usage
+  end=$(( $(now_ms) + secs * 1000 ))
+  while :; do
+    line=$(status_line "$qid" "$n")
+    [ -z "$line" ] || { echo "$line"; return 0; }
+    [ "$(now_ms)" -lt "$end" ] || die "no delivery status #$n for $qid within $secs s"
+    sleep 0.05
+  done
+}
+
+# mx_lines NAME QID MODE: smtpd log lines of listener NAME; with a QID only the sessions that began during one of
+# that message's delivery attempts (between qmgr's "QID: from=... (queue active)" and the attempt's status line;
+# test messages are sent one at a time). MODE print: the lines; MODE open: how many of those sessions have not
+# logged their "disconnect" line yet.
+mx_lines() {
+  awk -v tag=" postfix/$1/smtpd[" -v qid="$2" -v mode="$3" '
+    FNR == NR {                                    # pass 1: the attempt windows of qid
+      if (qid != "") {
+        if (index($0, "]: " qid ": from=<") && index($0, "(queue active)")) { n++; ws[n] = FNR; we[n] = 1e18 }
+        else if (n && index($0, "]: " qid ": to=<") && $0 ~ /, status=(sent|deferred|bounced) /) we[n] = FNR
+      }
+      next
+    }
+    {
+      i = index($0, tag); if (!i) next
+      pid = substr($0, i + length(tag)); sub(/\].*$/, "", pid)
+      if (index($0, "]: connect from ")) {
+        keep = (qid == "")
+        for (k = 1; k <= n; k++) if (FNR > ws[k] && FNR < we[k]) keep = 1
+        if (keep) { track[pid] = 1; open[pid] = 1 } else delete track[pid]
+      }
+      if (qid != "" && !(pid in track)) next
+      if (mode == "print") print
+      if (index($0, "]: disconnect from ")) { delete track[pid]; delete open[pid] }
+    }
+    END { if (mode == "open") { c = 0; for (p in open) c++; print c } }' "$MAILLOG" "$MAILLOG"
+}
+
+mx_log() {
+  local addr=$1 qid=${2:-} name="" l a nm i
+  need_up
+  for l in "${LISTENERS[@]}"; do
+    read -r a nm _ <<< "$l"
+    if [ "$addr" = "$a" ] || [ "$addr" = "$nm" ]; then name=$nm; fi
+  done
+  [ -n "$name" ] || die "no listener at $addr (have: 127.0.0.2 127.0.0.3 127.0.0.4)"
+  [ -z "$qid" ] || [[ $qid =~ ^[0-9A-Za-z]+$ ]] || die "bad queue id: $qid"
+  for ((i = 0; i < 100; i++)); do            # up to 5 s for open sessions to end
+    [ "$(mx_lines "$name" "$qid" open)" -eq 0 ] && break
+    sleep 0.05
+  done
+  mx_lines "$name" "$qid" print
+}
+
+# ------------------------------------------------------------------------------------------------ main
+
+case $CMD in
+  up)
+    [ $# -eq 0 ] || usage
+    up
+    ;;
+  down)
+    [ $# -eq 0 ] || usage
+    need_root
+    down
+    ;;
+  exec)
+    [ "${1:-}" = -- ] && shift
+    [ $# -ge 1 ] || usage
+    need_up
+    exec ip netns exec "$NS" "$@"
+    ;;
+  send)
+    [ $# -eq 1 ] || usage
+    send "$1"
+    ;;
+  wait)
+    [ $# -ge 1 ] && [ $# -le 3 ] || usage
+    wait_status "$@"
+    ;;
+  flush)
+    [ $# -eq 0 ] || usage
+    need_up
+    nsx postqueue -c "$CONF" -f
+    ;;
+  policy-host)
+    need_up
+    case $SUB in
+      stop)
+        stop_nginx
+        ! wait_listen "$POLICY_ADDR:443" 0 || die "something still listens on $POLICY_ADDR:443"
+        ;;
+      start)
+        [ -z "$(pidfile_pid "$DIR/nginx/nginx.pid")" ] || exit 0
+        start_nginx || die "nginx did not start (see $DIR/nginx/error.log)"
+        ;;
+      *) usage ;;
+    esac
+    ;;
+  mx-log)
+    [ $# -ge 1 ] && [ $# -le 2 ] || usage
+    mx_log "$@"
+    ;;
+  wait-listen)
+    [ $# -ge 1 ] && [ $# -le 2 ] || usage
+    need_up
+    [[ $1 =~ ^[0-9.]+:[0-9]+$ ]] || die "want HOST:PORT, got $1"
+    wait_listen "$1" "${2:-10}" || die "nothing listens on $1 in $NS after ${2:-10} s"
+    ;;
+  lookup)
+    [ $# -eq 1 ] || usage
+    need_up
+    nsx postmap -c "$CONF" -q "$1" "socketmap:inet:$SOCKETMAP_ADDR:postfix"
+    ;;
+  queue)
+    [ $# -eq 0 ] || usage
+    need_up
+    nsx postqueue -c "$CONF" -j
+    ;;
+  purge)
+    [ $# -eq 0 ] || usage
+    need_up
+    nsx postsuper -c "$CONF" -d ALL
+    ;;
+  *) usage ;;
+esac
