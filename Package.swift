@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // libidn2 (Debian libidn2-dev): IDNA2008 / UTS #46 for U-label → A-label conversion.
@@ -40,6 +41,16 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
+        // PolicyStore on SQLite (GRDB, system libsqlite3): the default, embedded, crash-safe cache.
+        .target(
+            name: "MTASTSStoreSQLite",
+            dependencies: ["MTASTSDiscovery", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The Postfix socketmap protocol (netstrings) and server; knows nothing of MTA-STS.
+        .target(
+            name: "PostfixSocketmap",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "mta-sts",
@@ -52,6 +63,12 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
         .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery"]),
+        .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite"]),
+        .testTarget(
+            name: "PostfixSocketmapTests",
+            dependencies: ["PostfixSocketmap", .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOTestUtils", package: "swift-nio")]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]

@@ -18,6 +18,8 @@
 #   postfix-e2e.sh mx-log DIR ADDR [QID]     the smtpd log lines of the listener on ADDR (127.0.0.2|3|4); with QID
 #                                            only the sessions opened during QID's delivery attempts (waits up to
 #                                            5 s for open sessions to log their "disconnect" line)
+#   postfix-e2e.sh txt-id DIR DOMAIN ID      change DOMAIN's _mta-sts TXT to "v=STSv1; id=ID;" and reload NSD (to
+#                                            make a caching daemon refetch the policy)
 #   extras: wait-listen DIR HOST:PORT [SECS] | lookup DIR KEY | queue DIR | purge DIR
 #
 # Exit status: 0 ok, 1 failure (message on stderr), 2 usage. Needs root and the packages of scripts/setup.sh
@@ -38,7 +40,7 @@ LISTENERS=(
 
 die() { echo "postfix-e2e: $*" >&2; exit 1; }
 usage() {
-  sed -n '/^#   postfix-e2e.sh/,/^#   extras/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '/^#   postfix-e2e.sh up/,/^#   extras/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -84,33 +86,26 @@ alive() {
   [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 
-# The namespace's identity ("net:[inode]"), recorded by `up`, so that processes left in it can be found even
-# after the namespace's name was deleted.
-NSID_FILE=$RUN/netns.id
-recorded_nsid() { [ -f "$NSID_FILE" ] && cat "$NSID_FILE" || true; }
-
-# ns_pids: PIDs of live processes in our namespace (by name if it exists, and by the recorded identity).
+# ns_pids: PIDs of the live processes in our namespace.
 ns_pids() {
-  local id p
-  id=$(recorded_nsid)
-  {
-    ns_exists && ip netns pids "$NS" 2>/dev/null || true
-    if [ -n "$id" ]; then
-      for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/ns/net" 2>/dev/null || true)" = "$id" ] && echo "${p#/proc/}"
-      done
-    fi
-  } | sort -un | while read -r p; do alive "$p" && [ "$p" != $$ ] && echo "$p"; done
+  local p
+  ns_exists || return 0
+  ip netns pids "$NS" 2>/dev/null | sort -un | while read -r p; do
+    if alive "$p" && [ "$p" != $$ ]; then echo "$p"; fi
+  done
   return 0
 }
 
-# in_our_ns PID: the process lives in our namespace (guards pid files against recycled PIDs).
-in_our_ns() {
+# ours PID MARK: PID lives in our namespace, or (if the namespace is gone) its command line contains MARK (a path
+# under DIR). nsfs inode numbers are reused, so a namespace identity recorded earlier is not trusted.
+ours() {
   local id
   alive "$1" || return 1
-  id=$(recorded_nsid)
-  if [ -n "$id" ] && [ "$(readlink "/proc/$1/ns/net" 2>/dev/null || true)" = "$id" ]; then return 0; fi
-  ns_exists && ip netns identify "$1" 2>/dev/null | grep -qx "$NS"
+  if ns_exists; then
+    id=$(stat -L -c %i "/run/netns/$NS" 2>/dev/null || true)
+    [ -n "$id" ] && [ "$(readlink "/proc/$1/ns/net" 2>/dev/null || true)" = "net:[$id]" ] && return 0
+  fi
+  [ -n "${2:-}" ] && tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
 
 # wait_gone SECS PID...: wait until none of the PIDs is alive; false on timeout.
@@ -144,12 +139,12 @@ stop_pids() {
   fi
 }
 
-# pidfile_pid FILE: the PID in FILE if that process is alive and in our namespace.
+# pidfile_pid FILE MARK: the PID in FILE if that process is ours (see `ours`).
 pidfile_pid() {
   local pid
   [ -f "$1" ] || return 0
   pid=$(tr -dc '0-9\n' < "$1" | head -n1)
-  in_our_ns "$pid" && echo "$pid" || true
+  if ours "$pid" "$2"; then echo "$pid"; fi
 }
 
 postfix_master_pid() {
@@ -175,7 +170,7 @@ start_nginx() {
 
 stop_nginx() {
   local pid
-  pid=$(pidfile_pid "$DIR/nginx/nginx.pid")
+  pid=$(pidfile_pid "$DIR/nginx/nginx.pid" "$DIR/nginx/nginx.conf")
   [ -n "$pid" ] || return 0
   # TERM = fast shutdown; the workers exit with the master
   stop_pids 5 "$pid" $(pgrep -P "$pid" 2>/dev/null || true)
@@ -183,11 +178,12 @@ stop_nginx() {
 
 # down: stop everything of DIR, remove the namespace. Idempotent.
 down() {
-  local pids p i
+  local all pids p i left
   rm -f "$DIR/env"
+  all=$(ns_pids)                              # snapshot, to wait for their reaping below
   stop_postfix
   stop_nginx
-  p=$(pidfile_pid "$DIR/dns/nsd.pid")
+  p=$(pidfile_pid "$DIR/dns/nsd.pid" "$DIR/dns/nsd.conf")
   [ -z "$p" ] || stop_pids 5 "$p" $(pgrep -P "$p" 2>/dev/null || true)
   # Whatever else still runs in the namespace (the caller's socketmap server, stray smtp/postlogd processes).
   pids=$(ns_pids)
@@ -200,12 +196,14 @@ down() {
   fi
   rm -rf "/etc/netns/$NS"
   rmdir /etc/netns 2>/dev/null || true
-  # Give PID 1 a moment to reap the orphans (here it reaps only about once a second); not an error if it does not.
-  for ((i = 0; i < 40; i++)); do
-    [ -z "$(ns_pids)" ] && break
+  # The stopped daemons are orphans of PID 1, which here reaps only about once a second: wait up to 3 s until
+  # they are gone from the process table (not even <defunct>), so that `pgrep master` is empty afterwards.
+  for ((i = 0; i < 60; i++)); do
+    left=0
+    for p in $all; do kill -0 "$p" 2>/dev/null && { left=1; break; }; done
+    [ $left -eq 0 ] && break
     sleep 0.05
   done
-  rm -f "$NSID_FILE"
 }
 
 # wait_listen HOST:PORT SECS: until a TCP socket listens there inside the namespace (checked with ss, so no
@@ -421,8 +419,6 @@ up() {
   # them Postfix's own addresses: "mail for ... loops back to myself").
   t=$(now_ms)
   ip netns add "$NS" || die "ip netns add $NS failed"
-  id=$(ip netns exec "$NS" readlink /proc/self/ns/net)
-  echo "$id" > "$NSID_FILE"
   nsx ip link set lo up
   mkdir -p "/etc/netns/$NS"
   echo "nameserver 127.0.0.1" > "/etc/netns/$NS/resolv.conf"   # bind-mounted over /etc/resolv.conf by ip netns exec
@@ -462,8 +458,9 @@ up() {
 
   # Postfix
   t=$(now_ms)
-  nsx postfix -c "$CONF" check >"$RUN/postfix-start.log" 2>&1 || fail_up "postfix check" "$RUN/postfix-start.log"
-  nsx postfix -c "$CONF" start >>"$RUN/postfix-start.log" 2>&1 || fail_up "postfix start" "$RUN/postfix-start.log" "$MAILLOG"
+  # (`postfix start` runs the integrity check and creates the queue directories itself; a separate
+  # `postfix check` first only adds 0.5-1.5 s)
+  nsx postfix -c "$CONF" start >"$RUN/postfix-start.log" 2>&1 || fail_up "postfix start" "$RUN/postfix-start.log" "$MAILLOG"
   for l in "${LISTENERS[@]}"; do
     read -r addr _ <<< "$l"
     wait_listen "$addr:25" 15 || fail_up "postfix listener $addr:25" "$RUN/postfix-start.log" "$MAILLOG"
@@ -474,7 +471,7 @@ up() {
     sleep 0.05
   done
   pid=$(postfix_master_pid)
-  [ -n "$pid" ] && in_our_ns "$pid" || fail_up "postfix master not running in $NS" "$MAILLOG"
+  [ -n "$pid" ] && ours "$pid" || fail_up "postfix master not running in $NS" "$MAILLOG"
   local t_pf=$(( $(now_ms) - t ))
 
   cat > "$DIR/env.tmp" <<EOF
@@ -485,6 +482,7 @@ MAILLOG=$MAILLOG
 POLICY_HOST_ADDR=$POLICY_ADDR
 SOCKETMAP_ADDR=$SOCKETMAP_ADDR
 POSTFIX_CONFIG=$CONF
+WWW_DIR=$DIR/www
 MX_GOOD_ADDR=127.0.0.2
 MX_WRONG_ADDR=127.0.0.3
 MX_SELFSIGNED_ADDR=127.0.0.4
@@ -601,6 +599,27 @@ mx_log() {
   mx_lines "$name" "$qid" print
 }
 
+# txt_id DOMAIN ID: rewrite the _mta-sts TXT id in DOMAIN's zone, bump the SOA serial, reload NSD (SIGHUP) and
+# wait until the new record is served.
+txt_id() {
+  local d=$1 id=$2 z=$DIR/dns/$1.zone pid serial i
+  need_up
+  [[ $id =~ ^[A-Za-z0-9]{1,32}$ ]] || die "bad id (1-32 letters/digits): $id"
+  [ -f "$z" ] && grep -q '^_mta-sts ' "$z" || die "$d has no _mta-sts record in this harness"
+  pid=$(pidfile_pid "$DIR/dns/nsd.pid" "$DIR/dns/nsd.conf")
+  [ -n "$pid" ] || die "nsd is not running"
+  serial=$(awk '$3 == "SOA" { print $6 }' "$z")
+  sed -i -e "s/^_mta-sts IN TXT .*/_mta-sts IN TXT \"v=STSv1; id=$id;\"/" \
+    -e "/ IN SOA /s/ $serial / $((serial + 1)) /" "$z"
+  nsd-checkzone "$d" "$z" >/dev/null || die "nsd-checkzone $d failed after the edit"
+  for ((i = 0; i < 100; i++)); do
+    (( i % 10 == 0 )) && { touch "$z"; kill -HUP "$pid"; }   # NSD rereads zone files whose mtime changed
+    nsx dig @127.0.0.1 +norec +time=1 +tries=1 +short TXT "_mta-sts.$d" 2>/dev/null | grep -qF "id=$id;" && return 0
+    sleep 0.05
+  done
+  die "NSD still serves the old TXT for _mta-sts.$d"
+}
+
 # ------------------------------------------------------------------------------------------------ main
 
 case $CMD in
@@ -640,7 +659,7 @@ case $CMD in
         ! wait_listen "$POLICY_ADDR:443" 0 || die "something still listens on $POLICY_ADDR:443"
         ;;
       start)
-        [ -z "$(pidfile_pid "$DIR/nginx/nginx.pid")" ] || exit 0
+        [ -z "$(pidfile_pid "$DIR/nginx/nginx.pid" "$DIR/nginx/nginx.conf")" ] || exit 0
         start_nginx || die "nginx did not start (see $DIR/nginx/error.log)"
         ;;
       *) usage ;;
@@ -649,6 +668,10 @@ case $CMD in
   mx-log)
     [ $# -ge 1 ] && [ $# -le 2 ] || usage
     mx_log "$@"
+    ;;
+  txt-id)
+    [ $# -eq 2 ] || usage
+    txt_id "$1" "$2"
     ;;
   wait-listen)
     [ $# -ge 1 ] && [ $# -le 2 ] || usage

@@ -3,9 +3,10 @@
 # The Swift toolchain itself (6.0 or later) must already be on PATH: see https://www.swift.org/install/.
 set -euo pipefail
 
-# Debian packages: libidn2 (IDNA for U-labels), libunbound (DNS); for the test world: NSD, ldns tools (DNSSEC
-# signing), dig/delv, nginx, openssl, curl, python3 (fault server).
-PACKAGES=(libidn2-dev libunbound-dev pkg-config nsd ldnsutils dnsutils nginx-light openssl curl python3)
+# Debian packages: libidn2 (IDNA for U-labels), libunbound (DNS), libsqlite3 (policy cache); for the test world: NSD, ldns tools (DNSSEC
+# signing), dig/delv, nginx, openssl, curl, python3 (fault server); for scripts/postfix-e2e.sh also postfix and
+# iproute2 (ip netns).
+PACKAGES=(libidn2-dev libunbound-dev libsqlite3-dev pkg-config nsd ldnsutils dnsutils nginx-light openssl curl python3 postfix iproute2)
 
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: the Swift toolchain (6.0 or later) is not on PATH; install it first (swift.org/install)" >&2
@@ -21,5 +22,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    # No system mail server: the package then installs without a main.cf, so its postinst starts nothing and
+    # nothing listens on :25 (scripts/postfix-e2e.sh runs its own instance inside a network namespace).
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

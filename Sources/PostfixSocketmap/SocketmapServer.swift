@@ -184,7 +184,8 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A malformed netstring (or a reset) ends this connection only.
+        // A malformed netstring (or a reset) ends this connection only; replies already due still go out.
+        context.flush()
         context.close(promise: nil)
     }
 }

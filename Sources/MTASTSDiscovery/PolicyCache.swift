@@ -1,0 +1,348 @@
+import MTASTSCore
+import Synchronization
+
+/// The sender's policy cache and its refresh rules (RFC 8461 §3.3, §5.1, §10.2), with injected discovery,
+/// store and clock.
+///
+/// - A lookup with a valid entry answers at once from memory (``cached(_:)``, no I/O, no suspension) and,
+///   when the TXT id was last confirmed longer ago than `revalidateAfter`, revalidates in the background:
+///   the mail never waits for revalidation.
+/// - A changed id means a fetch; a new valid policy replaces the old one even if weaker; an invalid or
+///   failed fetch never replaces a valid cached policy; a vanished TXT record does not remove it.
+/// - After a failed fetch, the same (domain, id) is not fetched again for 5 minutes (§3.3).
+/// - Domains without MTA-STS are remembered (negative cache) for the TXT answer's TTL, capped.
+/// - Concurrent misses of one domain make one discovery (coalescing); the first lookup of an unknown
+///   domain waits at most `firstLookupDeadline`, then answers "no policy" while the work goes on.
+/// - ``maintain()`` refreshes recently used policies before they expire (fetching the live policy
+///   whatever the TXT says, §10.2), evicts entries unused for `evictAfter`, writes usage times, and
+///   picks up changes other processes made to the store.
+public final class PolicyCache: Sendable {
+    public struct Settings: Sendable {
+        /// Re-check the TXT id in the background when it was confirmed longer ago than this (seconds).
+        public var revalidateAfter: Double = 300
+        /// How long the first lookup of an unknown domain may wait for discovery.
+        public var firstLookupDeadline: Duration = .seconds(10)
+        /// Upper bound on how long "no MTA-STS" is remembered (the TXT TTL is used when shorter).
+        public var negativeCacheMax: Double = 3600
+        /// How long a DNS or fetch failure with no valid cached policy is remembered (mail is not slowed by
+        /// every message re-trying a dead server).
+        public var failureRetry: Double = 60
+        /// No new fetch of a (domain, id) whose fetch failed, for this long (RFC 8461 §3.3: 5 minutes).
+        public var fetchBackoff: Double = Double(STSLimits.fetchRetryBackoffSeconds)
+        /// Refresh a used policy when it was fetched longer ago than this (daily, §10.2).
+        public var refreshInterval: Double = 86_400
+        /// Only policies used within this window are refreshed proactively.
+        public var refreshWindow: Double = 30 * 86_400
+        /// Entries unused for this long are removed.
+        public var evictAfter: Double = 180 * 86_400
+
+        public init() {}
+    }
+
+    /// What the cache says about a domain.
+    public enum Decision: Sendable, Equatable {
+        /// Apply this policy (it may be of any mode; the caller maps modes to replies).
+        case policy(CachedPolicy)
+        /// No policy applies: no MTA-STS, or nothing valid could be had.
+        case none
+    }
+
+    /// What happened in the cache, for logs and metrics.
+    public enum Event: Sendable {
+        case fetched(DomainName, id: String, mode: STSPolicy.Mode)
+        case fetchFailed(DomainName, id: String, outcome: DiscoveryOutcome, reason: String)
+        /// A refresh failed for a policy that is not mode `none`: alert the administrator (§3.3, §10.2).
+        case refreshFailed(DomainName, reason: String, expired: Bool)
+        case noPolicy(DomainName, outcome: DiscoveryOutcome, reason: String)
+        case storeError(String)
+    }
+
+    private struct Entry {
+        var cached: CachedPolicy?
+        /// "No policy" is the answer until then.
+        var negativeUntil: Double?
+        /// Failed fetch of a domain with nothing cached: (id, when).
+        var failure: (id: String, at: Double)?
+        var revalidating = false
+        var usageDirty = false
+    }
+
+    private struct State {
+        var entries: [DomainName: Entry] = [:]
+        var inflight: [DomainName: Task<Decision, Never>] = [:]
+        var storeCounter: Int?
+    }
+
+    public let settings: Settings
+    private let discovery: PolicyDiscovery
+    private let store: (any PolicyStore)?
+    private let clock: any WallClock
+    private let onEvent: @Sendable (Event) -> Void
+    private let state = Mutex(State())
+
+    public init(discovery: PolicyDiscovery, store: (any PolicyStore)?, clock: any WallClock, settings: Settings = .init(),
+                onEvent: @escaping @Sendable (Event) -> Void = { _ in }) {
+        self.discovery = discovery
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.onEvent = onEvent
+    }
+
+    /// Loads every stored entry into memory; call before serving.
+    public func load() async throws {
+        guard let store else { return }
+        let all = try await store.loadAll()
+        let counter = try await store.externalChangeCounter()
+        state.withLock { s in
+            for entry in all { s.entries[entry.domain, default: Entry()].cached = entry }
+            s.storeCounter = counter
+        }
+    }
+
+    /// The number of domains with a cached policy.
+    public var count: Int { state.withLock { $0.entries.values.count { $0.cached != nil } } }
+
+    /// Every cached policy (for `mta-sts cache list` and tests).
+    public var entries: [CachedPolicy] { state.withLock { $0.entries.values.compactMap(\.cached) } }
+
+    // MARK: Lookups
+
+    /// The hot path: the answer when memory already has it, else nil (then call ``resolve(_:)``).
+    /// No I/O and no suspension; a due revalidation is started in the background.
+    public func cached(_ domain: DomainName) -> Decision? {
+        let now = clock.now()
+        var revalidate = false
+        let decision: Decision? = state.withLock { s in
+            guard var entry = s.entries[domain] else { return nil }
+            defer { s.entries[domain] = entry }
+            if let cached = entry.cached, cached.isValid(at: now) {
+                entry.cached!.lastUsed = now
+                entry.usageDirty = true
+                if now - cached.lastChecked >= settings.revalidateAfter, !entry.revalidating, s.inflight[domain] == nil {
+                    entry.revalidating = true
+                    revalidate = true
+                }
+                return .policy(entry.cached!)
+            }
+            if let until = entry.negativeUntil, now < until { return Decision.none }
+            return nil
+        }
+        if revalidate {
+            Task { [self] in
+                _ = await self.coalesced(domain, forceFetch: false)
+                self.state.withLock { $0.entries[domain]?.revalidating = false }
+            }
+        }
+        return decision
+    }
+
+    /// A lookup that may need discovery: coalesced with concurrent lookups of the same domain and bounded by
+    /// `firstLookupDeadline` (after which it answers `.none` and the discovery finishes in the background).
+    public func resolve(_ domain: DomainName) async -> Decision {
+        if let decision = cached(domain) { return decision }
+        let task = task(for: domain, forceFetch: false)
+        let deadline = settings.firstLookupDeadline
+        return await withTaskGroup(of: Decision?.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                try? await Task.sleep(for: deadline)
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first ?? .none
+        }
+    }
+
+    /// Fetches the live policy now (proactive refresh, `mta-sts cache refresh`), whatever the TXT says.
+    @discardableResult
+    public func refresh(_ domain: DomainName) async -> Decision {
+        await coalesced(domain, forceFetch: true)
+    }
+
+    /// Re-checks the TXT id now, as a due background revalidation does (fetching only if the id changed).
+    public func revalidate(_ domain: DomainName) async -> Decision {
+        await coalesced(domain, forceFetch: false)
+    }
+
+    private func coalesced(_ domain: DomainName, forceFetch: Bool) async -> Decision {
+        await task(for: domain, forceFetch: forceFetch).value
+    }
+
+    private func task(for domain: DomainName, forceFetch: Bool) -> Task<Decision, Never> {
+        state.withLock { s in
+            if let running = s.inflight[domain] { return running }
+            let task = Task { [self] in
+                let decision = await self.update(domain, forceFetch: forceFetch)
+                self.state.withLock { _ = $0.inflight.removeValue(forKey: domain) }
+                return decision
+            }
+            s.inflight[domain] = task
+            return task
+        }
+    }
+
+    // MARK: The rules
+
+    /// One discovery step for `domain` and what it does to the cache (RFC 8461 §3.3, §5.1).
+    private func update(_ domain: DomainName, forceFetch: Bool) async -> Decision {
+        let lookup = await discovery.lookupRecord(domain)
+        let now = clock.now()
+        let (current, failure) = state.withLock { s in (s.entries[domain]?.cached, s.entries[domain]?.failure) }
+        let valid = current.flatMap { $0.isValid(at: now) ? $0 : nil }
+
+        switch lookup.outcome {
+        case .valid:
+            let id = lookup.record!.id
+            if var keep = valid, keep.id == id, !forceFetch {
+                // Same id: nothing to fetch. This does not extend max_age (only a fetch does, §3.2).
+                keep.lastChecked = now
+                await commit(keep)
+                return .policy(keep)
+            }
+            let failedID = current?.failedID ?? failure?.id
+            let failedAt = current?.failedAt ?? failure?.at
+            if !forceFetch, failedID == id, let at = failedAt, now - at < settings.fetchBackoff {
+                return valid.map(Decision.policy) ?? remember(domain, none: now + settings.failureRetry)
+            }
+            return await fetch(domain, id: id, current: current, now: now)
+        case .noRecord, .multipleRecords, .recordInvalid:
+            if forceFetch, let current {
+                // A proactive refresh fetches the live policy whatever the TXT says (§10.2).
+                return await fetch(domain, id: current.id, current: current, now: now)
+            }
+            if var keep = valid {
+                // A vanished or broken TXT record does not remove a valid cached policy (§3.1, §5.1).
+                keep.lastChecked = now
+                await commit(keep)
+                return .policy(keep)
+            }
+            onEvent(.noPolicy(domain, outcome: lookup.outcome, reason: lookup.error?.message ?? lookup.outcome.rawValue))
+            let ttl = Double(lookup.ttl ?? 0)
+            return remember(domain, none: now + min(ttl, settings.negativeCacheMax))
+        default:  // .dnsError
+            if forceFetch, let current {
+                return await fetch(domain, id: current.id, current: current, now: now)
+            }
+            if let keep = valid { return .policy(keep) }  // §3.3: a DNS failure leaves a valid policy in force
+            onEvent(.noPolicy(domain, outcome: lookup.outcome, reason: lookup.error?.message ?? "DNS failure"))
+            return remember(domain, none: now + settings.failureRetry)
+        }
+    }
+
+    /// Fetches the policy for `id`; replaces the cache only with a valid policy.
+    private func fetch(_ domain: DomainName, id: String, current: CachedPolicy?, now: Double) async -> Decision {
+        let fetched = await discovery.fetchPolicy(domain)
+        let done = clock.now()
+        if let policy = fetched.policy, let body = fetched.body {
+            // A new valid policy replaces the old one, even a weaker one (§5.1, §8.3).
+            var entry = CachedPolicy(domain: domain, id: id, policy: policy, body: body, fetchedAt: done,
+                                     lastUsed: current?.lastUsed ?? done)
+            entry.lastChecked = done
+            state.withLock { s in
+                s.entries[domain, default: Entry()].negativeUntil = nil
+                s.entries[domain]?.failure = nil
+            }
+            await commit(entry)
+            onEvent(.fetched(domain, id: id, mode: policy.mode))
+            // max_age 0: valid for this decision only; the next lookup fetches again.
+            return .policy(entry)
+        }
+        let reason = fetched.error?.message ?? fetched.outcome.rawValue
+        onEvent(.fetchFailed(domain, id: id, outcome: fetched.outcome, reason: reason))
+        if var keep = current {
+            keep.failedID = id
+            keep.failedAt = done
+            await commit(keep)
+            if keep.policy.mode != .none {
+                onEvent(.refreshFailed(domain, reason: reason, expired: !keep.isValid(at: done)))
+            }
+            if keep.isValid(at: done) { return .policy(keep) }  // an invalid or failed fetch never replaces it
+        } else {
+            state.withLock { $0.entries[domain, default: Entry()].failure = (id, done) }
+        }
+        return remember(domain, none: done + settings.failureRetry)
+    }
+
+    private func remember(_ domain: DomainName, none until: Double) -> Decision {
+        state.withLock { $0.entries[domain, default: Entry()].negativeUntil = until }
+        return .none
+    }
+
+    /// Puts an entry in memory and writes it through to the store.
+    private func commit(_ entry: CachedPolicy) async {
+        state.withLock { s in
+            s.entries[entry.domain, default: Entry()].cached = entry
+            s.entries[entry.domain]?.usageDirty = false
+        }
+        guard let store else { return }
+        do { try await store.save(entry) } catch { onEvent(.storeError("saving \(entry.domain): \(error)")) }
+    }
+
+    // MARK: Maintenance
+
+    /// One maintenance pass: write usage times, pick up external store changes, evict, refresh due policies
+    /// in random order. Returns the domains refreshed. Run it periodically (a minute apart is fine; refreshes
+    /// happen only when due).
+    @discardableResult
+    public func maintain(maxRefreshes: Int = .max) async -> [DomainName] {
+        await syncWithStore()
+        let now = clock.now()
+        let (evicted, due) = state.withLock { s -> ([DomainName], [DomainName]) in
+            var evicted: [DomainName] = []
+            var due: [DomainName] = []
+            for (domain, entry) in s.entries {
+                guard let cached = entry.cached else {
+                    if let until = entry.negativeUntil, until < now, entry.failure == nil { s.entries[domain] = nil }
+                    continue
+                }
+                if now - cached.lastUsed > settings.evictAfter {
+                    evicted.append(domain)
+                } else if now - cached.lastUsed <= settings.refreshWindow, now - cached.fetchedAt >= settings.refreshInterval {
+                    due.append(domain)
+                }
+            }
+            for d in evicted { s.entries[d] = nil }
+            return (evicted, due)
+        }
+        if let store {
+            for d in evicted {
+                do { try await store.delete(d) } catch { onEvent(.storeError("evicting \(d): \(error)")) }
+            }
+        }
+        let chosen = Array(due.shuffled().prefix(maxRefreshes))
+        for domain in chosen { await refresh(domain) }
+        return chosen
+    }
+
+    /// Writes usage times and reloads the store when another process changed it.
+    private func syncWithStore() async {
+        guard let store else { return }
+        let dirty = state.withLock { s -> [(domain: DomainName, lastUsed: Double)] in
+            var out: [(domain: DomainName, lastUsed: Double)] = []
+            for (domain, entry) in s.entries where entry.usageDirty {
+                if let cached = entry.cached { out.append((domain, cached.lastUsed)) }
+                s.entries[domain]?.usageDirty = false
+            }
+            return out
+        }
+        do {
+            if !dirty.isEmpty { try await store.saveUsage(dirty) }
+            let counter = try await store.externalChangeCounter()
+            let known = state.withLock { $0.storeCounter }
+            guard counter != known else { return }
+            let all = try await store.loadAll()
+            let stored = Dictionary(all.map { ($0.domain, $0) }, uniquingKeysWith: { a, _ in a })
+            state.withLock { s in
+                s.storeCounter = counter
+                for (domain, entry) in s.entries where entry.cached != nil && stored[domain] == nil {
+                    s.entries[domain]?.cached = nil  // purged by `mta-sts cache purge`
+                }
+                for (domain, entry) in stored { s.entries[domain, default: Entry()].cached = entry }
+            }
+        } catch {
+            onEvent(.storeError("syncing with the store: \(error)"))
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import MTASTSCore
+
+/// One cached policy, as the cache keeps it in memory and a ``PolicyStore`` persists it. Times are
+/// seconds since the Unix epoch (wall clock), so they mean the same after a restart.
+public struct CachedPolicy: Sendable, Hashable {
+    public var domain: DomainName
+    /// The TXT record id the policy was fetched for.
+    public var id: String
+    public var policy: STSPolicy
+    /// The body exactly as fetched (TLS-RPT `policy-string`, `mta-sts cache show`).
+    public var body: [UInt8]
+    /// When the policy was last fetched successfully; it may be used until `expiresAt` (RFC 8461 §3.2).
+    public var fetchedAt: Double
+    public var expiresAt: Double
+    /// When the TXT id was last confirmed (a fetch counts).
+    public var lastChecked: Double
+    /// When a socketmap lookup last used the entry (drives proactive refresh and eviction).
+    public var lastUsed: Double
+    /// The id of the last failed fetch and when it failed: no new fetch for that id for 5 minutes (§3.3).
+    public var failedID: String?
+    public var failedAt: Double?
+
+    public init(domain: DomainName, id: String, policy: STSPolicy, body: [UInt8], fetchedAt: Double, lastUsed: Double) {
+        self.domain = domain
+        self.id = id
+        self.policy = policy
+        self.body = body
+        self.fetchedAt = fetchedAt
+        self.expiresAt = fetchedAt + Double(policy.maxAge)
+        self.lastChecked = fetchedAt
+        self.lastUsed = lastUsed
+    }
+
+    /// True while the policy may still be applied.
+    public func isValid(at now: Double) -> Bool { now < expiresAt }
+}
+
+/// Persistent storage for cached policies (SQLite by default, PostgreSQL for fleets). The cache keeps
+/// everything in memory and writes through; the store is read in full at start, so a restart or a crash
+/// loses nothing that was written.
+public protocol PolicyStore: Sendable {
+    /// Every stored entry (at start, and when another process changed the store).
+    func loadAll() async throws -> [CachedPolicy]
+    /// Inserts or replaces the entry for its domain.
+    func save(_ entry: CachedPolicy) async throws
+    /// Records when domains were last used (batched; the hot path never writes).
+    func saveUsage(_ usage: [(domain: DomainName, lastUsed: Double)]) async throws
+    func delete(_ domain: DomainName) async throws
+    /// A number that changes when another process (e.g. `mta-sts cache purge`) changed the store.
+    func externalChangeCounter() async throws -> Int
+}
+
+/// Wall-clock time; injected so tests can move it.
+public protocol WallClock: Sendable {
+    /// Seconds since the Unix epoch.
+    func now() -> Double
+}

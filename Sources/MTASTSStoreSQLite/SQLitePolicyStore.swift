@@ -1,0 +1,105 @@
+import Foundation
+import GRDB
+import MTASTSCore
+import MTASTSDiscovery
+
+/// The default ``PolicyStore``: one SQLite file in WAL mode (GRDB, the system's SQLite). Every write is a
+/// committed transaction, so a crash or `kill -9` loses nothing that was acknowledged; other processes
+/// (`mta-sts cache list|show|purge|refresh`) may open the same file while the daemon runs.
+public final class SQLitePolicyStore: PolicyStore {
+    private let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the store at `path`.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL: durable across process crashes; only a power loss can drop the last commits.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        configuration.busyMode = .timeout(5)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "policies") { t in
+                t.primaryKey("domain", .text)
+                t.column("policy_id", .text).notNull()
+                t.column("body", .blob).notNull()
+                // Denormalised for people reading the table with sqlite3; the body is the truth.
+                t.column("mode", .text).notNull()
+                t.column("max_age", .integer).notNull()
+                t.column("mx", .text).notNull()
+                t.column("fetched_at", .double).notNull()
+                t.column("expires_at", .double).notNull()
+                t.column("last_checked", .double).notNull()
+                t.column("last_used", .double).notNull()
+                t.column("failed_id", .text)
+                t.column("failed_at", .double)
+            }
+        }
+        try migrator.migrate(pool)
+    }
+
+    public func loadAll() async throws -> [CachedPolicy] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM policies").compactMap(Self.entry)
+        }
+    }
+
+    /// One stored entry, or nil when it cannot be used any more (a body that no longer parses).
+    public func load(_ domain: DomainName) async throws -> CachedPolicy? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM policies WHERE domain = ?", arguments: [domain.value]).flatMap(Self.entry)
+        }
+    }
+
+    public func save(_ e: CachedPolicy) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO policies (domain, policy_id, body, mode, max_age, mx, fetched_at, expires_at, last_checked,
+                                          last_used, failed_id, failed_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(domain) DO UPDATE SET
+                      policy_id = excluded.policy_id, body = excluded.body, mode = excluded.mode, max_age = excluded.max_age,
+                      mx = excluded.mx, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
+                      last_checked = excluded.last_checked, last_used = excluded.last_used,
+                      failed_id = excluded.failed_id, failed_at = excluded.failed_at
+                    """,
+                arguments: [e.domain.value, e.id, Data(e.body), e.policy.mode.rawValue, Int(e.policy.maxAge),
+                            e.policy.mx.map(\.description).joined(separator: " "), e.fetchedAt, e.expiresAt, e.lastChecked,
+                            e.lastUsed, e.failedID, e.failedAt])
+        }
+    }
+
+    public func saveUsage(_ usage: [(domain: DomainName, lastUsed: Double)]) async throws {
+        try await pool.write { db in
+            for u in usage {
+                try db.execute(sql: "UPDATE policies SET last_used = ? WHERE domain = ?", arguments: [u.lastUsed, u.domain.value])
+            }
+        }
+    }
+
+    public func delete(_ domain: DomainName) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM policies WHERE domain = ?", arguments: [domain.value]) }
+    }
+
+    /// SQLite's `data_version` on the writer connection: it changes only when another connection commits.
+    public func externalChangeCounter() async throws -> Int {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+    }
+
+    private static func entry(_ row: Row) -> CachedPolicy? {
+        guard let domain = try? DomainName(row["domain"] as String),
+              let data = row["body"] as Data?,
+              let policy = STSPolicy.parse(Array(data), reading: .sender).policy else { return nil }
+        var entry = CachedPolicy(domain: domain, id: row["policy_id"], policy: policy, body: Array(data),
+                                 fetchedAt: row["fetched_at"], lastUsed: row["last_used"])
+        entry.expiresAt = row["expires_at"]
+        entry.lastChecked = row["last_checked"]
+        entry.failedID = row["failed_id"]
+        entry.failedAt = row["failed_at"]
+        return entry
+    }
+}

@@ -1,0 +1,263 @@
+import MTASTSCore
+import Testing
+@testable import MTASTSDiscovery
+
+/// The cache engine against scripted DNS and HTTPS and a manual clock. "C<n>" is item n of
+/// shared/reference/rfc-checklist.md.
+@Suite("Policy cache (RFC 8461 §3.3, §5.1, §10.2)")
+struct PolicyCacheTests {
+    static func body(_ mode: String, maxAge: Int, mx: String = "*.mx.example.net") -> [UInt8] {
+        Array("version: STSv1\r\nmode: \(mode)\r\nmx: \(mx)\r\nmax_age: \(maxAge)\r\n".utf8)
+    }
+
+    let domain = try! DomainName("example.com")
+    let clock = ManualClock()
+    let dns = ScriptedResolver()
+    let http = ScriptedFetcher()
+    let store = MemoryStore()
+    let events = EventLog()
+
+    init() {
+        dns.change {
+            $0.txt("_mta-sts.example.com", ["v=STSv1; id=id1;"])
+            $0.a("mta-sts.example.com", [[192, 0, 2, 1]])
+        }
+        http.serve("mta-sts.example.com", .body(Self.body("enforce", maxAge: 86400)))
+    }
+
+    func cache(_ adjust: (inout PolicyCache.Settings) -> Void = { _ in }) -> PolicyCache {
+        var settings = PolicyCache.Settings()
+        adjust(&settings)
+        let log = events
+        return PolicyCache(discovery: PolicyDiscovery(resolver: dns, fetcher: http), store: store, clock: clock,
+                           settings: settings, onEvent: { log.record($0) })
+    }
+
+    func mode(_ d: PolicyCache.Decision) -> STSPolicy.Mode? {
+        if case .policy(let p) = d { return p.policy.mode }
+        return nil
+    }
+
+    func setID(_ id: String) { dns.change { $0.txt("_mta-sts.example.com", ["v=STSv1; id=\(id);"]) } }
+
+    @Test("C49 a policy is used up to max_age from its fetch; expired and refresh failing → none and an alert")
+    func expiry() async {
+        let c = cache()
+        #expect(mode(await c.resolve(domain)) == .enforce)
+        clock.advance(86_399)
+        http.serve("mta-sts.example.com", .failure(.status(500)))
+        #expect(mode(c.cached(domain)!) == .enforce)
+        clock.advance(2)
+        #expect(c.cached(domain) == nil)
+        setID("id2")
+        #expect(await c.resolve(domain) == .none)
+        #expect(events.alerts == [domain])
+    }
+
+    @Test("C50 C68 a new id with a valid policy replaces the old one, even a weaker one")
+    func idChange() async {
+        let c = cache()
+        _ = await c.resolve(domain)
+        setID("id2")
+        http.serve("mta-sts.example.com", .body(Self.body("none", maxAge: 86400)))
+        #expect(mode(await c.refreshTXTNow(domain, clock)) == STSPolicy.Mode.none)
+        #expect(c.entries.first?.id == "id2")
+    }
+
+    @Test("C50 C55 a failed or invalid fetch never replaces a valid cached policy")
+    func failedFetchKeepsOld() async {
+        let c = cache()
+        _ = await c.resolve(domain)
+        setID("id2")
+        http.serve("mta-sts.example.com", .body(Array("version: STSv1\nmode: enforce\n".utf8)))  // no max_age: invalid
+        #expect(mode(await c.refreshTXTNow(domain, clock)) == .enforce)
+        #expect(c.entries.first?.id == "id1")
+        http.serve("mta-sts.example.com", .failure(.timeout(.seconds(60))))
+        setID("id3")
+        #expect(mode(await c.refreshTXTNow(domain, clock)) == .enforce)
+    }
+
+    @Test("C51 an unchanged id does not renew max_age; a successful refresh does (C52)")
+    func noRenewalWithoutFetch() async throws {
+        let c = cache()
+        _ = await c.resolve(domain)
+        let fetchedAt = try #require(c.entries.first).fetchedAt
+        clock.advance(23 * 3600)
+        _ = await c.refreshTXTNow(domain, clock)
+        #expect(c.entries.first?.expiresAt == fetchedAt + 86_400)
+        #expect(http.fetchCount == 1)
+        await c.refresh(domain)
+        #expect(http.fetchCount == 2)
+        #expect(c.entries.first!.expiresAt == clock.now() + 86_400)
+    }
+
+    @Test("C52 proactive refresh fetches the live policy even when the TXT record is gone or DNS fails")
+    func proactiveRefreshIgnoresTXT() async {
+        let c = cache { $0.refreshInterval = 3600 }
+        _ = await c.resolve(domain)
+        clock.advance(3601)
+        dns.change { $0.set("_mta-sts.example.com", .txt, DNSAnswer(.failure("SERVFAIL"))) }
+        let refreshed = await c.maintain()
+        #expect(refreshed == [domain])
+        #expect(http.fetchCount == 2)
+        #expect(c.entries.first!.fetchedAt == clock.now())
+    }
+
+    @Test("C53 a failed refresh alerts, except for mode none")
+    func alerts() async {
+        let c = cache { $0.refreshInterval = 10 }
+        _ = await c.resolve(domain)
+        clock.advance(11)
+        http.serve("mta-sts.example.com", .failure(.status(503)))
+        await c.maintain()
+        #expect(events.alerts == [domain])
+        let quiet = EventLog()
+        http.serve("mta-sts.example.com", .body(Self.body("none", maxAge: 86400)))
+        let c2 = PolicyCache(discovery: PolicyDiscovery(resolver: dns, fetcher: http), store: nil, clock: clock,
+                             settings: { var s = PolicyCache.Settings(); s.refreshInterval = 10; return s }(),
+                             onEvent: { quiet.record($0) })
+        _ = await c2.resolve(try! DomainName("example.com"))
+        clock.advance(11)
+        http.serve("mta-sts.example.com", .failure(.status(503)))
+        await c2.maintain()
+        #expect(quiet.alerts.isEmpty)
+    }
+
+    @Test("C45 after a failed fetch, the same id is not fetched again for 5 minutes; a new id is fetched at once")
+    func backoff() async {
+        http.serve("mta-sts.example.com", .failure(.status(500)))
+        let c = cache { $0.failureRetry = 30 }
+        #expect(await c.resolve(domain) == .none)
+        #expect(http.fetchCount == 1)
+        clock.advance(60)
+        #expect(await c.resolve(domain) == .none)
+        #expect(http.fetchCount == 1, "same id within 5 minutes: no fetch")
+        setID("id2")
+        clock.advance(31)
+        http.serve("mta-sts.example.com", .body(Self.body("enforce", maxAge: 86400)))
+        #expect(mode(await c.resolve(domain)) == .enforce)
+        #expect(http.fetchCount == 2, "a new id is fetched at once")
+    }
+
+    @Test("C45 the backoff ends after 5 minutes")
+    func backoffEnds() async {
+        http.serve("mta-sts.example.com", .failure(.status(500)))
+        let c = cache { $0.failureRetry = 30 }
+        _ = await c.resolve(domain)
+        clock.advance(301)
+        http.serve("mta-sts.example.com", .body(Self.body("testing", maxAge: 86400)))
+        #expect(mode(await c.resolve(domain)) == .testing)
+        #expect(http.fetchCount == 2)
+    }
+
+    @Test("C46 C56 no record or no fetchable policy, nothing cached → none (never an error)")
+    func nothingCached() async {
+        http.serve("mta-sts.example.com", .failure(.status(404)))
+        #expect(await cache().resolve(domain) == .none)
+        dns.change { $0.set("_mta-sts.example.com", .txt, DNSAnswer(.failure("SERVFAIL"))) }
+        #expect(await cache().resolve(domain) == .none)
+    }
+
+    @Test("C12 C47 a valid cached policy survives a vanished TXT record, SERVFAIL and fetch failures")
+    func cachedSurvivesFailures() async {
+        let c = cache { $0.revalidateAfter = 0 }
+        _ = await c.resolve(domain)
+        dns.change { $0.answers["_mta-sts.example.com"] = nil }
+        #expect(mode(await c.refreshTXTNow(domain, clock)) == .enforce)
+        dns.change { $0.set("_mta-sts.example.com", .txt, DNSAnswer(.failure("SERVFAIL"))) }
+        http.serve("mta-sts.example.com", .failure(.timeout(.seconds(60))))
+        #expect(mode(await c.refreshTXTNow(domain, clock)) == .enforce)
+        #expect(mode(c.cached(domain)!) == .enforce)
+    }
+
+    @Test("Negative cache: a domain without MTA-STS costs one TXT query per TTL, capped")
+    func negativeCache() async {
+        let other = try! DomainName("plain.example")
+        dns.change { $0.set("_mta-sts.plain.example", .txt, DNSAnswer(.nxdomain, ttl: 600)) }
+        let c = cache { $0.negativeCacheMax = 300 }
+        #expect(await c.resolve(other) == .none)
+        let after = dns.txtCount
+        for _ in 0..<10 { #expect(c.cached(other) == PolicyCache.Decision.none) }
+        #expect(dns.txtCount == after)
+        clock.advance(301)  // the cap (300) is below the TTL (600)
+        #expect(c.cached(other) == nil)
+    }
+
+    @Test("C57 max_age 0 applies to the lookup that fetched it; the next lookup fetches again")
+    func maxAgeZero() async {
+        http.serve("mta-sts.example.com", .body(Self.body("enforce", maxAge: 0)))
+        let c = cache()
+        #expect(mode(await c.resolve(domain)) == .enforce)
+        #expect(c.cached(domain) == nil)
+        #expect(mode(await c.resolve(domain)) == .enforce)
+        #expect(http.fetchCount == 2)
+    }
+
+    @Test("Coalescing: 20 concurrent first lookups of one domain make one fetch")
+    func coalescing() async {
+        http.setDelay(.milliseconds(50))
+        let c = cache()
+        let results = await withTaskGroup(of: PolicyCache.Decision.self) { group in
+            for _ in 0..<20 { group.addTask { await c.resolve(domain) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { mode($0) == .enforce })
+        #expect(http.fetchCount == 1)
+    }
+
+    @Test("The first lookup waits at most its deadline; the discovery finishes in the background")
+    func firstLookupDeadline() async throws {
+        http.setDelay(.milliseconds(300))
+        let c = cache { $0.firstLookupDeadline = .milliseconds(20) }
+        #expect(await c.resolve(domain) == .none)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(mode(try #require(c.cached(domain))) == .enforce)
+    }
+
+    @Test("A valid entry answers at once; revalidation runs in the background when due")
+    func backgroundRevalidation() async throws {
+        let c = cache { $0.revalidateAfter = 60 }
+        _ = await c.resolve(domain)
+        let before = dns.txtCount
+        clock.advance(61)
+        setID("id2")
+        #expect(mode(try #require(c.cached(domain))) == .enforce)  // answered from memory
+        for _ in 0..<100 where c.entries.first?.id != "id2" { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(dns.txtCount == before + 1)
+        #expect(c.entries.first?.id == "id2")
+    }
+
+    @Test("Restart: a new cache on the same store answers from it at once, with no DNS")
+    func persistence() async throws {
+        _ = await cache().resolve(domain)
+        let queries = dns.txtCount
+        let restarted = cache()
+        try await restarted.load()
+        #expect(mode(try #require(restarted.cached(domain))) == .enforce)
+        #expect(dns.txtCount == queries)
+    }
+
+    @Test("Entries unused for 180 days are evicted from memory and store; external purges are picked up")
+    func evictionAndPurge() async throws {
+        let c = cache()
+        _ = await c.resolve(domain)
+        let other = try DomainName("other.example")
+        dns.change {
+            $0.txt("_mta-sts.other.example", ["v=STSv1; id=o1;"])
+            $0.a("mta-sts.other.example", [[192, 0, 2, 2]])
+        }
+        http.serve("mta-sts.other.example", .body(Self.body("testing", maxAge: 31_557_600)))
+        _ = await c.resolve(other)
+        store.externalDelete(other)
+        await c.maintain()
+        #expect(!c.entries.contains { $0.domain == other }, "purged by another process")
+        clock.advance(181 * 86_400)
+        await c.maintain()
+        #expect(c.count == 0)
+        #expect(try await store.loadAll().isEmpty)
+    }
+}
+
+extension PolicyCache {
+    func refreshTXTNow(_ domain: DomainName, _ clock: ManualClock) async -> Decision { await revalidate(domain) }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+@testable import PostfixSocketmap
+
+/// Keys starting with "slow" take a while; "echo" answers with the key; everything else at once.
+struct TestResponder: SocketmapResponder {
+    func immediateReply(to request: SocketmapRequest) -> ByteBuffer? {
+        request.key.hasPrefix("slow") ? nil : SocketmapReply.ok("\(request.name) \(request.key)").frame
+    }
+
+    func reply(to request: SocketmapRequest) async -> ByteBuffer {
+        try? await Task.sleep(for: .milliseconds(100))
+        return SocketmapReply.ok("late \(request.key)").frame
+    }
+}
+
+@Suite("Socketmap server over real sockets")
+struct ServerTests {
+    /// Sends bytes on a fresh blocking socket and reads until `until` replies arrived or EOF.
+    func exchange(_ address: SocketAddress, _ send: String, expect count: Int) throws -> (String, closed: Bool) {
+        let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let rc = address.withSockAddr { connect(fd, $0, socklen_t($1)) }
+        #expect(rc == 0)
+        _ = send.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+        var received = ""
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while received.filter({ $0 == "," }).count < count {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { return (received, true) }
+            received += String(decoding: buf[0..<n], as: UTF8.self)
+        }
+        return (received, false)
+    }
+
+    func start(_ endpoint: SocketmapServer.Endpoint = .tcp(host: "127.0.0.1", port: 0)) async throws -> any Channel {
+        try await SocketmapServer(.init(endpoint: endpoint), responder: TestResponder()).bind()
+    }
+
+    @Test("Pipelined requests are answered in order, even when the first is slow")
+    func pipelining() async throws {
+        let server = try await start()
+        defer { server.close(promise: nil) }
+        let (reply, _) = try exchange(server.localAddress!, "12:postfix slow,7:postfix,9:postfix a,", expect: 3)
+        #expect(reply == "12:OK late slow,9:NOTFOUND ,12:OK postfix a,")
+    }
+
+    @Test("A malformed netstring closes that connection only")
+    func garbageClient() async throws {
+        let server = try await start()
+        defer { server.close(promise: nil) }
+        let (reply, closed) = try exchange(server.localAddress!, "9:postfix a,xyz:garbage", expect: 2)
+        #expect(reply == "12:OK postfix a," && closed)
+        let (good, _) = try exchange(server.localAddress!, "9:postfix b,", expect: 1)
+        #expect(good == "12:OK postfix b,")
+    }
+
+    @Test("A request without a space is NOTFOUND, and an oversized one closes the connection")
+    func oddRequests() async throws {
+        let server = try await start()
+        defer { server.close(promise: nil) }
+        #expect(try exchange(server.localAddress!, "7:nospace,", expect: 1).0 == "9:NOTFOUND ,")
+        let (_, closed) = try exchange(server.localAddress!, "20000:" + String(repeating: "a", count: 100), expect: 1)
+        #expect(closed)
+    }
+
+    @Test("UNIX socket with a mode")
+    func unixSocket() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sm-\(UUID().uuidString.prefix(8)).sock").path
+        let server = try await start(.unix(path: path, mode: 0o660, owner: nil, group: nil))
+        defer { server.close(promise: nil) }
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o660)
+        #expect(try exchange(try SocketAddress(unixDomainSocketPath: path), "9:postfix u,", expect: 1).0 == "12:OK postfix u,")
+    }
+}
