@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libidn2 (Debian libidn2-dev): IDNA2008 / UTS #46 for U-label → A-label conversion.
@@ -51,12 +54,25 @@ let package = Package(
             name: "PostfixSocketmap",
             dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
+        // `mta-sts resolver`: Postfix replies, zones, configuration, metrics, the daemon's services.
+        .target(
+            name: "MTASTSResolverDaemon",
+            dependencies: [
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "PostfixSocketmap",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "mta-sts",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "MTASTSResolverDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Shared by the test targets: running the mta-sts binary, starting the real-peer test world.
@@ -64,6 +80,7 @@ let package = Package(
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
         .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery"]),
         .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite"]),
+        .testTarget(name: "ResolverDaemonTests", dependencies: ["MTASTSResolverDaemon", "PostfixSocketmap"]),
         .testTarget(
             name: "PostfixSocketmapTests",
             dependencies: ["PostfixSocketmap", .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -138,11 +138,12 @@ public final class PolicyCache: Sendable {
     }
 
     /// A lookup that may need discovery: coalesced with concurrent lookups of the same domain and bounded by
-    /// `firstLookupDeadline` (after which it answers `.none` and the discovery finishes in the background).
-    public func resolve(_ domain: DomainName) async -> Decision {
+    /// `deadline` (default `firstLookupDeadline`), after which it answers `.none` and the discovery finishes
+    /// in the background for the next lookup.
+    public func resolve(_ domain: DomainName, deadline: Duration? = nil) async -> Decision {
         if let decision = cached(domain) { return decision }
         let task = task(for: domain, forceFetch: false)
-        let deadline = settings.firstLookupDeadline
+        let deadline = deadline ?? settings.firstLookupDeadline
         return await withTaskGroup(of: Decision?.self) { group in
             group.addTask { await task.value }
             group.addTask {

@@ -42,15 +42,15 @@ start_server() {
 }
 
 stop_server() {
-  kill -TERM "$SRV_PID" 2>/dev/null || true
+  # (children too, in case E2E_SOCKETMAP_CMD does not start with exec)
+  kill -TERM $(pgrep -P "$SRV_PID" 2>/dev/null) "$SRV_PID" 2>/dev/null || true
   wait "$SRV_PID" 2>/dev/null || true
   SRV_PID=""
 }
 
 # expect_status LABEL QID N WANT: wait for delivery status #N of QID and compare the parsed line.
 expect_status() {
-  local got t
-  t=$(now_ms)
+  local got
   got=$("$E2E" wait "$DIR" "$2" 30 "$3") || fail "$1: no status"
   [ "$got" = "$4" ] || fail "$1: got [$got], want [$4]"
   say "ok   $1: $got ($(( $(now_ms) - T0 )) ms after send/flush)"

@@ -1,0 +1,96 @@
+import MTASTSCore
+import MTASTSDiscovery
+import PostfixSocketmap
+
+/// Per-zone reply options, chosen by the socketmap name (`socketmap:inet:127.0.0.1:8461:NAME`), as in
+/// postfix-mta-sts-resolver.
+public struct ZoneOptions: Sendable, Hashable {
+    /// Treat `mode: testing` like `enforce` (off: testing never changes delivery, RFC 8461 §5).
+    public var strictTesting = false
+    /// Append `servername=hostname` so Postfix sends SNI (RFC 8461 §7.1; Postfix ≥ 3.4).
+    public var requireSNI = true
+    /// Append the TLS-RPT attributes of Postfix ≥ 3.10 (`policy_type=sts`, `mx_host_pattern`, ...).
+    public var tlsrpt = false
+    /// How long a lookup of an unknown domain may wait for discovery before answering NOTFOUND.
+    public var timeout: Duration = .seconds(4)
+
+    public init() {}
+}
+
+/// How a socketmap key maps to a policy domain (RFC 8461 §3.4; rfc-checklist §2.2).
+public enum PolicyKey: Sendable, Equatable {
+    /// Look up the policy of this domain.
+    case domain(DomainName)
+    /// Answer NOTFOUND without any lookup, for this reason.
+    case skip(String)
+
+    /// - Postfix's parent-domain probes (`.example.com`): NOTFOUND; a parent's policy never applies (§3.4).
+    /// - IP literals (`[192.0.2.1]`, `[IPv6:2001:db8::1]`, `192.0.2.1`): NOTFOUND; no policy can be associated.
+    /// - Next hops with brackets or a port (`[relay.example]:587`, `relay.example:25`): the host is the
+    ///   policy domain (§3.4: with a smart host, the smart host's domain is the policy domain).
+    /// - Anything else is the recipient domain: case-folded, trailing dot removed, U-labels to A-labels.
+    public init(_ key: String) {
+        var host = Substring(key)
+        if host.isEmpty { self = .skip("empty key"); return }
+        if host.hasPrefix(".") { self = .skip("parent-domain probe"); return }
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { self = .skip("unbalanced brackets"); return }
+            let rest = host[host.index(after: close)...]
+            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isNumber) && rest.count > 1) else {
+                self = .skip("not a next hop")
+                return
+            }
+            host = host[host.index(after: host.startIndex)..<close]
+        } else if let colon = host.lastIndex(of: ":") {
+            let port = host[host.index(after: colon)...]
+            guard !port.isEmpty, port.allSatisfy(\.isNumber), !host[..<colon].contains(":") else {
+                self = .skip("IP literal")  // a bare IPv6 address, or garbage
+                return
+            }
+            host = host[..<colon]
+        }
+        if host.lowercased().hasPrefix("ipv6:") || host.contains(":") || Self.isIPv4(host) {
+            self = .skip("IP literal")
+            return
+        }
+        guard let domain = try? DomainName(String(host)) else { self = .skip("not a domain name"); return }
+        self = .domain(domain)
+    }
+
+    private static func isIPv4(_ s: Substring) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) }
+    }
+}
+
+/// The Postfix TLS policy reply for an MTA-STS decision (rfc-checklist §2.4). Same input, same bytes.
+public enum PostfixPolicyReply {
+    /// - enforce (or testing with `strictTesting`): `OK secure match=<patterns in policy order, *.x as .x>`
+    ///   plus `servername=hostname` and, with `tlsrpt`, the TLS-RPT attributes.
+    /// - testing, none, no policy: `NOTFOUND ` (Postfix's own default level applies, DANE included; never
+    ///   `may`, which would lower a stricter global level).
+    public static func reply(for decision: PolicyCache.Decision, options: ZoneOptions) -> SocketmapReply {
+        guard case .policy(let cached) = decision else { return .notFound }
+        return reply(for: cached.policy, domain: cached.domain, options: options)
+    }
+
+    public static func reply(for policy: STSPolicy, domain: DomainName, options: ZoneOptions) -> SocketmapReply {
+        guard policy.mode == .enforce || (policy.mode == .testing && options.strictTesting), !policy.mx.isEmpty else {
+            return .notFound
+        }
+        var seen = Set<String>()
+        // Postfix has no `*`: `.example.net` is its "any name under example.net". With the mx_host_pattern
+        // attributes (Postfix ≥ 3.10.5) Postfix itself applies RFC 8461's one-label rule.
+        let match = policy.mx.map { $0.isWildcard ? "." + $0.domain.value : $0.domain.value }.filter { seen.insert($0).inserted }
+        var base = "secure match=" + match.joined(separator: ":")
+        if options.requireSNI { base += " servername=hostname" }
+        guard options.tlsrpt else { return .ok(base) }
+        let attributes = " policy_type=sts policy_domain=\(domain.value)" + policy.mx.map { " mx_host_pattern=\($0)" }.joined()
+        // `{ name = value }` carries values with spaces; a value holding a brace cannot be written, so it is left out.
+        let strings = policy.lines.filter { !$0.contains("{") && !$0.contains("}") }.map { " { policy_string = \($0) }" }.joined()
+        for candidate in [base + attributes + strings, base + attributes, base] {
+            if candidate.utf8.count + 3 <= SocketmapReply.maxPayload { return .ok(candidate) }
+        }
+        return .notFound  // cannot happen with a 64 KiB policy; never exceed Postfix's reply limit
+    }
+}

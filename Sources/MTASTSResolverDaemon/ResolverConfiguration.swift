@@ -1,0 +1,179 @@
+import Foundation
+import MTASTSDiscovery
+import Yams
+
+/// The resolver's configuration: postfix-mta-sts-resolver's YAML keys with their meaning (so its users can
+/// switch by changing one line), plus ours. docs/resolver.md documents every key.
+public struct ResolverConfiguration: Sendable {
+    public enum Listen: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        case unix(path: String, mode: UInt16?, owner: String?, group: String?)
+    }
+
+    public enum Cache: Sendable, Equatable {
+        /// In memory only (pmsr's `internal`): lost on restart.
+        case memory
+        case sqlite(path: String)
+        case postgres(url: String)
+    }
+
+    /// The default store when nothing is configured.
+    public static let defaultSQLitePath = "/var/lib/mta-sts/cache.sqlite"
+
+    public var listen: Listen = .tcp(host: "127.0.0.1", port: 8461)
+    public var cache: Cache = .sqlite(path: defaultSQLitePath)
+    public var shutdownTimeout: Double = 20
+    public var defaultZone = ZoneOptions()
+    public var zones: [String: ZoneOptions] = [:]
+    public var cacheSettings = PolicyCache.Settings()
+    public var proactiveRefresh = true
+    /// Our extras.
+    public var dnsServers: [String] = []
+    public var dnsTrustAnchor: String?
+    public var caFile: String?
+    public var dnsTimeout: Double = 5
+    public var fetchTimeout: Double = 60
+    public var idleTimeout: Double = 300
+    public var metricsListen: (host: String, port: Int)?
+
+    public init() {}
+
+    /// Why a configuration file cannot be used.
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads a YAML file. Unknown keys are an error (a typo must not silently change behaviour).
+    public static func load(path: String) throws(Invalid) -> ResolverConfiguration {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw Invalid(description: "cannot read \(path): \(error.localizedDescription)")
+        }
+        return try parse(text, source: path)
+    }
+
+    public static func parse(_ text: String, source: String = "<config>") throws(Invalid) -> ResolverConfiguration {
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch { throw Invalid(description: "\(source): not valid YAML: \(error)") }
+        var c = ResolverConfiguration()
+        guard let root else { return c }
+        guard let map = root as? [String: Any] else { throw Invalid(description: "\(source): the top level must be a mapping") }
+        var r = Reader(source: source)
+        try r.only(map, ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "cache_grace", "cache",
+                         "proactive_policy_fetching", "default_zone", "zones", "dns_servers", "dns_trust_anchor", "ca_file",
+                         "dns_timeout", "fetch_timeout", "idle_timeout", "socket_owner", "socket_group",
+                         "first_lookup_timeout", "negative_cache_max", "failure_retry", "refresh_interval", "evict_after",
+                         "metrics"], at: "")
+        let host = try r.string(map["host"], "host") ?? "127.0.0.1"
+        let port = try r.int(map["port"], "port") ?? 8461
+        guard (1...65535).contains(port) else { throw Invalid(description: "\(source): port \(port) is out of range") }
+        if let path = try r.string(map["path"], "path") {
+            c.listen = .unix(path: path, mode: try r.mode(map["mode"], "mode"),
+                             owner: try r.string(map["socket_owner"], "socket_owner"), group: try r.string(map["socket_group"], "socket_group"))
+        } else {
+            c.listen = .tcp(host: host, port: port)
+        }
+        _ = try r.bool(map["reuse_port"], "reuse_port")  // accepted for compatibility; we always set SO_REUSEADDR
+        c.shutdownTimeout = try r.double(map["shutdown_timeout"], "shutdown_timeout") ?? c.shutdownTimeout
+        c.cacheSettings.revalidateAfter = try r.double(map["cache_grace"], "cache_grace") ?? 60
+        if let cache = map["cache"] {
+            guard let cache = cache as? [String: Any] else { throw Invalid(description: "\(source): cache must be a mapping") }
+            try r.only(cache, ["type", "options"], at: "cache.")
+            let options = (cache["options"] as? [String: Any]) ?? [:]
+            switch try r.string(cache["type"], "cache.type") ?? "sqlite" {
+            case "internal": c.cache = .memory
+            case "sqlite": c.cache = .sqlite(path: try r.string(options["filename"], "cache.options.filename") ?? defaultSQLitePath)
+            case "postgres":
+                guard let dsn = try r.string(options["dsn"], "cache.options.dsn") else {
+                    throw Invalid(description: "\(source): cache.type postgres needs cache.options.dsn")
+                }
+                c.cache = .postgres(url: dsn)
+            case let other:
+                throw Invalid(description: "\(source): cache.type '\(other)' is not supported (internal, sqlite, postgres)")
+            }
+        }
+        if let p = map["proactive_policy_fetching"] as? [String: Any] {
+            try r.only(p, ["enabled", "interval", "concurrency_limit", "grace_ratio"], at: "proactive_policy_fetching.")
+            c.proactiveRefresh = try r.bool(p["enabled"], "proactive_policy_fetching.enabled") ?? true
+            if let interval = try r.double(p["interval"], "proactive_policy_fetching.interval") {
+                c.cacheSettings.refreshInterval = interval
+            }
+        }
+        if let z = map["default_zone"] { c.defaultZone = try r.zone(z, "default_zone", base: ZoneOptions()) }
+        if let zones = map["zones"] {
+            guard let zones = zones as? [String: Any] else { throw Invalid(description: "\(source): zones must be a mapping") }
+            for (name, z) in zones { c.zones[name] = try r.zone(z, "zones.\(name)", base: c.defaultZone) }
+        }
+        c.dnsServers = try r.strings(map["dns_servers"], "dns_servers") ?? []
+        c.dnsTrustAnchor = try r.string(map["dns_trust_anchor"], "dns_trust_anchor")
+        c.caFile = try r.string(map["ca_file"], "ca_file")
+        c.dnsTimeout = try r.double(map["dns_timeout"], "dns_timeout") ?? c.dnsTimeout
+        c.fetchTimeout = try r.double(map["fetch_timeout"], "fetch_timeout") ?? c.fetchTimeout
+        c.idleTimeout = try r.double(map["idle_timeout"], "idle_timeout") ?? c.idleTimeout
+        if let v = try r.double(map["negative_cache_max"], "negative_cache_max") { c.cacheSettings.negativeCacheMax = v }
+        if let v = try r.double(map["failure_retry"], "failure_retry") { c.cacheSettings.failureRetry = v }
+        if let v = try r.double(map["refresh_interval"], "refresh_interval") { c.cacheSettings.refreshInterval = v }
+        if let v = try r.double(map["evict_after"], "evict_after") { c.cacheSettings.evictAfter = v }
+        if let m = map["metrics"] {
+            guard let m = m as? [String: Any] else { throw Invalid(description: "\(source): metrics must be a mapping") }
+            try r.only(m, ["host", "port"], at: "metrics.")
+            guard let port = try r.int(m["port"], "metrics.port") else { throw Invalid(description: "\(source): metrics needs a port") }
+            c.metricsListen = (try r.string(m["host"], "metrics.host") ?? "127.0.0.1", port)
+        }
+        return c
+    }
+
+    private struct Reader {
+        let source: String
+
+        func only(_ map: [String: Any], _ keys: Set<String>, at prefix: String) throws(Invalid) {
+            if let unknown = map.keys.sorted().first(where: { !keys.contains($0) }) {
+                throw Invalid(description: "\(source): unknown key '\(prefix)\(unknown)' (docs/resolver.md lists the keys)")
+            }
+        }
+        func string(_ v: Any?, _ key: String) throws(Invalid) -> String? {
+            guard let v, !(v is NSNull) else { return nil }
+            if let s = v as? String { return s }
+            throw Invalid(description: "\(source): \(key) must be a string")
+        }
+        func strings(_ v: Any?, _ key: String) throws(Invalid) -> [String]? {
+            guard let v else { return nil }
+            if let s = v as? String { return [s] }
+            if let a = v as? [Any], let s = a as? [String] { return s }
+            throw Invalid(description: "\(source): \(key) must be a list of strings")
+        }
+        func int(_ v: Any?, _ key: String) throws(Invalid) -> Int? {
+            guard let v else { return nil }
+            if let i = v as? Int { return i }
+            throw Invalid(description: "\(source): \(key) must be a whole number")
+        }
+        func double(_ v: Any?, _ key: String) throws(Invalid) -> Double? {
+            guard let v else { return nil }
+            if let i = v as? Int { return Double(i) }
+            if let d = v as? Double, d >= 0 { return d }
+            throw Invalid(description: "\(source): \(key) must be a non-negative number of seconds")
+        }
+        func bool(_ v: Any?, _ key: String) throws(Invalid) -> Bool? {
+            guard let v else { return nil }
+            if let b = v as? Bool { return b }
+            throw Invalid(description: "\(source): \(key) must be true or false")
+        }
+        /// A file mode: YAML 1.1 reads `0666` as octal 438 (as pmsr's users write it); a string "0660" works too.
+        func mode(_ v: Any?, _ key: String) throws(Invalid) -> UInt16? {
+            guard let v else { return nil }
+            if let i = v as? Int, (0...0o7777).contains(i) { return UInt16(i) }
+            if let s = v as? String, let i = UInt16(s, radix: 8), i <= 0o7777 { return i }
+            throw Invalid(description: "\(source): \(key) must be a file mode such as 0660")
+        }
+        func zone(_ v: Any, _ key: String, base: ZoneOptions) throws(Invalid) -> ZoneOptions {
+            guard let map = v as? [String: Any] else { throw Invalid(description: "\(source): \(key) must be a mapping") }
+            try only(map, ["strict_testing", "timeout", "require_sni", "tlsrpt"], at: key + ".")
+            var z = base
+            z.strictTesting = try bool(map["strict_testing"], key + ".strict_testing") ?? z.strictTesting
+            z.requireSNI = try bool(map["require_sni"], key + ".require_sni") ?? z.requireSNI
+            z.tlsrpt = try bool(map["tlsrpt"], key + ".tlsrpt") ?? z.tlsrpt
+            if let t = try double(map["timeout"], key + ".timeout") { z.timeout = .milliseconds(Int64(t * 1000)) }
+            return z
+        }
+    }
+}

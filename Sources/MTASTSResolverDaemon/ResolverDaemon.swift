@@ -1,0 +1,206 @@
+import Foundation
+import Logging
+import MTASTSCore
+import MTASTSDiscovery
+import MTASTSHTTPFetch
+import MTASTSStoreSQLite
+import MTASTSUnbound
+import NIOCore
+import PostfixSocketmap
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// The real clock.
+public struct SystemClock: WallClock {
+    public init() {}
+    public func now() -> Double { Date().timeIntervalSince1970 }
+}
+
+/// `mta-sts resolver`: the socketmap server, the policy cache with its store, the maintenance loop, an
+/// optional metrics listener, SIGTERM draining and SIGHUP reloading, composed as Services.
+public final class ResolverDaemon: Sendable {
+    public let configuration: ResolverConfiguration
+    public let cache: PolicyCache
+    public let responder: ResolverResponder
+    public let metrics: ResolverMetrics
+    private let store: (any PolicyStore)?
+    private let logger: Logger
+    private let configPath: String?
+    private let overrides: @Sendable (inout ResolverConfiguration) -> Void
+    /// Where the socketmap server listens once bound (port 0 resolved).
+    public let boundAddress = Mutex<SocketAddress?>(nil)
+
+    public struct SetupError: Error, CustomStringConvertible { public let description: String }
+
+    /// Builds every part from the configuration. `overrides` are the command-line flags, applied on every
+    /// (re)load on top of the file.
+    public init(configPath: String?, overrides: @escaping @Sendable (inout ResolverConfiguration) -> Void,
+                logger: Logger, clock: any WallClock = SystemClock()) throws {
+        var configuration = try configPath.map { path throws -> ResolverConfiguration in
+            try ResolverConfiguration.load(path: path)
+        } ?? ResolverConfiguration()
+        overrides(&configuration)
+        self.configuration = configuration
+        self.configPath = configPath
+        self.overrides = overrides
+        self.logger = logger
+
+        let resolver: UnboundResolver
+        let fetcher: HTTPPolicyFetcher
+        do {
+            resolver = try UnboundResolver(.init(servers: configuration.dnsServers, trustAnchorFile: configuration.dnsTrustAnchor,
+                                                 timeout: .milliseconds(Int64(configuration.dnsTimeout * 1000))))
+            fetcher = try HTTPPolicyFetcher(.init(extraTrustRootsFile: configuration.caFile,
+                                                  timeout: .milliseconds(Int64(configuration.fetchTimeout * 1000))))
+        } catch {
+            throw SetupError(description: "\(error)")
+        }
+        switch configuration.cache {
+        case .memory:
+            store = nil
+        case .sqlite(let path):
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            do { store = try SQLitePolicyStore(path: path) } catch {
+                throw SetupError(description: "cannot open the cache \(path): \(error)")
+            }
+        case .postgres:
+            throw SetupError(description: "the PostgreSQL fleet store is not available yet; use sqlite:PATH")
+        }
+        let metricsBox = Mutex<ResolverMetrics?>(nil)
+        let log = logger
+        cache = PolicyCache(discovery: PolicyDiscovery(resolver: resolver, fetcher: fetcher), store: store, clock: clock,
+                            settings: configuration.cacheSettings, onEvent: { event in
+                                ResolverDaemon.log(event, log)
+                                metricsBox.withLock { $0 }?.record(event)
+                            })
+        let cacheRef = cache
+        let m = ResolverMetrics(cacheSize: { cacheRef.count })
+        metricsBox.withLock { $0 = m }
+        metrics = m
+        responder = ResolverResponder(cache: cacheRef, defaultZone: configuration.defaultZone, zones: configuration.zones,
+                                      metrics: m)
+    }
+
+    /// Every failure is logged with its reason; a failed refresh of a policy in force is an alert (RFC 8461 §10.2).
+    static func log(_ event: PolicyCache.Event, _ logger: Logger) {
+        switch event {
+        case .fetched(let d, let id, let mode):
+            logger.info("policy fetched", metadata: ["domain": "\(d)", "id": "\(id)", "mode": "\(mode.rawValue)"])
+        case .fetchFailed(let d, let id, let outcome, let reason):
+            logger.warning("policy fetch failed", metadata: ["domain": "\(d)", "id": "\(id)", "outcome": "\(outcome.rawValue)",
+                                                             "reason": "\(reason)"])
+        case .refreshFailed(let d, let reason, let expired):
+            logger.error(expired ? "ALERT: cached policy expired and could not be refreshed; the domain is now unprotected"
+                                 : "ALERT: cached policy could not be refreshed; still enforcing the cached one",
+                         metadata: ["domain": "\(d)", "reason": "\(reason)"])
+        case .noPolicy(let d, let outcome, let reason):
+            logger.debug("no policy", metadata: ["domain": "\(d)", "outcome": "\(outcome.rawValue)", "reason": "\(reason)"])
+        case .storeError(let reason):
+            logger.error("cache store error", metadata: ["reason": "\(reason)"])
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT, then drains. Throws when the listener cannot be bound.
+    public func run() async throws {
+        try await cache.load()
+        logger.info("cache loaded", metadata: ["policies": "\(cache.count)", "store": "\(configuration.cache)"])
+        let endpoint: SocketmapServer.Endpoint
+        switch configuration.listen {
+        case .tcp(let host, let port): endpoint = .tcp(host: host, port: port)
+        case .unix(let path, let mode, let owner, let group):
+            endpoint = .unix(path: path, mode: mode, owner: owner.flatMap(Self.userID), group: group.flatMap(Self.groupID))
+        }
+        let server = SocketmapServer(.init(endpoint: endpoint, idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))),
+                                     responder: responder)
+        var services: [any Service] = [
+            SocketmapService(server: server, daemon: self, logger: logger),
+            MaintenanceService(cache: cache, proactive: configuration.proactiveRefresh, logger: logger),
+            ReloadService(daemon: self, logger: logger),
+        ]
+        if let m = configuration.metricsListen { services.append(MetricsService(metrics: metrics, host: m.host, port: m.port, logger: logger)) }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+                                 logger: logger)
+        try await group.run()
+    }
+
+    /// SIGHUP: re-read the file (and flags); zones and reply options change at once. A changed listen
+    /// address or cache needs a restart, which is logged.
+    func reload() {
+        do {
+            var fresh = try configPath.map { try ResolverConfiguration.load(path: $0) } ?? ResolverConfiguration()
+            overrides(&fresh)
+            responder.reconfigure(defaultZone: fresh.defaultZone, zones: fresh.zones)
+            if fresh.listen != configuration.listen || fresh.cache != configuration.cache {
+                logger.warning("listen address or cache changed: restart the daemon to apply")
+            }
+            logger.info("configuration reloaded", metadata: ["zones": "\(fresh.zones.keys.sorted())"])
+        } catch {
+            logger.error("reload failed; the running configuration stays", metadata: ["reason": "\(error)"])
+        }
+    }
+
+    static func userID(_ name: String) -> UInt32? { UInt32(name) ?? getpwnam(name).map { $0.pointee.pw_uid } }
+    static func groupID(_ name: String) -> UInt32? { UInt32(name) ?? getgrnam(name).map { $0.pointee.gr_gid } }
+}
+
+/// Binds the socketmap listener; on graceful shutdown stops accepting and lets pending lookups finish.
+struct SocketmapService: Service {
+    let server: SocketmapServer
+    let daemon: ResolverDaemon
+    let logger: Logger
+
+    func run() async throws {
+        let channel = try await server.bind()
+        daemon.boundAddress.withLock { $0 = channel.localAddress }
+        logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        try? await gracefulShutdown()
+        logger.notice("shutting down: no new connections")
+        try? await channel.close()
+        // Give lookups in flight a moment to be answered (Postfix retries on a fresh connection anyway).
+        try? await Task.sleep(for: .milliseconds(min(500, Int(daemon.configuration.shutdownTimeout * 1000))))
+    }
+}
+
+/// Once a minute: usage times to the store, external changes in, eviction, due refreshes.
+struct MaintenanceService: Service {
+    let cache: PolicyCache
+    let proactive: Bool
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(60)) } catch { return }
+            if Task.isShuttingDownGracefully { return }
+            let refreshed = await cache.maintain(maxRefreshes: proactive ? 100 : 0)
+            if !refreshed.isEmpty { logger.info("proactive refresh", metadata: ["domains": "\(refreshed.count)"]) }
+        }
+    }
+}
+
+/// SIGHUP reloads the configuration.
+struct ReloadService: Service {
+    let daemon: ResolverDaemon
+    let logger: Logger
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            daemon.reload()
+        }
+    }
+}
+
+struct MetricsService: Service {
+    let metrics: ResolverMetrics
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    func run() async throws {
+        let channel = try await metrics.serve(host: host, port: port)
+        logger.notice("metrics listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        try? await gracefulShutdown()
+        try? await channel.close()
+    }
+}

@@ -1,0 +1,102 @@
+import MTASTSDiscovery
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// The daemon's counters, exposed in the Prometheus text format (a handful of counters: no package needed).
+public final class ResolverMetrics: Sendable {
+    public enum Counter: Int, CaseIterable, Sendable {
+        case hit, miss, skipped, replyOK, replyNotFound
+        case fetchValid, fetchError, fetchWebPKI, fetchPolicyInvalid, refreshFailed, storeError
+    }
+
+    private let counters = Mutex([Int](repeating: 0, count: Counter.allCases.count))
+    private let cacheSize: @Sendable () -> Int
+
+    public init(cacheSize: @escaping @Sendable () -> Int = { 0 }) { self.cacheSize = cacheSize }
+
+    public func count(_ counter: Counter) { counters.withLock { $0[counter.rawValue] += 1 } }
+    public func value(_ counter: Counter) -> Int { counters.withLock { $0[counter.rawValue] } }
+
+    /// Counts a cache event.
+    public func record(_ event: PolicyCache.Event) {
+        switch event {
+        case .fetched: count(.fetchValid)
+        case .fetchFailed(_, _, let outcome, _):
+            switch outcome {
+            case .webpkiInvalid: count(.fetchWebPKI)
+            case .policyInvalid: count(.fetchPolicyInvalid)
+            default: count(.fetchError)
+            }
+        case .refreshFailed: count(.refreshFailed)
+        case .storeError: count(.storeError)
+        case .noPolicy: break
+        }
+    }
+
+    /// The Prometheus text exposition.
+    public func exposition() -> String {
+        func v(_ c: Counter) -> Int { value(c) }
+        return """
+            # HELP mtasts_lookups_total Socketmap lookups by how they were answered.
+            # TYPE mtasts_lookups_total counter
+            mtasts_lookups_total{path="hit"} \(v(.hit))
+            mtasts_lookups_total{path="miss"} \(v(.miss))
+            mtasts_lookups_total{path="skipped"} \(v(.skipped))
+            # HELP mtasts_replies_total Socketmap replies by kind.
+            # TYPE mtasts_replies_total counter
+            mtasts_replies_total{reply="ok"} \(v(.replyOK))
+            mtasts_replies_total{reply="notfound"} \(v(.replyNotFound))
+            # HELP mtasts_policy_fetches_total Policy fetches by outcome.
+            # TYPE mtasts_policy_fetches_total counter
+            mtasts_policy_fetches_total{outcome="valid"} \(v(.fetchValid))
+            mtasts_policy_fetches_total{outcome="fetch-error"} \(v(.fetchError))
+            mtasts_policy_fetches_total{outcome="webpki-invalid"} \(v(.fetchWebPKI))
+            mtasts_policy_fetches_total{outcome="policy-invalid"} \(v(.fetchPolicyInvalid))
+            # HELP mtasts_refresh_failures_total Failed refreshes of cached policies other than mode none.
+            # TYPE mtasts_refresh_failures_total counter
+            mtasts_refresh_failures_total \(v(.refreshFailed))
+            # HELP mtasts_store_errors_total Errors writing or reading the persistent store.
+            # TYPE mtasts_store_errors_total counter
+            mtasts_store_errors_total \(v(.storeError))
+            # HELP mtasts_cached_policies Domains with a cached policy.
+            # TYPE mtasts_cached_policies gauge
+            mtasts_cached_policies \(cacheSize())
+
+            """
+    }
+
+    /// Serves `GET /metrics` on an HTTP/1.1 listener (loopback in the default configuration).
+    public func serve(host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: self))
+                }
+            }
+            .bind(host: host, port: port).get()
+    }
+}
+
+private final class MetricsHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let metrics: ResolverMetrics
+    init(metrics: ResolverMetrics) { self.metrics = metrics }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let head) = unwrapInboundIn(data) else { return }
+        let found = head.method == .GET && head.uri == "/metrics"
+        let body = found ? metrics.exposition() : "not found\n"
+        var headers = HTTPHeaders([("Content-Type", found ? "text/plain; version=0.0.4" : "text/plain"),
+                                   ("Content-Length", String(body.utf8.count))])
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+        let keepAlive = head.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in if !keepAlive { context.close(promise: nil) } }
+    }
+}

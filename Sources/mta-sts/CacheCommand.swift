@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MTASTSCore
+import MTASTSDiscovery
+import MTASTSResolverDaemon
+import MTASTSStoreSQLite
+
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache",
+        abstract: "Inspect or change the resolver's policy store (also while the daemon runs).",
+        discussion: """
+            Works on the store named by --config or --cache (default sqlite:/var/lib/mta-sts/cache.sqlite). A running \
+            daemon picks up purges and refreshes within a minute.
+            """,
+        subcommands: [List.self, Show.self, Purge.self, Refresh.self]
+    )
+
+    static func openStore(_ source: ResolverSource) throws -> SQLitePolicyStore {
+        let configuration = try source.load()
+        guard case .sqlite(let path) = configuration.cache else {
+            printError("mta-sts: error: the cache commands work on a sqlite store; this configuration uses \(configuration.cache)")
+            throw Exit.ioError
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            printError("mta-sts: error: no policy store at \(path)")
+            throw Exit.ioError
+        }
+        do { return try SQLitePolicyStore(path: path) } catch {
+            printError("mta-sts: error: cannot open \(path): \(error)")
+            throw Exit.ioError
+        }
+    }
+
+    static func json(_ e: CachedPolicy, now: Double) -> [String: Any] {
+        var out: [String: Any] = [
+            "domain": e.domain.value, "id": e.id, "mode": e.policy.mode.rawValue, "max_age": Int(e.policy.maxAge),
+            "mx": e.policy.mx.map(\.description), "fetched_at": iso(e.fetchedAt), "expires_at": iso(e.expiresAt),
+            "last_checked": iso(e.lastChecked), "last_used": iso(e.lastUsed), "valid": e.isValid(at: now),
+        ]
+        if let f = e.failedID, let at = e.failedAt { out["last_failure"] = ["id": f, "at": iso(at)] }
+        return out
+    }
+
+    static func iso(_ t: Double) -> String {
+        let f = ISO8601DateFormatter()
+        return f.string(from: Date(timeIntervalSince1970: t))
+    }
+
+    static func printJSON(_ value: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the cached policies.")
+        @OptionGroup var source: ResolverSource
+        @Flag(help: "One JSON object per line.") var json = false
+
+        func run() async throws {
+            let store = try CacheCommand.openStore(source)
+            let now = Date().timeIntervalSince1970
+            let entries = try await store.loadAll().sorted { $0.domain < $1.domain }
+            for e in entries {
+                if json {
+                    try CacheCommand.printJSON(CacheCommand.json(e, now: now))
+                } else {
+                    let state = e.isValid(at: now) ? "until \(CacheCommand.iso(e.expiresAt))" : "EXPIRED"
+                    print("\(e.domain.value)\t\(e.policy.mode.rawValue)\tid \(e.id)\t\(state)\tmx \(e.policy.mx.map(\.description).joined(separator: " "))")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one cached policy, its times and its text. Exit 1 when not cached.")
+        @OptionGroup var source: ResolverSource
+        @Flag(help: "JSON output.") var json = false
+        @Argument(help: "The domain.") var domain: String
+
+        func run() async throws {
+            let name: DomainName
+            do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
+            let store = try CacheCommand.openStore(source)
+            guard let e = try await store.load(name) else {
+                printError("\(name.value): not cached")
+                throw Exit.invalid
+            }
+            let now = Date().timeIntervalSince1970
+            var fields = CacheCommand.json(e, now: now)
+            if json {
+                fields["policy_text"] = String(decoding: e.body, as: UTF8.self)
+                try CacheCommand.printJSON(fields)
+                return
+            }
+            for key in ["domain", "id", "mode", "max_age", "fetched_at", "expires_at", "last_checked", "last_used", "valid"] {
+                print("\(key): \(fields[key]!)")
+            }
+            if let f = e.failedID, let at = e.failedAt { print("last_failure: id \(f) at \(CacheCommand.iso(at))") }
+            print("policy:")
+            print(String(decoding: e.body, as: UTF8.self).split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+                .map { "  " + $0 }.joined(separator: "\n"))
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Forget a domain's cached policy (the next mail fetches it anew).")
+        @OptionGroup var source: ResolverSource
+        @Argument(help: "The domain.") var domain: String
+
+        func run() async throws {
+            let name: DomainName
+            do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
+            let store = try CacheCommand.openStore(source)
+            guard try await store.load(name) != nil else {
+                printError("\(name.value): not cached")
+                throw Exit.invalid
+            }
+            try await store.delete(name)
+            print("\(name.value): purged")
+        }
+    }
+
+    struct Refresh: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch a domain's live policy now and store it (with the configuration's DNS and CA settings).",
+            discussion: "Exit 0 when a valid policy is now cached, 1 when not (the reason is printed)."
+        )
+        @OptionGroup var source: ResolverSource
+        @Option(name: .customLong("dns-server"), help: "Send every DNS query to HOST[:PORT] (repeatable).")
+        var dnsServers: [String] = []
+        @Option(name: .customLong("ca-file"), help: "Extra trusted CA certificates (PEM).")
+        var caFile: String?
+        @Argument(help: "The domain.") var domain: String
+
+        func run() async throws {
+            let name: DomainName
+            do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
+            _ = try CacheCommand.openStore(source)
+            let (file, cache, dns, ca) = (source.config, try source.cacheSetting(), dnsServers, caFile)
+            let daemon: ResolverDaemon
+            do {
+                daemon = try ResolverDaemon(configPath: file, overrides: { c in
+                    if let cache { c.cache = cache }
+                    if !dns.isEmpty { c.dnsServers = dns }
+                    if let ca { c.caFile = ca }
+                }, logger: Logger(label: "mta-sts.cache"))
+                try await daemon.cache.load()
+            } catch {
+                printError("mta-sts: error: \(error)")
+                throw Exit.ioError
+            }
+            switch await daemon.cache.refresh(name) {
+            case .policy(let e):
+                print("\(name.value): \(e.policy.mode.rawValue), id \(e.id), valid until \(CacheCommand.iso(e.expiresAt))")
+            case .none:
+                printError("\(name.value): no valid policy could be fetched (see the log above)")
+                throw Exit.invalid
+            }
+        }
+    }
+}
