@@ -13,7 +13,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -32,13 +31,13 @@ let package = Package(
         .target(name: "MTASTSDiscovery", dependencies: ["MTASTSCore"]),
         // DNSResolver on libunbound.
         .target(name: "MTASTSUnbound", dependencies: ["MTASTSDiscovery", "CUnbound"]),
-        // PolicyFetcher on AsyncHTTPClient (strict RFC 8461 §3.3 fetch).
+        // PolicyFetcher on SwiftNIO + NIOSSL (the strict RFC 8461 §3.3 fetch).
         .target(
             name: "MTASTSHTTPFetch",
             dependencies: [
                 "MTASTSDiscovery",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -77,6 +76,12 @@ let package = Package(
         ),
         // Shared by the test targets: running the mta-sts binary, starting the real-peer test world.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Benchmarks (not tests): run in release builds by Benchmarks/*.sh; see BENCHMARKS.md.
+        .executableTarget(
+            name: "discovery-bench",
+            dependencies: ["MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch"],
+            path: "Benchmarks/discovery-bench"
+        ),
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
         .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery"]),
         .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite"]),

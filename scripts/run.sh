@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set up, build mta-sts, and check the bundled example records and policies with it
-# (valid ones must pass, broken ones show their diagnostics and must fail).
+# The main job: set up, build mta-sts, check the bundled example records and policies with it (valid ones must
+# pass, broken ones must fail), then run the resolver daemon for Postfix in the foreground on 127.0.0.1:8461
+# with the embedded SQLite cache (MTASTS_CACHE, default /var/lib/mta-sts/cache.sqlite). Extra arguments go to
+# `mta-sts resolver` (e.g. --config FILE). Stop it with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -22,5 +24,7 @@ while IFS= read -r r; do
   case "$r" in ''|'#'*) continue ;; esac
   if "$BIN" record check "$r"; then echo "run: '$r' was accepted but is broken" >&2; status=1; fi
 done < examples/broken/records.txt
-[ $status -eq 0 ] && echo "run: all examples checked as expected"
-exit $status
+[ $status -eq 0 ] || exit $status
+echo "run: all examples checked as expected"
+echo "== mta-sts resolver (main.cf: smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix)"
+exec "$BIN" resolver --cache "sqlite:${MTASTS_CACHE:-/var/lib/mta-sts/cache.sqlite}" "$@"

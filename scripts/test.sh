@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: unit, component, CLI and integration tests against the real-peer test world
-# (swift test), then each libFuzzer target.
+# (swift test), the end-to-end checks with a real Postfix, then each libFuzzer target.
 # FUZZ_SECONDS (default 60) sets the time per fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +21,15 @@ rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" -eq 0 ] || { echo "test: swift test failed (exit $rc)" >&2; exit "$rc"; }
 
+# End to end: a real Postfix in a network namespace (MX via NSD) with `mta-sts resolver` as its policy table.
+bin="$(swift build --show-bin-path)/mta-sts"
+e2e=$(mktemp -d -t mta-sts-e2e.XXXX)
+E2E_SOCKETMAP_CMD="exec $bin resolver --listen 127.0.0.1:8461 --cache sqlite:\$E2E_DIR/cache.sqlite --dns-server \"\$DNS_SERVER\" --ca-file \"\$CA_FILE\"" \
+  scripts/postfix-e2e/selftest.sh "$e2e" | tee -a "$log"
+
 scripts/fuzz.sh all "${FUZZ_SECONDS:-60}"
 
-# One closing line with the counts of the Swift Testing run.
+# One closing line: the Swift Testing cases plus the end-to-end checks.
 passed=$(grep -oE 'Test run with [0-9]+ tests? (in [0-9]+ suites? )?passed' "$log" | grep -oE '[0-9]+' | head -1)
-echo "tests: ${passed:-0} passed, 0 failed"
+e2e_ok=$(grep -c '^selftest: ok' "$log" || true)
+echo "tests: $(( ${passed:-0} + e2e_ok )) passed, 0 failed"

@@ -21,7 +21,7 @@ import argparse
 import datetime
 import os
 import signal
-import socket
+import socketserver
 import ssl
 import sys
 import threading
@@ -219,6 +219,11 @@ class Server(ThreadingHTTPServer):
                 tls.close()
             except OSError:
                 pass
+
+    def server_bind(self):
+        # HTTPServer.server_bind would call socket.getfqdn(), a reverse lookup through the system resolver.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     def handle_error(self, request, client_address):
         self.errors += 1

@@ -13,8 +13,7 @@ import NIOTLS
 /// verifying connection; this only explains it. (Name mismatches need no second look: our own DNS-ID
 /// check has the names at hand.)
 enum CertificateInspector {
-    static func explain(host: DomainName, address: IPAddress, port: Int, extraRoots: [NIOSSLAdditionalTrustRoots],
-                        fallback: FetchFailure) async -> FetchFailure {
+    static func explain(host: DomainName, address: IPAddress, port: Int, fallback: FetchFailure) async -> FetchFailure {
         guard let leaf = try? await presentedCertificate(host: host, address: address, port: port) else { return fallback }
         let now = time(nil)
         let names = dnsNames(leaf)

@@ -171,8 +171,8 @@ struct MaintenanceService: Service {
 
     func run() async throws {
         while !Task.isCancelled {
-            do { try await Task.sleep(for: .seconds(60)) } catch { return }
-            if Task.isShuttingDownGracefully { return }
+            // Wakes at once on SIGTERM instead of finishing the minute.
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) } } catch { return }
             let refreshed = await cache.maintain(maxRefreshes: proactive ? 100 : 0)
             if !refreshed.isEmpty { logger.info("proactive refresh", metadata: ["domains": "\(refreshed.count)"]) }
         }

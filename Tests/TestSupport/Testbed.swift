@@ -64,4 +64,5 @@ public struct Testbed: Sendable {
 
 public struct TestbedError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }

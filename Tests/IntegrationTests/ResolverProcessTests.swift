@@ -1,0 +1,140 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `mta-sts resolver` as a real process against the test world: replies, coalescing, a garbage client,
+/// `kill -9` and restart, SIGTERM.
+@Suite("mta-sts resolver process", .serialized)
+struct ResolverProcessTests {
+    final class Daemon: @unchecked Sendable {
+        let process = Process()
+        let port = freePort()
+        let metricsPort = freePort()
+        let log: URL
+
+        init(cache: String, dnsServer: String, caFile: String) throws {
+            log = FileManager.default.temporaryDirectory.appendingPathComponent("resolver-\(UUID().uuidString).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.executableURL = URL(fileURLWithPath: mtastsBinary)
+            process.arguments = ["resolver", "--listen", "127.0.0.1:\(port)", "--cache", cache, "--dns-server", dnsServer,
+                                 "--ca-file", caFile, "--metrics", "127.0.0.1:\(metricsPort)", "--log-level", "info"]
+            let handle = try FileHandle(forWritingTo: log)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            for _ in 0..<200 {
+                if let fd = try? connectTCP(port: port) { close(fd); return }
+                usleep(20_000)
+            }
+            throw TestbedError(description: "the resolver did not listen: \(logText)")
+        }
+
+        var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        func stop(_ signal: Int32 = SIGKILL) {
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+        }
+    }
+
+    static func cachePath() -> String {
+        "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("resolver-\(UUID().uuidString).sqlite").path
+    }
+
+    @Test("Replies for enforce, delegated, testing, none and absent policies; next-hop forms and parent probes")
+    func replies() throws {
+        let world = try Testbed.shared()
+        let daemon = try Daemon(cache: Self.cachePath(), dnsServer: world.dnsServer, caFile: world.caFile)
+        defer { daemon.stop(SIGTERM) }
+        let replies = try socketmapQuery(port: daemon.port, keys: [
+            "good.t.test", "customer.t.test", "chain.t.test", "split.t.test", "none.t.test", ".t.test", "[127.0.0.1]:25",
+            "[good.t.test]:587", "Good.T.Test.", "notfound.t.test",
+        ])
+        #expect(replies == [
+            "OK secure match=mx1.good.t.test:.mx.good.t.test servername=hostname",
+            "OK secure match=.mx.provider.t.test servername=hostname",
+            "NOTFOUND ", "NOTFOUND ", "NOTFOUND ", "NOTFOUND ", "NOTFOUND ",
+            "OK secure match=mx1.good.t.test:.mx.good.t.test servername=hostname",
+            "OK secure match=mx1.good.t.test:.mx.good.t.test servername=hostname",
+            "NOTFOUND ",
+        ])
+        #expect(daemon.logText.contains("policy fetch failed") && daemon.logText.contains("notfound.t.test"))
+    }
+
+    @Test("20 concurrent first lookups of one domain cause one policy fetch")
+    func coalescing() throws {
+        let world = try Testbed.shared()
+        let daemon = try Daemon(cache: "memory", dnsServer: world.dnsServer, caFile: world.caFile)
+        defer { daemon.stop(SIGTERM) }
+        let before = try metricValue(port: daemon.metricsPort, "mtasts_policy_fetches_total{outcome=\"valid\"}")
+        #expect(before == 0)
+        let replies = LockedReplies()
+        DispatchQueue.concurrentPerform(iterations: 20) { _ in
+            replies.add((try? socketmapQuery(port: daemon.port, keys: ["mixed.t.test"]))?.first ?? "error")
+        }
+        #expect(replies.all.count == 20)
+        #expect(replies.all.allSatisfy { $0.hasPrefix("OK secure match=") })
+        #expect(try metricValue(port: daemon.metricsPort, "mtasts_policy_fetches_total{outcome=\"valid\"}") == 1)
+    }
+
+    @Test("A garbage client is dropped; others are served")
+    func garbage() throws {
+        let world = try Testbed.shared()
+        let daemon = try Daemon(cache: "memory", dnsServer: world.dnsServer, caFile: world.caFile)
+        defer { daemon.stop(SIGTERM) }
+        let fd = try connectTCP(port: daemon.port, timeout: 5)
+        try sendAll(fd, Data("GET / HTTP/1.0\r\n\r\n".utf8))
+        var byte: UInt8 = 0
+        #expect(read(fd, &byte, 1) == 0, "the connection is closed")
+        close(fd)
+        #expect(try socketmapQuery(port: daemon.port, keys: [".x"]) == ["NOTFOUND "])
+    }
+
+    @Test("kill -9 under load, restart with DNS dead: every cached policy is there and enforced at once")
+    func killAndRestart() throws {
+        let world = try Testbed.shared()
+        let cache = Self.cachePath()
+        let domains = ["good.t.test", "customer.t.test", "mixed.t.test", "ctparam.t.test", "cachectl.t.test"]
+        let first = try Daemon(cache: cache, dnsServer: world.dnsServer, caFile: world.caFile)
+        let answers = try socketmapQuery(port: first.port, keys: domains)
+        #expect(answers.allSatisfy { $0.hasPrefix("OK secure") || $0 == "NOTFOUND " })
+        // Load from another thread while the process is killed.
+        let stop = LockedFlag()
+        let load = Thread {
+            while !stop.isSet { _ = try? socketmapQuery(port: first.port, keys: domains, timeout: 1) }
+        }
+        load.start()
+        usleep(200_000)
+        first.stop(SIGKILL)
+        stop.set()
+        // The restarted daemon cannot reach any DNS server: its answers can only come from the store.
+        let second = try Daemon(cache: cache, dnsServer: world.deadDNSServer, caFile: world.caFile)
+        defer { second.stop(SIGTERM) }
+        #expect(try socketmapQuery(port: second.port, keys: domains, timeout: 2) == answers)
+        #expect(try metricValue(port: second.metricsPort, "mtasts_lookups_total{path=\"hit\"}") == domains.count)
+    }
+
+    @Test("SIGTERM stops the daemon cleanly")
+    func sigterm() throws {
+        let world = try Testbed.shared()
+        let daemon = try Daemon(cache: "memory", dnsServer: world.dnsServer, caFile: world.caFile)
+        daemon.stop(SIGTERM)
+        #expect(daemon.process.terminationReason == .exit)
+        #expect(daemon.process.terminationStatus == 0)
+        #expect(daemon.logText.contains("shutting down"))
+    }
+}
+
+final class LockedReplies: @unchecked Sendable {
+    private let lock = NSLock()
+    private var replies: [String] = []
+    func add(_ r: String) { lock.withLock { replies.append(r) } }
+    var all: [String] { lock.withLock { replies } }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
