@@ -104,6 +104,7 @@ wait_port() {  # wait_port PORT PID
 }
 record() { printf '%s\n' "$1" >> "$RES"; }   # one JSON object
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }  # user nice system irq softirq steal
 
 # lg VARIANT PHASE REPEAT PORT PID [loadgen args...]: one load generator run, JSON appended to results
 lg() {
@@ -112,9 +113,13 @@ lg() {
   local cmd=("$WORK/bin/loadgen" --connect "127.0.0.1:$port" --pid "$pid" --label "$v/$ph/$r" "$@")
   logcmd "${cmd[*]}"
   rc=0
+  local b0 b1
+  b0=$(busy_ticks)
   out=$("${cmd[@]}") || rc=$?
+  b1=$(busy_ticks)
   [ -n "$out" ] || out="{\"label\":\"$v/$ph/$r\",\"error\":\"loadgen exit $rc, no output\"}"
-  record "${out%\}},\"loadavg\":\"$(loadavg)\",\"rc\":$rc}"
+  # machine_busy_s: all CPUs' non-idle time over the run (compare with daemon + loadgen (+ policy host, NSD))
+  record "${out%\}},\"machine_busy_s\":$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.2f", (b - a) / 100 }'),\"loadavg\":\"$(loadavg)\",\"rc\":$rc}"
   say "$v $ph #$r: $(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print("rps=%s p99=%sus cpu/req=%sus replies=%s errors=%s unexpected=%s" % (j.get("rps"), j.get("lat_us",{}).get("p99"), j.get("daemon_cpu_us_per_req"), j.get("replies"), j.get("error_count"), j.get("unexpected")))' "$out")"
 }
 
@@ -260,6 +265,7 @@ base_port() {
 {
   echo "start: $(date -u +%FT%TZ), loadavg $(loadavg), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "kernel: $(uname -r); swift: $(swift --version 2>&1 | head -n1)"
+  echo "source: $(git -C "$ROOT" rev-parse --short HEAD) ($(git -C "$ROOT" log -1 --format=%s | cut -c1-80)...), uncommitted changes under Sources/: $(git -C "$ROOT" status --short -- Sources | wc -l) files"
   echo "pmsr: ${PMSR_VERSIONS:-n/a}"
   echo "other busy processes at start: $(ps -eo pcpu,comm --sort=-pcpu --no-headers | awk '$1 > 5 {printf "%s(%s%%) ", $2, $1}')"
 } >> "$WORK/notes.txt"
@@ -393,7 +399,7 @@ done
 # ------------------------------------------------------------------------------------------ 4. report
 OUT=$HERE/results-$(date -u +%F).md
 python3 - "$RES" "$WORK/notes.txt" "$CMDS" "$OUT" "$VARIANTS" "$REPEATS" "$SECS" "$COLD" "$FILL" "$FILL_BIG" "$NOSTS" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 res, notes, cmds, out, variants, repeats, secs, cold, fill, fill_big, nosts = sys.argv[1:]
 variants = variants.split()
 rows = {}
@@ -529,6 +535,17 @@ for v in cols:
                 extra.append(f"- {v} {ph} #{j['label'].split('/')[2]}: CPU s daemon/policy-host/NSD = "
                              f"{'/'.join(str(x) for x in j['cpu_s'])} over {j['seconds']} s")
 
+# how much CPU other processes took during the timed phases (the machine is shared)
+for v in cols:
+    for ph in ("hit", "pipe8", "cold", "nosts_rep"):
+        js = [j for j in rows.get((v, ph), []) if "machine_busy_s" in j and "seconds" in j]
+        if js:
+            parts = []
+            for j in js:
+                mine = sum(j.get("cpu_s", [])) + j.get("loadgen_cpu_s", 0)
+                parts.append(f"{j['machine_busy_s']:.1f}/{os.cpu_count() * j['seconds']:.1f} core-s busy, {max(0.0, j['machine_busy_s'] - mine):.1f} not ours (load {j.get('loadavg')})")
+            extra.append(f"- machine during {v} {ph}: " + "; ".join(parts))
+
 problems = []
 for (v, ph), js in rows.items():
     for j in js:
@@ -552,11 +569,8 @@ md.append("\n## Machine and notes\n")
 md += ["- " + l.rstrip() for l in open(notes) if l.strip()]
 md.append("\n## Commands (as run)\n")
 md.append("```")
-seen = set()
 for l in open(cmds):
-    l = l.rstrip()
-    key = l.split("--label")[0] if "--label" in l else l
-    md.append(l)
+    md.append(l.rstrip())
 md.append("```")
 text = "\n".join(md) + "\n"
 open(out, "w").write(text)
@@ -564,5 +578,11 @@ print("\n".join(lines))
 print()
 print("\n".join(extra))
 print("\nproblems:\n" + ("\n".join(problems) if problems else "none"))
+print("\ncommands (first repeat; all of them in the results file):")
+for l in open(cmds):
+    l = l.rstrip()
+    if "--label" in l and "/1 " not in l:
+        continue
+    print("  " + l)
 PY
 say "results: $OUT (raw: $RES, commands: $CMDS, logs: $LOGS)"

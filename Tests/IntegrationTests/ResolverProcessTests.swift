@@ -12,12 +12,13 @@ struct ResolverProcessTests {
         let metricsPort = freePort()
         let log: URL
 
-        init(cache: String, dnsServer: String, caFile: String) throws {
+        init(cache: String, dnsServer: String, caFile: String, config: String? = nil) throws {
             log = FileManager.default.temporaryDirectory.appendingPathComponent("resolver-\(UUID().uuidString).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process.executableURL = URL(fileURLWithPath: mtastsBinary)
             process.arguments = ["resolver", "--listen", "127.0.0.1:\(port)", "--cache", cache, "--dns-server", dnsServer,
                                  "--ca-file", caFile, "--metrics", "127.0.0.1:\(metricsPort)", "--log-level", "info"]
+                + (config.map { ["--config", $0] } ?? [])
             let handle = try FileHandle(forWritingTo: log)
             process.standardOutput = handle
             process.standardError = handle
@@ -41,7 +42,7 @@ struct ResolverProcessTests {
         "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("resolver-\(UUID().uuidString).sqlite").path
     }
 
-    @Test("Replies for enforce, delegated, testing, none and absent policies; next-hop forms and parent probes")
+    @Test("Replies for enforce, delegated, testing, none and absent policies (C46, C67, C68); next hops (C14), parent probes (C15), literals (C16)")
     func replies() throws {
         let world = try Testbed.shared()
         let daemon = try Daemon(cache: Self.cachePath(), dnsServer: world.dnsServer, caFile: world.caFile)
@@ -90,7 +91,7 @@ struct ResolverProcessTests {
         #expect(try socketmapQuery(port: daemon.port, keys: [".x"]) == ["NOTFOUND "])
     }
 
-    @Test("kill -9 under load, restart with DNS dead: every cached policy is there and enforced at once")
+    @Test("C47 kill -9 under load, restart with DNS dead: every cached policy is there and enforced at once")
     func killAndRestart() throws {
         let world = try Testbed.shared()
         let cache = Self.cachePath()
@@ -112,6 +113,29 @@ struct ResolverProcessTests {
         defer { second.stop(SIGTERM) }
         #expect(try socketmapQuery(port: second.port, keys: domains, timeout: 2) == answers)
         #expect(try metricValue(port: second.metricsPort, "mtasts_lookups_total{path=\"hit\"}") == domains.count)
+    }
+
+    @Test("SIGHUP reloads the zones from the configuration file without a restart")
+    func sighup() throws {
+        let world = try Testbed.shared()
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("resolver-\(UUID().uuidString).yml").path
+        try "zones:\n  reporting:\n    tlsrpt: false\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try Daemon(cache: "memory", dnsServer: world.dnsServer, caFile: world.caFile, config: config)
+        defer { daemon.stop(SIGTERM) }
+        let before = try socketmapQuery(port: daemon.port, name: "reporting", keys: ["good.t.test"])
+        #expect(before == ["OK secure match=mx1.good.t.test:.mx.good.t.test servername=hostname"])
+        try "zones:\n  reporting:\n    tlsrpt: true\n".write(toFile: config, atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        var after: [String] = []
+        for _ in 0..<100 {
+            after = try socketmapQuery(port: daemon.port, name: "reporting", keys: ["good.t.test"])
+            if after.first?.contains("policy_type=sts") == true { break }
+            usleep(20_000)
+        }
+        #expect(after.first?.hasPrefix("OK secure match=mx1.good.t.test:.mx.good.t.test servername=hostname policy_type=sts policy_domain=good.t.test mx_host_pattern=mx1.good.t.test mx_host_pattern=*.mx.good.t.test { policy_string = version: STSv1 }") == true, "\(after)")
+        // The default zone is untouched.
+        #expect(try socketmapQuery(port: daemon.port, keys: ["good.t.test"]) == before)
+        #expect(daemon.logText.contains("configuration reloaded"))
     }
 
     @Test("SIGTERM stops the daemon cleanly")
