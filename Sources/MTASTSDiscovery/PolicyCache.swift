@@ -114,18 +114,19 @@ public final class PolicyCache: Sendable {
         let now = clock.now()
         var revalidate = false
         let decision: Decision? = state.withLock { s in
-            guard var entry = s.entries[domain] else { return nil }
-            defer { s.entries[domain] = entry }
-            if let cached = entry.cached, cached.isValid(at: now) {
-                entry.cached!.lastUsed = now
-                entry.usageDirty = true
-                if now - cached.lastChecked >= settings.revalidateAfter, !entry.revalidating, s.inflight[domain] == nil {
-                    entry.revalidating = true
+            // Mutated in place: no copy of the entry on the hot path.
+            guard let index = s.entries.index(forKey: domain) else { return nil }
+            if let cached = s.entries.values[index].cached, cached.isValid(at: now) {
+                s.entries.values[index].cached!.lastUsed = now
+                s.entries.values[index].usageDirty = true
+                if now - cached.lastChecked >= settings.revalidateAfter, !s.entries.values[index].revalidating,
+                   s.inflight[domain] == nil {
+                    s.entries.values[index].revalidating = true
                     revalidate = true
                 }
-                return .policy(entry.cached!)
+                return .policy(cached)
             }
-            if let until = entry.negativeUntil, now < until { return Decision.none }
+            if let until = s.entries.values[index].negativeUntil, now < until { return Decision.none }
             return nil
         }
         if revalidate {

@@ -48,6 +48,18 @@ public protocol PolicyStore: Sendable {
     func delete(_ domain: DomainName) async throws
     /// A number that changes when another process (e.g. `mta-sts cache purge`) changed the store.
     func externalChangeCounter() async throws -> Int
+    /// One stored entry (`mta-sts cache show`); nil when there is none or it is no longer usable.
+    func load(_ domain: DomainName) async throws -> CachedPolicy?
+    /// Releases connections; a one-shot command calls it before exiting. The store is not used after it.
+    func close() async
+}
+
+extension PolicyStore {
+    public func load(_ domain: DomainName) async throws -> CachedPolicy? {
+        try await loadAll().first { $0.domain == domain }
+    }
+
+    public func close() async {}
 }
 
 /// Wall-clock time; injected so tests can move it.

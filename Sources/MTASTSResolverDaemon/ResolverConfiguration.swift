@@ -1,5 +1,6 @@
 import Foundation
 import MTASTSDiscovery
+import MTASTSStorePostgres
 import Yams
 
 /// The resolver's configuration: postfix-mta-sts-resolver's YAML keys with their meaning (so its users can
@@ -10,11 +11,21 @@ public struct ResolverConfiguration: Sendable {
         case unix(path: String, mode: UInt16?, owner: String?, group: String?)
     }
 
-    public enum Cache: Sendable, Equatable {
+    public enum Cache: Sendable, Equatable, CustomStringConvertible {
         /// In memory only (pmsr's `internal`): lost on restart.
         case memory
         case sqlite(path: String)
+        /// The fleet store: `postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require...]`.
         case postgres(url: String)
+
+        /// As the `--cache` flag spells it, the password hidden (for logs and messages).
+        public var description: String {
+            switch self {
+            case .memory: "memory"
+            case .sqlite(let path): "sqlite:\(path)"
+            case .postgres(let url): PostgresStoreConfiguration.redacted(url)
+            }
+        }
     }
 
     /// The default store when nothing is configured.

@@ -3,6 +3,7 @@ import Logging
 import MTASTSCore
 import MTASTSDiscovery
 import MTASTSHTTPFetch
+import MTASTSStorePostgres
 import MTASTSStoreSQLite
 import MTASTSUnbound
 import NIOCore
@@ -65,8 +66,11 @@ public final class ResolverDaemon: Sendable {
             do { store = try SQLitePolicyStore(path: path) } catch {
                 throw SetupError(description: "cannot open the cache \(path): \(error)")
             }
-        case .postgres:
-            throw SetupError(description: "the PostgreSQL fleet store is not available yet; use sqlite:PATH")
+        case .postgres(let url):
+            // Connects at the first use (run() loads the cache), so a setup error here is a malformed URL.
+            do { store = try PostgresPolicyStore(url: url, logger: logger) } catch {
+                throw SetupError(description: "cannot use the PostgreSQL cache: \(error)")
+            }
         }
         let metricsBox = Mutex<ResolverMetrics?>(nil)
         let log = logger
@@ -102,8 +106,20 @@ public final class ResolverDaemon: Sendable {
         }
     }
 
-    /// Runs until SIGTERM/SIGINT, then drains. Throws when the listener cannot be bound.
+    /// Runs until SIGTERM/SIGINT, then drains and closes the store. Throws when the store cannot be loaded or
+    /// the listener cannot be bound.
     public func run() async throws {
+        do { try await serve() } catch {
+            await shutdown()
+            throw error
+        }
+        await shutdown()
+    }
+
+    /// Closes the store's connections (after run(), or when only the cache was used, as `mta-sts cache refresh` does).
+    public func shutdown() async { await store?.close() }
+
+    private func serve() async throws {
         try await cache.load()
         logger.info("cache loaded", metadata: ["policies": "\(cache.count)", "store": "\(configuration.cache)"])
         let endpoint: SocketmapServer.Endpoint

@@ -11,13 +11,32 @@ public final class ResolverMetrics: Sendable {
         case fetchValid, fetchError, fetchWebPKI, fetchPolicyInvalid, refreshFailed, storeError
     }
 
-    private let counters = Mutex([Int](repeating: 0, count: Counter.allCases.count))
+    // One atomic per counter (no lock on the hot path).
+    private let hit = Atomic(0), miss = Atomic(0), skipped = Atomic(0), replyOK = Atomic(0), replyNotFound = Atomic(0)
+    private let fetchValid = Atomic(0), fetchError = Atomic(0), fetchWebPKI = Atomic(0), fetchPolicyInvalid = Atomic(0)
+    private let refreshFailed = Atomic(0), storeError = Atomic(0)
     private let cacheSize: @Sendable () -> Int
 
     public init(cacheSize: @escaping @Sendable () -> Int = { 0 }) { self.cacheSize = cacheSize }
 
-    public func count(_ counter: Counter) { counters.withLock { $0[counter.rawValue] += 1 } }
-    public func value(_ counter: Counter) -> Int { counters.withLock { $0[counter.rawValue] } }
+    private func atomic<R>(_ counter: Counter, _ body: (borrowing Atomic<Int>) -> R) -> R {
+        switch counter {
+        case .hit: body(hit)
+        case .miss: body(miss)
+        case .skipped: body(skipped)
+        case .replyOK: body(replyOK)
+        case .replyNotFound: body(replyNotFound)
+        case .fetchValid: body(fetchValid)
+        case .fetchError: body(fetchError)
+        case .fetchWebPKI: body(fetchWebPKI)
+        case .fetchPolicyInvalid: body(fetchPolicyInvalid)
+        case .refreshFailed: body(refreshFailed)
+        case .storeError: body(storeError)
+        }
+    }
+
+    public func count(_ counter: Counter) { atomic(counter) { $0.wrappingAdd(1, ordering: .relaxed) } }
+    public func value(_ counter: Counter) -> Int { atomic(counter) { $0.load(ordering: .relaxed) } }
 
     /// Counts a cache event.
     public func record(_ event: PolicyCache.Event) {

@@ -4,6 +4,7 @@ import Logging
 import MTASTSCore
 import MTASTSDiscovery
 import MTASTSResolverDaemon
+import MTASTSStorePostgres
 import MTASTSStoreSQLite
 
 struct CacheCommand: AsyncParsableCommand {
@@ -11,24 +12,52 @@ struct CacheCommand: AsyncParsableCommand {
         commandName: "cache",
         abstract: "Inspect or change the resolver's policy store (also while the daemon runs).",
         discussion: """
-            Works on the store named by --config or --cache (default sqlite:/var/lib/mta-sts/cache.sqlite). A running \
-            daemon picks up purges and refreshes within a minute.
+            Works on the store named by --config or --cache (default sqlite:/var/lib/mta-sts/cache.sqlite; or \
+            postgres://USER:PASSWORD@HOST:PORT/DATABASE). A running daemon (every daemon of a fleet sharing a \
+            PostgreSQL store) picks up purges and refreshes within a minute.
             """,
         subcommands: [List.self, Show.self, Purge.self, Refresh.self]
     )
 
-    static func openStore(_ source: ResolverSource) throws -> SQLitePolicyStore {
+    /// Opens the configured store (connecting, for PostgreSQL), runs `body` on it and closes it.
+    static func withStore<T>(_ source: ResolverSource, _ body: (any PolicyStore) async throws -> T) async throws -> T {
+        let store = try await openStore(source)
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    static func openStore(_ source: ResolverSource) async throws -> any PolicyStore {
         let configuration = try source.load()
-        guard case .sqlite(let path) = configuration.cache else {
-            printError("mta-sts: error: the cache commands work on a sqlite store; this configuration uses \(configuration.cache)")
-            throw Exit.ioError
-        }
-        guard FileManager.default.fileExists(atPath: path) else {
-            printError("mta-sts: error: no policy store at \(path)")
-            throw Exit.ioError
-        }
-        do { return try SQLitePolicyStore(path: path) } catch {
-            printError("mta-sts: error: cannot open \(path): \(error)")
+        switch configuration.cache {
+        case .sqlite(let path):
+            guard FileManager.default.fileExists(atPath: path) else {
+                printError("mta-sts: error: no policy store at \(path)")
+                throw Exit.ioError
+            }
+            do { return try SQLitePolicyStore(path: path) } catch {
+                printError("mta-sts: error: cannot open \(path): \(error)")
+                throw Exit.ioError
+            }
+        case .postgres(let url):
+            let store: PostgresPolicyStore
+            do { store = try PostgresPolicyStore(url: url) } catch {
+                printError("mta-sts: error: \(error)")
+                throw Exit.ioError
+            }
+            do { try await store.prepare() } catch {
+                await store.close()
+                printError("mta-sts: error: cannot open the cache: \(error)")
+                throw Exit.ioError
+            }
+            return store
+        case .memory:
+            printError("mta-sts: error: the memory cache lives inside one daemon; there is no store to work on")
             throw Exit.ioError
         }
     }
@@ -59,9 +88,8 @@ struct CacheCommand: AsyncParsableCommand {
         @Flag(help: "One JSON object per line.") var json = false
 
         func run() async throws {
-            let store = try CacheCommand.openStore(source)
             let now = Date().timeIntervalSince1970
-            let entries = try await store.loadAll().sorted { $0.domain < $1.domain }
+            let entries = try await CacheCommand.withStore(source) { try await $0.loadAll() }.sorted { $0.domain < $1.domain }
             for e in entries {
                 if json {
                     try CacheCommand.printJSON(CacheCommand.json(e, now: now))
@@ -82,8 +110,7 @@ struct CacheCommand: AsyncParsableCommand {
         func run() async throws {
             let name: DomainName
             do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
-            let store = try CacheCommand.openStore(source)
-            guard let e = try await store.load(name) else {
+            guard let e = try await CacheCommand.withStore(source, { try await $0.load(name) }) else {
                 printError("\(name.value): not cached")
                 throw Exit.invalid
             }
@@ -112,12 +139,13 @@ struct CacheCommand: AsyncParsableCommand {
         func run() async throws {
             let name: DomainName
             do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
-            let store = try CacheCommand.openStore(source)
-            guard try await store.load(name) != nil else {
-                printError("\(name.value): not cached")
-                throw Exit.invalid
+            try await CacheCommand.withStore(source) { store in
+                guard try await store.load(name) != nil else {
+                    printError("\(name.value): not cached")
+                    throw Exit.invalid
+                }
+                try await store.delete(name)
             }
-            try await store.delete(name)
             print("\(name.value): purged")
         }
     }
@@ -137,7 +165,8 @@ struct CacheCommand: AsyncParsableCommand {
         func run() async throws {
             let name: DomainName
             do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
-            _ = try CacheCommand.openStore(source)
+            let check = try await CacheCommand.openStore(source)  // a clear error when the store is missing
+            await check.close()
             let (file, cache, dns, ca) = (source.config, try source.cacheSetting(), dnsServers, caFile)
             let daemon: ResolverDaemon
             do {
@@ -146,12 +175,18 @@ struct CacheCommand: AsyncParsableCommand {
                     if !dns.isEmpty { c.dnsServers = dns }
                     if let ca { c.caFile = ca }
                 }, logger: Logger(label: "mta-sts.cache"))
-                try await daemon.cache.load()
             } catch {
                 printError("mta-sts: error: \(error)")
                 throw Exit.ioError
             }
-            switch await daemon.cache.refresh(name) {
+            do { try await daemon.cache.load() } catch {
+                await daemon.shutdown()
+                printError("mta-sts: error: \(error)")
+                throw Exit.ioError
+            }
+            let decision = await daemon.cache.refresh(name)
+            await daemon.shutdown()
+            switch decision {
             case .policy(let e):
                 print("\(name.value): \(e.policy.mode.rawValue), id \(e.id), valid until \(CacheCommand.iso(e.expiresAt))")
             case .none:

@@ -1,0 +1,338 @@
+import Foundation
+import Logging
+import MTASTSCore
+import MTASTSDiscovery
+import PostgresNIO
+import Synchronization
+
+/// The fleet ``PolicyStore``: one PostgreSQL table shared by every resolver host, so a policy fetched by one
+/// host serves them all and `mta-sts cache purge` on any host reaches every daemon.
+///
+/// Schema (created at first use when missing, under an advisory lock so hosts starting together do not race;
+/// a database user without CREATE rights works once the objects exist):
+/// - `mta_sts_policies`: the SQLite store's columns (domain primary key, policy id, raw body, mode, max_age,
+///   mx, fetched_at, expires_at, last_checked, last_used, failed_id, failed_at). `last_used` only moves
+///   forward, so it is the latest use anywhere in the fleet.
+/// - `mta_sts_meta(change_counter)`: one row, incremented by a trigger for every inserted, deleted or
+///   re-fetched row (and a TRUNCATE), whoever made the change (a store, psql, a script). Usage-time updates do
+///   not count: they happen every minute on every host and never change what a lookup answers.
+/// - `mta_sts_writer_changes(writer, changes)`: the same trigger counts, per store instance, the changes it
+///   made itself; each store names its connections with the session setting `mta_sts.writer`.
+///
+/// ``externalChangeCounter()`` is `change_counter` minus this store's own count, read in one statement: it
+/// changes exactly when somebody else (another host, another process, an operator with psql) purged,
+/// refreshed or added a policy, and never for this store's own writes, however they interleave.
+///
+/// Lifecycle: `init` starts the connection pool in a task the store owns (no server contact until the first
+/// operation); call ``close()`` when done (a one-shot command before it exits; the daemon after draining).
+/// Every operation waits at most `connect_timeout` for a connection, then fails with the reason (connection
+/// refused, authentication, unknown database...).
+public final class PostgresPolicyStore: PolicyStore {
+    public let configuration: PostgresStoreConfiguration
+    /// This store's name in `mta_sts_writer_changes` (a fresh UUID per instance).
+    public let writerID: String
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var schemaReady = false
+        var wrote = false
+        var closed = false
+    }
+
+    public struct StoreError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads a `postgres://` URL (see ``PostgresStoreConfiguration``).
+    public convenience init(url: String, logger: Logger? = nil) throws {
+        try self.init(configuration: PostgresStoreConfiguration(url: url), logger: logger)
+    }
+
+    /// - Parameter logger: where the connection pool logs (connection failures at `info`); nil: nowhere.
+    public init(configuration: PostgresStoreConfiguration, logger: Logger? = nil) throws {
+        self.configuration = configuration
+        let writerID = UUID().uuidString.lowercased()
+        self.writerID = writerID
+        let logger = logger ?? Logger(label: "mta-sts.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        self.logger = logger
+        let client = PostgresClient(configuration: try configuration.clientConfiguration(extraOptions: "-c mta_sts.writer=\(writerID)"),
+                                    backgroundLogger: logger)
+        self.client = client
+        // Detached: the pool's life is the store's, not that of whichever task happened to create the store.
+        runTask = Task.detached { await client.run() }
+    }
+
+    deinit { runTask.cancel() }
+
+    /// Connects and creates the tables when missing. Every operation does this first; call it to fail early.
+    public func prepare() async throws {
+        if state.withLock({ $0.schemaReady }) { return }
+        try await withConnection { [logger] connection in
+            if try await Self.schemaComplete(connection, logger) { return }
+            try await connection.withTransaction(logger: logger) { connection in
+                for statement in Self.schema { try await connection.query(statement, logger: logger) }
+            }
+        }
+        state.withLock { $0.schemaReady = true }
+    }
+
+    public func loadAll() async throws -> [CachedPolicy] {
+        try await prepare()
+        return try await withConnection { [logger] connection in
+            let rows = try await connection.query("""
+                SELECT domain, policy_id, body, fetched_at, expires_at, last_checked, last_used, failed_id, failed_at
+                FROM mta_sts_policies
+                """, logger: logger)
+            return try await Self.entries(rows)
+        }
+    }
+
+    /// One stored entry, or nil when there is none or it cannot be used any more (a body that no longer parses).
+    public func load(_ domain: DomainName) async throws -> CachedPolicy? {
+        try await prepare()
+        return try await withConnection { [logger] connection in
+            let rows = try await connection.query("""
+                SELECT domain, policy_id, body, fetched_at, expires_at, last_checked, last_used, failed_id, failed_at
+                FROM mta_sts_policies WHERE domain = \(domain.value)
+                """, logger: logger)
+            return try await Self.entries(rows).first
+        }
+    }
+
+    public func save(_ e: CachedPolicy) async throws {
+        try await prepare()
+        markWrite()
+        let mx = e.policy.mx.map(\.description).joined(separator: " ")
+        try await withConnection { [logger] connection in
+            try await connection.query("""
+                INSERT INTO mta_sts_policies AS p (domain, policy_id, body, mode, max_age, mx, fetched_at, expires_at,
+                                                   last_checked, last_used, failed_id, failed_at)
+                VALUES (\(e.domain.value), \(e.id), \(ByteBuffer(bytes: e.body)), \(e.policy.mode.rawValue),
+                        \(Int64(e.policy.maxAge)), \(mx), \(e.fetchedAt), \(e.expiresAt), \(e.lastChecked), \(e.lastUsed),
+                        \(e.failedID), \(e.failedAt))
+                ON CONFLICT (domain) DO UPDATE SET
+                  policy_id = excluded.policy_id, body = excluded.body, mode = excluded.mode, max_age = excluded.max_age,
+                  mx = excluded.mx, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
+                  last_checked = excluded.last_checked, last_used = GREATEST(p.last_used, excluded.last_used),
+                  failed_id = excluded.failed_id, failed_at = excluded.failed_at
+                """, logger: logger)
+        }
+    }
+
+    /// One statement for the whole batch; a domain that is not stored (purged meanwhile) is skipped.
+    public func saveUsage(_ usage: [(domain: DomainName, lastUsed: Double)]) async throws {
+        guard !usage.isEmpty else { return }
+        try await prepare()
+        var latest: [String: Double] = [:]
+        for u in usage { latest[u.domain.value] = max(latest[u.domain.value] ?? u.lastUsed, u.lastUsed) }
+        let domains = Array(latest.keys), times = domains.map { latest[$0]! }
+        try await withConnection { [logger] connection in
+            try await connection.query("""
+                UPDATE mta_sts_policies AS p SET last_used = GREATEST(p.last_used, u.last_used)
+                FROM unnest(\(domains)::text[], \(times)::float8[]) AS u(domain, last_used)
+                WHERE p.domain = u.domain
+                """, logger: logger)
+        }
+    }
+
+    public func delete(_ domain: DomainName) async throws {
+        try await prepare()
+        markWrite()
+        try await withConnection { [logger] connection in
+            try await connection.query("DELETE FROM mta_sts_policies WHERE domain = \(domain.value)", logger: logger)
+        }
+    }
+
+    /// The fleet-wide change counter minus this store's own changes (see the type's documentation).
+    public func externalChangeCounter() async throws -> Int {
+        try await prepare()
+        return try await withConnection { [logger, writerID] connection in
+            let rows = try await connection.query("""
+                SELECT COALESCE((SELECT change_counter FROM mta_sts_meta), 0)
+                     - COALESCE((SELECT changes FROM mta_sts_writer_changes WHERE writer = \(writerID)), 0)
+                """, logger: logger)
+            for try await value in rows.decode(Int64.self) { return Int(value) }
+            return 0
+        }
+    }
+
+    /// Forgets this store's own-change count (nobody reads it any more) and closes the connections.
+    /// Call it once; operations after it fail.
+    public func close() async {
+        let (first, wrote, ready) = state.withLock { s in
+            defer { s.closed = true }
+            return (!s.closed, s.wrote, s.schemaReady)
+        }
+        guard first else { return }
+        if wrote && ready {
+            try? await withConnection { [logger, writerID] connection in
+                try await connection.query("DELETE FROM mta_sts_writer_changes WHERE writer = \(writerID)", logger: logger)
+            }
+        }
+        runTask.cancel()
+        await runTask.value
+    }
+
+    // MARK: Internals
+
+    private func markWrite() { state.withLock { $0.wrote = true } }
+
+    /// Leases a connection for `body`, waiting at most `connect_timeout` for it; past that, fails with the reason
+    /// a fresh connection attempt gives (the pool itself would keep a caller waiting up to a minute).
+    private func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let leased = Flag()
+        let timeout = configuration.connectTimeout
+        let result: T?
+        do {
+            result = try await withThrowingTaskGroup(of: T?.self) { [client] group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        leased.set()
+                        return try await body(connection)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    // Connected: the query may take its time; this child ends when the group is cancelled.
+                    while leased.isSet { try await Task.sleep(for: .seconds(3600)) }
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        } catch {
+            throw StoreError(description: "PostgreSQL at \(configuration.endpoint): \(Self.describe(error))")
+        }
+        guard let result else {
+            let reason = await diagnose()
+            throw StoreError(description: "PostgreSQL at \(configuration.endpoint): no connection within \(timeout): \(reason)")
+        }
+        return result
+    }
+
+    /// Why the pool cannot connect: one direct attempt, its error in words.
+    private func diagnose() async -> String {
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: PostgresClient.defaultEventLoopGroup.next(), configuration: try configuration.connectionConfiguration(),
+                id: 0, logger: logger).get()
+            try? await connection.close()
+            return "the server accepts connections now (all busy, or it just came up)"
+        } catch {
+            return Self.describe(error)
+        }
+    }
+
+    /// An error in words: the server's message and SQLSTATE, or the connection failure. (PSQLError's own
+    /// description is deliberately generic.)
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? StoreError { return e.description }
+        if let e = error as? PSQLError {
+            if let info = e.serverInfo, let message = info[.message] {
+                return message + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+            }
+            if let underlying = e.underlying { return "\(e.code): \(describe(underlying))" }
+            return "\(e.code)"
+        }
+        return String(describing: error)
+    }
+
+    private static func entries(_ rows: PostgresRowSequence) async throws -> [CachedPolicy] {
+        var out: [CachedPolicy] = []
+        for try await (domain, id, body, fetchedAt, expiresAt, lastChecked, lastUsed, failedID, failedAt)
+            in rows.decode((String, String, ByteBuffer, Double, Double, Double, Double, String?, Double?).self) {
+            let bytes = Array(body.readableBytesView)
+            guard let name = try? DomainName(domain), let policy = STSPolicy.parse(bytes, reading: .sender).policy else { continue }
+            var entry = CachedPolicy(domain: name, id: id, policy: policy, body: bytes, fetchedAt: fetchedAt, lastUsed: lastUsed)
+            entry.expiresAt = expiresAt
+            entry.lastChecked = lastChecked
+            entry.failedID = failedID
+            entry.failedAt = failedAt
+            out.append(entry)
+        }
+        return out
+    }
+
+    private static func schemaComplete(_ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
+        let rows = try await connection.query("""
+            SELECT to_regclass('mta_sts_meta') IS NOT NULL AND to_regclass('mta_sts_writer_changes') IS NOT NULL
+               AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('mta_sts_policies')
+                    AND tgname IN ('mta_sts_policies_changed', 'mta_sts_policies_truncated')) = 2
+            """, logger: logger)
+        for try await complete in rows.decode(Bool.self) { return complete }
+        return false
+    }
+
+    /// Idempotent; run in one transaction under an advisory lock.
+    static let schema: [PostgresQuery] = [
+        "SELECT pg_advisory_xact_lock(hashtext('mta_sts_schema'))",
+        """
+        CREATE TABLE IF NOT EXISTS mta_sts_policies (
+          domain text PRIMARY KEY,
+          policy_id text NOT NULL,
+          body bytea NOT NULL,
+          mode text NOT NULL,
+          max_age bigint NOT NULL,
+          mx text NOT NULL,
+          fetched_at double precision NOT NULL,
+          expires_at double precision NOT NULL,
+          last_checked double precision NOT NULL,
+          last_used double precision NOT NULL,
+          failed_id text,
+          failed_at double precision)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS mta_sts_meta (
+          id boolean PRIMARY KEY DEFAULT true CHECK (id),
+          change_counter bigint NOT NULL DEFAULT 0)
+        """,
+        "INSERT INTO mta_sts_meta (id, change_counter) VALUES (true, 0) ON CONFLICT (id) DO NOTHING",
+        """
+        CREATE TABLE IF NOT EXISTS mta_sts_writer_changes (
+          writer text PRIMARY KEY,
+          changes bigint NOT NULL,
+          touched timestamptz NOT NULL DEFAULT now())
+        """,
+        // Rows of stores that died without close(): forgetting one costs that store a single reload.
+        "DELETE FROM mta_sts_writer_changes WHERE touched < now() - interval '30 days'",
+        // Schema-qualified through TG_TABLE_SCHEMA, so it works whatever the changing session's search_path.
+        """
+        CREATE OR REPLACE FUNCTION mta_sts_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          writer text := current_setting('mta_sts.writer', true);
+        BEGIN
+          EXECUTE format('UPDATE %I.mta_sts_meta SET change_counter = change_counter + 1', TG_TABLE_SCHEMA);
+          IF writer IS NOT NULL AND writer <> '' THEN
+            EXECUTE format('INSERT INTO %I.mta_sts_writer_changes AS w (writer, changes) VALUES ($1, 1)
+                            ON CONFLICT (writer) DO UPDATE SET changes = w.changes + 1, touched = now()', TG_TABLE_SCHEMA)
+              USING writer;
+          END IF;
+          RETURN NULL;
+        END
+        $$
+        """,
+        "DROP TRIGGER IF EXISTS mta_sts_policies_changed ON mta_sts_policies",
+        // Not last_used: usage times change every minute on every host and never change an answer.
+        """
+        CREATE TRIGGER mta_sts_policies_changed
+          AFTER INSERT OR DELETE OR UPDATE OF domain, policy_id, body, mode, max_age, mx, fetched_at, expires_at, last_checked,
+                                              failed_id, failed_at
+          ON mta_sts_policies FOR EACH ROW EXECUTE FUNCTION mta_sts_count_change()
+        """,
+        "DROP TRIGGER IF EXISTS mta_sts_policies_truncated ON mta_sts_policies",
+        """
+        CREATE TRIGGER mta_sts_policies_truncated AFTER TRUNCATE ON mta_sts_policies
+          FOR EACH STATEMENT EXECUTE FUNCTION mta_sts_count_change()
+        """,
+    ]
+}
+
+/// Set once a connection is leased.
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
