@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "MTASTSDiscovery", targets: ["MTASTSDiscovery"]),
         .library(name: "MTASTSUnbound", targets: ["MTASTSUnbound"]),
         .library(name: "MTASTSHTTPFetch", targets: ["MTASTSHTTPFetch"]),
+        .library(name: "MTASTSStoreSQLite", targets: ["MTASTSStoreSQLite"]),
+        // The fleet store on its own product: a library user who needs only SQLite does not build postgres-nio.
+        .library(name: "MTASTSStorePostgres", targets: ["MTASTSStorePostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -19,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // libidn2 (Debian libidn2-dev): IDNA2008 / UTS #46 for U-label → A-label conversion.
@@ -48,6 +52,15 @@ let package = Package(
             name: "MTASTSStoreSQLite",
             dependencies: ["MTASTSDiscovery", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // PolicyStore on PostgreSQL (postgres-nio): one cache shared by a fleet of resolvers.
+        .target(
+            name: "MTASTSStorePostgres",
+            dependencies: [
+                "MTASTSDiscovery",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The Postfix socketmap protocol (netstrings) and server; knows nothing of MTA-STS.
         .target(
             name: "PostfixSocketmap",
@@ -57,7 +70,8 @@ let package = Package(
         .target(
             name: "MTASTSResolverDaemon",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "PostfixSocketmap",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "MTASTSStorePostgres",
+                "PostfixSocketmap",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -69,7 +83,8 @@ let package = Package(
         .executableTarget(
             name: "mta-sts",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "MTASTSResolverDaemon",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "MTASTSStorePostgres",
+                "MTASTSResolverDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -85,6 +100,12 @@ let package = Package(
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
         .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery"]),
         .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite"]),
+        // Against a real PostgreSQL (scripts/postgres.sh; MTASTS_POSTGRES_URL when scripts/test.sh started one).
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: ["MTASTSStorePostgres", "MTASTSResolverDaemon", "TestSupport", "mta-sts",
+                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "ResolverDaemonTests", dependencies: ["MTASTSResolverDaemon", "PostfixSocketmap"]),
         .testTarget(
             name: "PostfixSocketmapTests",

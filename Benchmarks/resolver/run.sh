@@ -14,6 +14,8 @@
 #   RB_BIG_MODE [sql|loadgen]: how our store gets from RB_FILL to RB_FILL_BIG domains (see the notes printed)
 #   RB_VARIANTS ["floor ours-sqlite ours-memory pmsr"]  RB_BUDGET [840] seconds after which optional parts skip
 #   BENCH_DNS_PORT [5400], BENCH_POLICY_ADDR [127.0.1.4]: passed to world.sh
+#   RB_SKIP_BUILD=1: use the existing release binary as it is (no swift build)
+#   RB_REPORT_ONLY=1: only rebuild the markdown from WORKDIR/results.jsonl (no build, no world, no daemons)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -44,16 +46,21 @@ CMDS=$WORK/commands.txt
 LOGS=$WORK/logs
 BIN=$ROOT/.build-release/release/mta-sts
 mkdir -p "$LOGS" "$WORK/bin" "$WORK/state"
-: > "$RES"
-: > "$CMDS"
+if [ "${RB_REPORT_ONLY:-0}" != 1 ]; then
+  : > "$RES"
+  : > "$CMDS"
+fi
 
 say() { echo "[$(($(date +%s) - T_START))s] $*" >&2; }
 elapsed() { echo $(($(date +%s) - T_START)); }
 over_budget() { [ "$(elapsed)" -ge "$BUDGET" ]; }
 note() { printf '%s\n' "$*" >> "$WORK/notes.txt"; }
-: > "$WORK/notes.txt"
-: > "$WORK/stop-times.txt"
-logcmd() { printf '%s\n' "$*" >> "$CMDS"; }
+if [ "${RB_REPORT_ONLY:-0}" != 1 ]; then
+  : > "$WORK/notes.txt"
+  : > "$WORK/stop-times.txt"
+fi
+logcmd() { printf '%s\n' "$*" >> "$CMDS"; }                          # a command line as written
+logargv() { local q; q=$(printf '%q ' "$@"); printf '%s\n' "${q% }" >> "$CMDS"; }  # an argv, shell-quoted
 
 # ------------------------------------------------------------------------------------------ process bookkeeping
 STARTED=()      # every PID we started (daemons, NSD, strace); the world's own peers are stopped by world.sh down
@@ -111,7 +118,7 @@ lg() {
   local v=$1 ph=$2 r=$3 port=$4 pid=$5 out rc
   shift 5
   local cmd=("$WORK/bin/loadgen" --connect "127.0.0.1:$port" --pid "$pid" --label "$v/$ph/$r" "$@")
-  logcmd "${cmd[*]}"
+  logargv "${cmd[@]}"
   rc=0
   local b0 b1
   b0=$(busy_ticks)
@@ -123,11 +130,219 @@ lg() {
   say "$v $ph #$r: $(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print("rps=%s p99=%sus cpu/req=%sus replies=%s errors=%s unexpected=%s" % (j.get("rps"), j.get("lat_us",{}).get("p99"), j.get("daemon_cpu_us_per_req"), j.get("replies"), j.get("error_count"), j.get("unexpected")))' "$out")"
 }
 
+# ------------------------------------------------------------------------------------------ the report
+# report: the markdown table from WORKDIR/results.jsonl (RB_REPORT_ONLY=1 run.sh WORKDIR: only this)
+report() {
+OUT=$HERE/results-$(date -u +%F).md
+python3 - "$RES" "$WORK/notes.txt" "$CMDS" "$OUT" "$VARIANTS" "$REPEATS" "$SECS" "$COLD" "$FILL" "$FILL_BIG" "$NOSTS" "$BIG_MODE" <<'PY'
+import json, os, statistics, sys
+res, notes, cmds, out, variants, repeats, secs, cold, fill, fill_big, nosts, big_mode = sys.argv[1:]
+big_how = " (store expanded by SQL, restart, all touched: see notes)" if big_mode == "sql" else ""
+variants = variants.split()
+rows = {}
+for line in open(res):
+    line = line.strip()
+    if not line:
+        continue
+    j = json.loads(line)
+    v, ph, r = j["label"].split("/")
+    rows.setdefault((v, ph), []).append(j)
+
+def vals(v, ph, f):
+    out = []
+    for j in rows.get((v, ph), []):
+        x = f(j)
+        if x is not None:
+            out.append(x)
+    return out
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+def fmt(x, d=0):
+    if x is None:
+        return "–"
+    if isinstance(x, float) and d == 0 and abs(x) < 10:
+        d = 1 if abs(x) >= 1 else 2
+    return f"{x:,.{d}f}"
+
+def cell(v, ph, f, d=0, spread=True):
+    xs = vals(v, ph, f)
+    if not xs:
+        return None, "–"
+    m = med(xs)
+    s = fmt(m, d)
+    if spread and len(xs) > 1:
+        s += " (" + ", ".join(fmt(x, d) for x in xs) + ")"
+    return m, s
+
+rps = lambda j: j.get("rps") if not j.get("error") else None
+p50 = lambda j: j["lat_us"]["p50"] if "lat_us" in j else None
+p99 = lambda j: j["lat_us"]["p99"] if "lat_us" in j else None
+p999 = lambda j: j["lat_us"]["p999"] if "lat_us" in j else None
+cpu = lambda j: j.get("daemon_cpu_us_per_req")
+cpu_ms = lambda j: j["daemon_cpu_us_per_req"] / 1000 if j.get("daemon_cpu_us_per_req") is not None else None
+rss_mib = lambda j: j["rss_kb"] / 1024
+def ms(f):
+    return lambda j: (f(j) / 1000 if f(j) is not None else None)
+
+metrics = [
+    ("cache hit, 16 conns × 1 in flight: req/s", "hit", rps, 0, "higher"),
+    ("  p50 latency µs", "hit", p50, 0, "lower"),
+    ("  p99 latency µs", "hit", p99, 0, "lower"),
+    ("  p99.9 latency µs", "hit", p999, 0, "lower"),
+    ("  daemon CPU µs/req", "hit", cpu, 1, "lower"),
+    ("cache hit, 16 conns × 8 pipelined: req/s", "pipe8", rps, 0, "higher"),
+    ("  p99 latency µs", "pipe8", p99, 0, "lower"),
+    ("  daemon CPU µs/req", "pipe8", cpu, 2, "lower"),
+    (f"cold miss ({cold} first-ever domains, 16 conns): lookups/s", "cold", rps, 0, "higher"),
+    ("  p50 latency ms", "cold", ms(p50), 1, "lower"),
+    ("  p99 latency ms", "cold", ms(p99), 1, "lower"),
+    ("  daemon CPU ms/lookup", "cold", cpu_ms, 2, "lower"),
+    (f"non-MTA-STS, cold ({int(nosts):,} NXDOMAIN names): req/s", "nosts_cold", rps, 0, "higher"),
+    ("  daemon CPU µs/req", "nosts_cold", cpu, 0, "lower"),
+    (f"non-MTA-STS, repeated over the same {int(nosts):,}, world TTL 0: req/s", "nosts_rep", rps, 0, "higher"),
+    ("  p99 latency µs", "nosts_rep", p99, 0, "lower"),
+    ("  daemon CPU µs/req", "nosts_rep", cpu, 1, "lower"),
+    (f"non-MTA-STS, repeated over the same {int(nosts):,}, negative TTL 300 s: req/s", "negttl_rep", rps, 0, "higher"),
+    ("  p99 latency µs", "negttl_rep", p99, 0, "lower"),
+    ("  daemon CPU µs/req", "negttl_rep", cpu, 1, "lower"),
+    ("RSS idle (fresh daemon) MiB", "rss_idle", rss_mib, 1, "lower"),
+    ("RSS after the repeat's phases MiB", "rss_end", rss_mib, 1, "lower"),
+    (f"RSS with {int(fill):,} cached domains (fetched via the socketmap) MiB", "rss_fill", rss_mib, 1, "lower"),
+    (f"cache hit with {int(fill):,} cached: req/s", "hit_fill", rps, 0, "higher"),
+    ("  daemon CPU µs/req", "hit_fill", cpu, 1, "lower"),
+    (f"RSS with {int(fill_big):,} cached domains{big_how} MiB", "rss_big", rss_mib, 1, "lower"),
+    (f"  RSS right after loading {int(fill_big):,} from the store, before any lookup MiB", "rss_big_loaded", rss_mib, 1, "lower"),
+    (f"cache hit with {int(fill_big):,} cached: req/s", "hit_big", rps, 0, "higher"),
+    ("  daemon CPU µs/req", "hit_big", cpu, 1, "lower"),
+    ("HTTPS fetches for 20 concurrent first lookups of one domain", "fetches20", lambda j: j.get("accepts"), 0, "lower"),
+]
+
+cols = [v for v in ["floor", "ours-sqlite", "ours-memory", "pmsr"] if v in variants]
+ratio_pairs = [(a, b) for a, b in [("ours-sqlite", "pmsr"), ("ours-memory", "pmsr"), ("ours-sqlite", "floor")]
+               if a in cols and b in cols]
+lines = []
+head = "| metric | " + " | ".join(cols) + " | " + " | ".join(f"{a.replace('ours-', 'ours ')}/{b}" for a, b in ratio_pairs) + " |"
+lines.append(head)
+lines.append("|" + "---|" * (1 + len(cols) + len(ratio_pairs)))
+for name, ph, f, d, better in metrics:
+    meds, cells = {}, []
+    for v in cols:
+        m, s = cell(v, ph, f, d)
+        meds[v] = m
+        cells.append(s)
+    if all(c == "–" for c in cells):
+        continue
+    rs = []
+    for a, b in ratio_pairs:
+        if meds.get(a) is not None and meds.get(b):
+            rs.append(f"{meds[a] / meds[b]:.2f}×")
+        else:
+            rs.append("–")
+    lines.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(rs) + " |")
+
+# per-domain memory
+extra = []
+for v in cols:
+    idle = med(vals(v, "fill_idle", lambda j: j["rss_kb"]))
+    f10 = med(vals(v, "rss_fill", lambda j: j["rss_kb"]))
+    big = med(vals(v, "rss_big", lambda j: j["rss_kb"]))
+    if idle and f10:
+        extra.append(f"- {v}: RSS {idle / 1024:.1f} MiB idle → {f10 / 1024:.1f} MiB with {int(fill):,} domains = "
+                     f"**{(f10 - idle) / int(fill):.2f} KiB per cached domain**"
+                     + (f"; → {big / 1024:.1f} MiB with {int(fill_big):,} = {(big - idle) / int(fill_big):.2f} KiB/domain "
+                        f"overall, {(big - f10) / (int(fill_big) - int(fill)):.2f} KiB/domain marginal" if big else ""))
+for v in cols:
+    for ph in ("cached_fill", "cached_big", "store_rows_big"):
+        for j in rows.get((v, ph), []):
+            extra.append(f"- {v} {ph}: {j.get('cached', j.get('rows'))}")
+    f20 = rows.get((v, "fetches20"), [])
+    if f20:
+        extra.append(f"- {v} fetches for 20 concurrent misses, per repeat: policy-host accepts "
+                     f"{[j['accepts'] for j in f20]}" + (f", daemon metric fetches{{valid}} {[j['metric_fetches'] for j in f20]}"
+                                                        if f20[0].get("metric_fetches") is not None else ""))
+    for ph in ("fill", "fill_big", "touch_big", "negttl_cold"):
+        for j in rows.get((v, ph), []):
+            if "rps" in j:
+                extra.append(f"- {v} {ph}: {j['requests']} requests at {j['rps']:,.0f}/s, daemon CPU "
+                             f"{j.get('daemon_cpu_us_per_req', 0):,.0f} µs/req, replies {j['replies']}")
+    for ph in ("cold", "nosts_cold"):
+        for j in rows.get((v, ph), []):
+            if len(j.get("cpu_s", [])) > 1:
+                extra.append(f"- {v} {ph} #{j['label'].split('/')[2]}: CPU s daemon/policy-host/NSD = "
+                             f"{'/'.join(str(x) for x in j['cpu_s'])} over {j['seconds']} s")
+
+# how much CPU other processes took during the timed phases (the machine is shared)
+for v in cols:
+    for ph in ("hit", "pipe8", "cold", "nosts_rep"):
+        js = [j for j in rows.get((v, ph), []) if "machine_busy_s" in j and "seconds" in j]
+        if js:
+            parts = []
+            for j in js:
+                mine = sum(j.get("cpu_s", [])) + j.get("loadgen_cpu_s", 0)
+                parts.append(f"{j['machine_busy_s']:.1f}/{os.cpu_count() * j['seconds']:.1f} core-s busy, {max(0.0, j['machine_busy_s'] - mine):.1f} not ours (load {j.get('loadavg')})")
+            extra.append(f"- machine during {v} {ph}: " + "; ".join(parts))
+
+problems = []
+for (v, ph), js in rows.items():
+    for j in js:
+        bad = {k: j[k] for k in ("error_count", "unexpected", "ok_mismatch", "error") if j.get(k)}
+        if bad:
+            problems.append(f"- {j['label']}: {bad} replies={j.get('replies')} "
+                            f"sample={j.get('sample_unexpected', j.get('sample_mismatch', ''))!r} errors={j.get('errors')}")
+
+md = []
+md.append(f"# Resolver benchmark: ours vs postfix-mta-sts-resolver vs the C floor\n")
+md.append(f"Medians of {repeats} repeats (each with a fresh daemon; the individual runs in parentheses); timed phases "
+          f"{secs} s; one compiled load generator (Benchmarks/resolver/loadgen.c); daemon CPU = utime+stime of the daemon "
+          f"process (all threads) over the phase, per reply. Ratios are ours ÷ other (req/s: higher is better; "
+          f"µs, ms, MiB, fetches: lower is better). 'ours sqlite' is our default store.\n")
+md += lines
+md.append("\n## Details\n")
+md += extra
+md.append("\n## Replies that were not as expected, errors\n")
+md += problems or ["- none: every reply was a well-formed netstring of the expected kind and bytes"]
+md.append("\n## Machine and notes\n")
+md += ["- " + l.rstrip() for l in open(notes) if l.strip()]
+md.append("\n## Commands (as run)\n")
+md.append("```")
+for l in open(cmds):
+    md.append(l.rstrip())
+md.append("```")
+text = "\n".join(md) + "\n"
+open(out, "w").write(text)
+print("\n".join(lines))
+print()
+print("\n".join(extra))
+print("\nproblems:\n" + ("\n".join(problems) if problems else "none"))
+print("\ncommands (first repeat; all of them in the results file):")
+for l in open(cmds):
+    l = l.rstrip()
+    if "--label" in l and "/1 " not in l:
+        continue
+    print("  " + l)
+PY
+say "results: $OUT (raw: $RES, commands: $CMDS, logs: $LOGS)"
+}
+
+if [ "${RB_REPORT_ONLY:-0}" = 1 ]; then
+  trap - EXIT
+  report
+  exit 0
+fi
+
 # ------------------------------------------------------------------------------------------ 1. build
 say "building the release binary (once; a no-op when up to date)"
 BUILD_CMD=(swift build -c release --product mta-sts --scratch-path "$ROOT/.build-release")
 logcmd "(cd $ROOT && ${BUILD_CMD[*]})"
-(cd "$ROOT" && "${BUILD_CMD[@]}") > "$LOGS/swift-build.log" 2>&1 || { tail -n 30 "$LOGS/swift-build.log" >&2; exit 1; }
+if [ "${RB_SKIP_BUILD:-0}" = 1 ] && [ -x "$BIN" ]; then
+  say "RB_SKIP_BUILD=1: using the existing $BIN as it is"
+  note "RB_SKIP_BUILD=1: the binary was not rebuilt"
+else
+  (cd "$ROOT" && "${BUILD_CMD[@]}") > "$LOGS/swift-build.log" 2>&1 || { tail -n 30 "$LOGS/swift-build.log" >&2; exit 1; }
+fi
+note "binary: $BIN built $(date -u -r "$BIN" +%FT%TZ)"
 [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
 for c in loadgen floor; do
   logcmd "gcc -O2 -Wall -o $WORK/bin/$c $HERE/$c.c"
@@ -212,7 +427,7 @@ start_daemon() {
       MPORT=$((port + 100))
       local cmd=("$BIN" resolver --listen "127.0.0.1:$port" --cache "$cache" --dns-server "$dns" --ca-file "$CA_FILE"
                  --metrics "127.0.0.1:$MPORT" --log-level warning)
-      logcmd "${cmd[*]}"
+      logargv "${cmd[@]}"
       "${cmd[@]}" >> "$log" 2>&1 &
       DPID=$! ;;
     pmsr)
@@ -244,6 +459,7 @@ metric() {  # metric MPORT NAME-WITH-LABELS
 # fetches N: how many HTTPS connections the policy host accepted while CMD ran (strace on its accepting thread)
 count_accepts() {  # count_accepts OUTFILE -- cmd...
   local out=$1 sp i; shift 2
+  logcmd "strace -qq -e trace=accept,accept4 -p $SRV_PID -o $out &   # the policy host's accepted connections during:"
   strace -qq -e trace=accept,accept4 -p "$SRV_PID" -o "$out" 2> /dev/null &
   sp=$!
   STARTED+=("$sp")
@@ -370,7 +586,7 @@ INSERT INTO policies SELECT 'd' || n.i || '.bench.test', p.policy_id, p.body, p.
       record "{\"label\":\"$v/store_rows_big/1\",\"rows\":$(sqlite3 "$db" 'SELECT count(*) FROM policies')}"
       cmd=("$BIN" resolver --listen "127.0.0.1:$port" --cache "sqlite:$db" --dns-server "$DNS_SERVER" --ca-file "$CA_FILE"
            --metrics "127.0.0.1:$MPORT" --log-level warning)
-      logcmd "${cmd[*]}"
+      logargv "${cmd[@]}"
       "${cmd[@]}" >> "$LOGS/$v-big.log" 2>&1 &
       DPID=$!
       STARTED+=("$DPID")
@@ -397,192 +613,4 @@ done
 } >> "$WORK/notes.txt"
 
 # ------------------------------------------------------------------------------------------ 4. report
-OUT=$HERE/results-$(date -u +%F).md
-python3 - "$RES" "$WORK/notes.txt" "$CMDS" "$OUT" "$VARIANTS" "$REPEATS" "$SECS" "$COLD" "$FILL" "$FILL_BIG" "$NOSTS" <<'PY'
-import json, os, statistics, sys
-res, notes, cmds, out, variants, repeats, secs, cold, fill, fill_big, nosts = sys.argv[1:]
-variants = variants.split()
-rows = {}
-for line in open(res):
-    line = line.strip()
-    if not line:
-        continue
-    j = json.loads(line)
-    v, ph, r = j["label"].split("/")
-    rows.setdefault((v, ph), []).append(j)
-
-def vals(v, ph, f):
-    out = []
-    for j in rows.get((v, ph), []):
-        x = f(j)
-        if x is not None:
-            out.append(x)
-    return out
-
-def med(xs):
-    return statistics.median(xs) if xs else None
-
-def fmt(x, d=0):
-    if x is None:
-        return "–"
-    if isinstance(x, float) and d == 0 and abs(x) < 10:
-        d = 1 if abs(x) >= 1 else 2
-    return f"{x:,.{d}f}"
-
-def cell(v, ph, f, d=0, spread=True):
-    xs = vals(v, ph, f)
-    if not xs:
-        return None, "–"
-    m = med(xs)
-    s = fmt(m, d)
-    if spread and len(xs) > 1:
-        s += " (" + ", ".join(fmt(x, d) for x in xs) + ")"
-    return m, s
-
-rps = lambda j: j.get("rps") if not j.get("error") else None
-p50 = lambda j: j["lat_us"]["p50"] if "lat_us" in j else None
-p99 = lambda j: j["lat_us"]["p99"] if "lat_us" in j else None
-p999 = lambda j: j["lat_us"]["p999"] if "lat_us" in j else None
-cpu = lambda j: j.get("daemon_cpu_us_per_req")
-cpu_ms = lambda j: j["daemon_cpu_us_per_req"] / 1000 if j.get("daemon_cpu_us_per_req") is not None else None
-rss_mib = lambda j: j["rss_kb"] / 1024
-def ms(f):
-    return lambda j: (f(j) / 1000 if f(j) is not None else None)
-
-metrics = [
-    ("cache hit, 16 conns × 1 in flight: req/s", "hit", rps, 0, "higher"),
-    ("  p50 latency µs", "hit", p50, 0, "lower"),
-    ("  p99 latency µs", "hit", p99, 0, "lower"),
-    ("  p99.9 latency µs", "hit", p999, 0, "lower"),
-    ("  daemon CPU µs/req", "hit", cpu, 1, "lower"),
-    ("cache hit, 16 conns × 8 pipelined: req/s", "pipe8", rps, 0, "higher"),
-    ("  p99 latency µs", "pipe8", p99, 0, "lower"),
-    ("  daemon CPU µs/req", "pipe8", cpu, 2, "lower"),
-    (f"cold miss ({cold} first-ever domains, 16 conns): lookups/s", "cold", rps, 0, "higher"),
-    ("  p50 latency ms", "cold", ms(p50), 1, "lower"),
-    ("  p99 latency ms", "cold", ms(p99), 1, "lower"),
-    ("  daemon CPU ms/lookup", "cold", cpu_ms, 2, "lower"),
-    (f"non-MTA-STS, cold ({int(nosts):,} NXDOMAIN names): req/s", "nosts_cold", rps, 0, "higher"),
-    ("  daemon CPU µs/req", "nosts_cold", cpu, 0, "lower"),
-    (f"non-MTA-STS, repeated over the same {int(nosts):,}, world TTL 0: req/s", "nosts_rep", rps, 0, "higher"),
-    ("  p99 latency µs", "nosts_rep", p99, 0, "lower"),
-    ("  daemon CPU µs/req", "nosts_rep", cpu, 1, "lower"),
-    (f"non-MTA-STS, repeated over the same {int(nosts):,}, negative TTL 300 s: req/s", "negttl_rep", rps, 0, "higher"),
-    ("  p99 latency µs", "negttl_rep", p99, 0, "lower"),
-    ("  daemon CPU µs/req", "negttl_rep", cpu, 1, "lower"),
-    ("RSS idle (fresh daemon) MiB", "rss_idle", rss_mib, 1, "lower"),
-    ("RSS after the repeat's phases MiB", "rss_end", rss_mib, 1, "lower"),
-    (f"RSS with {int(fill):,} cached domains MiB", "rss_fill", rss_mib, 1, "lower"),
-    (f"cache hit with {int(fill):,} cached: req/s", "hit_fill", rps, 0, "higher"),
-    ("  daemon CPU µs/req", "hit_fill", cpu, 1, "lower"),
-    (f"RSS with {int(fill_big):,} cached domains MiB", "rss_big", rss_mib, 1, "lower"),
-    (f"cache hit with {int(fill_big):,} cached: req/s", "hit_big", rps, 0, "higher"),
-    ("  daemon CPU µs/req", "hit_big", cpu, 1, "lower"),
-    ("HTTPS fetches for 20 concurrent first lookups of one domain", "fetches20", lambda j: j.get("accepts"), 0, "lower"),
-]
-
-cols = [v for v in ["floor", "ours-sqlite", "ours-memory", "pmsr"] if v in variants]
-ratio_pairs = [(a, b) for a, b in [("ours-sqlite", "pmsr"), ("ours-memory", "pmsr"), ("ours-sqlite", "floor")]
-               if a in cols and b in cols]
-lines = []
-head = "| metric | " + " | ".join(cols) + " | " + " | ".join(f"{a.replace('ours-', 'ours ')}/{b}" for a, b in ratio_pairs) + " |"
-lines.append(head)
-lines.append("|" + "---|" * (1 + len(cols) + len(ratio_pairs)))
-for name, ph, f, d, better in metrics:
-    meds, cells = {}, []
-    for v in cols:
-        m, s = cell(v, ph, f, d)
-        meds[v] = m
-        cells.append(s)
-    if all(c == "–" for c in cells):
-        continue
-    rs = []
-    for a, b in ratio_pairs:
-        if meds.get(a) is not None and meds.get(b):
-            rs.append(f"{meds[a] / meds[b]:.2f}×")
-        else:
-            rs.append("–")
-    lines.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(rs) + " |")
-
-# per-domain memory
-extra = []
-for v in cols:
-    idle = med(vals(v, "fill_idle", lambda j: j["rss_kb"]))
-    f10 = med(vals(v, "rss_fill", lambda j: j["rss_kb"]))
-    big = med(vals(v, "rss_big", lambda j: j["rss_kb"]))
-    if idle and f10:
-        extra.append(f"- {v}: RSS {idle / 1024:.1f} MiB idle → {f10 / 1024:.1f} MiB with {int(fill):,} domains = "
-                     f"**{(f10 - idle) / int(fill):.2f} KiB per cached domain**"
-                     + (f"; → {big / 1024:.1f} MiB with {int(fill_big):,} = {(big - idle) / int(fill_big):.2f} KiB/domain "
-                        f"overall, {(big - f10) / (int(fill_big) - int(fill)):.2f} KiB/domain marginal" if big else ""))
-for v in cols:
-    for ph in ("cached_fill", "cached_big", "store_rows_big"):
-        for j in rows.get((v, ph), []):
-            extra.append(f"- {v} {ph}: {j.get('cached', j.get('rows'))}")
-    f20 = rows.get((v, "fetches20"), [])
-    if f20:
-        extra.append(f"- {v} fetches for 20 concurrent misses, per repeat: policy-host accepts "
-                     f"{[j['accepts'] for j in f20]}" + (f", daemon metric fetches{{valid}} {[j['metric_fetches'] for j in f20]}"
-                                                        if f20[0].get("metric_fetches") is not None else ""))
-    for ph in ("fill", "fill_big", "touch_big", "negttl_cold"):
-        for j in rows.get((v, ph), []):
-            if "rps" in j:
-                extra.append(f"- {v} {ph}: {j['requests']} requests at {j['rps']:,.0f}/s, daemon CPU "
-                             f"{j.get('daemon_cpu_us_per_req', 0):,.0f} µs/req, replies {j['replies']}")
-    for ph in ("cold", "nosts_cold"):
-        for j in rows.get((v, ph), []):
-            if len(j.get("cpu_s", [])) > 1:
-                extra.append(f"- {v} {ph} #{j['label'].split('/')[2]}: CPU s daemon/policy-host/NSD = "
-                             f"{'/'.join(str(x) for x in j['cpu_s'])} over {j['seconds']} s")
-
-# how much CPU other processes took during the timed phases (the machine is shared)
-for v in cols:
-    for ph in ("hit", "pipe8", "cold", "nosts_rep"):
-        js = [j for j in rows.get((v, ph), []) if "machine_busy_s" in j and "seconds" in j]
-        if js:
-            parts = []
-            for j in js:
-                mine = sum(j.get("cpu_s", [])) + j.get("loadgen_cpu_s", 0)
-                parts.append(f"{j['machine_busy_s']:.1f}/{os.cpu_count() * j['seconds']:.1f} core-s busy, {max(0.0, j['machine_busy_s'] - mine):.1f} not ours (load {j.get('loadavg')})")
-            extra.append(f"- machine during {v} {ph}: " + "; ".join(parts))
-
-problems = []
-for (v, ph), js in rows.items():
-    for j in js:
-        bad = {k: j[k] for k in ("error_count", "unexpected", "ok_mismatch", "error") if j.get(k)}
-        if bad:
-            problems.append(f"- {j['label']}: {bad} replies={j.get('replies')} "
-                            f"sample={j.get('sample_unexpected', j.get('sample_mismatch', ''))!r} errors={j.get('errors')}")
-
-md = []
-md.append(f"# Resolver benchmark: ours vs postfix-mta-sts-resolver vs the C floor\n")
-md.append(f"Medians of {repeats} repeats (each with a fresh daemon; the individual runs in parentheses); timed phases "
-          f"{secs} s; one compiled load generator (Benchmarks/resolver/loadgen.c); daemon CPU = utime+stime of the daemon "
-          f"process (all threads) over the phase, per reply. Ratios are ours ÷ other (req/s: higher is better; "
-          f"µs, ms, MiB, fetches: lower is better). 'ours sqlite' is our default store.\n")
-md += lines
-md.append("\n## Details\n")
-md += extra
-md.append("\n## Replies that were not as expected, errors\n")
-md += problems or ["- none: every reply was a well-formed netstring of the expected kind and bytes"]
-md.append("\n## Machine and notes\n")
-md += ["- " + l.rstrip() for l in open(notes) if l.strip()]
-md.append("\n## Commands (as run)\n")
-md.append("```")
-for l in open(cmds):
-    md.append(l.rstrip())
-md.append("```")
-text = "\n".join(md) + "\n"
-open(out, "w").write(text)
-print("\n".join(lines))
-print()
-print("\n".join(extra))
-print("\nproblems:\n" + ("\n".join(problems) if problems else "none"))
-print("\ncommands (first repeat; all of them in the results file):")
-for l in open(cmds):
-    l = l.rstrip()
-    if "--label" in l and "/1 " not in l:
-        continue
-    print("  " + l)
-PY
-say "results: $OUT (raw: $RES, commands: $CMDS, logs: $LOGS)"
+report

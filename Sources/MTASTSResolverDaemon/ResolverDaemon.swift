@@ -191,9 +191,18 @@ struct MaintenanceService: Service {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) } } catch { return }
             let refreshed = await cache.maintain(maxRefreshes: proactive ? 100 : 0)
             if !refreshed.isEmpty { logger.info("proactive refresh", metadata: ["domains": "\(refreshed.count)"]) }
+            // glibc keeps freed memory of busy threads' arenas (TLS handshakes, discovery); give it back once
+            // a minute so RSS follows the cache's real size (measured: 102 → 57 MiB after ~3000 fetches).
+            _ = mallocTrim?(0)
         }
     }
 }
+
+/// glibc's `malloc_trim` (not in Swift's Glibc module map), looked up once; nil elsewhere.
+private let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "malloc_trim") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+}()
 
 /// SIGHUP reloads the configuration.
 struct ReloadService: Service {

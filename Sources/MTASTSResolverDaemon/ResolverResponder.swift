@@ -28,6 +28,8 @@ public final class ResolverResponder: SocketmapResponder {
     private let cache: PolicyCache
     private let zones: Mutex<(default: ZoneOptions, named: [String: ZoneOptions])>
     private let memos = Mutex<[String: Memo]>([:])
+    /// Identical replies share one frame (many domains point at one provider's policy).
+    private let frames = Mutex<[String: ByteBuffer]>([:])
     /// Bound on remembered requests (a client sending endless distinct keys cannot grow memory without limit).
     private let maxMemos = 100_000
     public let metrics: ResolverMetrics
@@ -43,6 +45,7 @@ public final class ResolverResponder: SocketmapResponder {
     public func reconfigure(defaultZone: ZoneOptions, zones: [String: ZoneOptions]) {
         self.zones.withLock { $0 = (defaultZone, zones) }
         memos.withLock { $0.removeAll() }
+        frames.withLock { $0.removeAll() }
     }
 
     private func options(_ name: String) -> ZoneOptions {
@@ -96,6 +99,14 @@ public final class ResolverResponder: SocketmapResponder {
         case .ok: metrics.count(.replyOK)
         default: metrics.count(.replyNotFound)
         }
-        return reply == .notFound ? Self.notFound : reply.frame
+        if reply == .notFound { return Self.notFound }
+        let payload = reply.payload
+        return frames.withLock { f in
+            if let shared = f[payload] { return shared }
+            if f.count >= maxMemos { f.removeAll(keepingCapacity: true) }
+            let frame = reply.frame
+            f[payload] = frame
+            return frame
+        }
     }
 }

@@ -33,6 +33,8 @@ public final class PostgresPolicyStore: PolicyStore {
     public let writerID: String
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
+    /// Ends once the pool's task has begun (leasing before that works, but postgres-nio warns).
+    private let runStarted: Task<Void, Never>
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -62,7 +64,12 @@ public final class PostgresPolicyStore: PolicyStore {
                                     backgroundLogger: logger)
         self.client = client
         // Detached: the pool's life is the store's, not that of whichever task happened to create the store.
-        runTask = Task.detached { await client.run() }
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        runTask = Task.detached {
+            signal.finish()
+            await client.run()
+        }
+        runStarted = Task { for await _ in started {} }
     }
 
     deinit { runTask.cancel() }
@@ -70,10 +77,11 @@ public final class PostgresPolicyStore: PolicyStore {
     /// Connects and creates the tables when missing. Every operation does this first; call it to fail early.
     public func prepare() async throws {
         if state.withLock({ $0.schemaReady }) { return }
+        await runStarted.value
         try await withConnection { [logger] connection in
             if try await Self.schemaComplete(connection, logger) { return }
             try await connection.withTransaction(logger: logger) { connection in
-                for statement in Self.schema { try await connection.query(statement, logger: logger) }
+                for statement in Self.schema { try await Self.execute(connection, logger, statement) }
             }
         }
         state.withLock { $0.schemaReady = true }
@@ -107,7 +115,7 @@ public final class PostgresPolicyStore: PolicyStore {
         markWrite()
         let mx = e.policy.mx.map(\.description).joined(separator: " ")
         try await withConnection { [logger] connection in
-            try await connection.query("""
+            try await Self.execute(connection, logger, """
                 INSERT INTO mta_sts_policies AS p (domain, policy_id, body, mode, max_age, mx, fetched_at, expires_at,
                                                    last_checked, last_used, failed_id, failed_at)
                 VALUES (\(e.domain.value), \(e.id), \(ByteBuffer(bytes: e.body)), \(e.policy.mode.rawValue),
@@ -118,7 +126,7 @@ public final class PostgresPolicyStore: PolicyStore {
                   mx = excluded.mx, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at,
                   last_checked = excluded.last_checked, last_used = GREATEST(p.last_used, excluded.last_used),
                   failed_id = excluded.failed_id, failed_at = excluded.failed_at
-                """, logger: logger)
+                """)
         }
     }
 
@@ -130,11 +138,11 @@ public final class PostgresPolicyStore: PolicyStore {
         for u in usage { latest[u.domain.value] = max(latest[u.domain.value] ?? u.lastUsed, u.lastUsed) }
         let domains = Array(latest.keys), times = domains.map { latest[$0]! }
         try await withConnection { [logger] connection in
-            try await connection.query("""
+            try await Self.execute(connection, logger, """
                 UPDATE mta_sts_policies AS p SET last_used = GREATEST(p.last_used, u.last_used)
                 FROM unnest(\(domains)::text[], \(times)::float8[]) AS u(domain, last_used)
                 WHERE p.domain = u.domain
-                """, logger: logger)
+                """)
         }
     }
 
@@ -142,7 +150,7 @@ public final class PostgresPolicyStore: PolicyStore {
         try await prepare()
         markWrite()
         try await withConnection { [logger] connection in
-            try await connection.query("DELETE FROM mta_sts_policies WHERE domain = \(domain.value)", logger: logger)
+            try await Self.execute(connection, logger, "DELETE FROM mta_sts_policies WHERE domain = \(domain.value)")
         }
     }
 
@@ -168,8 +176,8 @@ public final class PostgresPolicyStore: PolicyStore {
         }
         guard first else { return }
         if wrote && ready {
-            try? await withConnection { [logger, writerID] connection in
-                try await connection.query("DELETE FROM mta_sts_writer_changes WHERE writer = \(writerID)", logger: logger)
+            _ = try? await withConnection { [logger, writerID] connection in
+                try await Self.execute(connection, logger, "DELETE FROM mta_sts_writer_changes WHERE writer = \(writerID)")
             }
         }
         runTask.cancel()
@@ -179,6 +187,11 @@ public final class PostgresPolicyStore: PolicyStore {
     // MARK: Internals
 
     private func markWrite() { state.withLock { $0.wrote = true } }
+
+    /// Runs a statement to its end (rows, if any, are read and dropped).
+    private static func execute(_ connection: PostgresConnection, _ logger: Logger, _ query: PostgresQuery) async throws {
+        for try await _ in try await connection.query(query, logger: logger) {}
+    }
 
     /// Leases a connection for `body`, waiting at most `connect_timeout` for it; past that, fails with the reason
     /// a fresh connection attempt gives (the pool itself would keep a caller waiting up to a minute).

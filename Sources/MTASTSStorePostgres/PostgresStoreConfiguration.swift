@@ -13,7 +13,8 @@ import PostgresNIO
 ///   the same thing; `prefer`, `allow` and `verify-ca` are refused rather than quietly weakened.
 /// - `sslrootcert`: a PEM file of CA certificates to trust instead of the system's.
 /// - `host`: a directory holding the server's UNIX socket (`.s.PGSQL.PORT`), instead of TCP (then the URL's
-///   host part may be empty: `postgres://mtasts@/mtasts?host=/var/run/postgresql`).
+///   host part may be empty: `postgres://mtasts@/mtasts?host=/var/run/postgresql`); `port`: the port, as libpq
+///   also takes it.
 /// - `connect_timeout`: seconds (default 5) any store operation may wait for a connection before it fails.
 /// - `application_name`, `options` (e.g. `-c search_path=mtasts`): passed to the server as libpq does.
 public struct PostgresStoreConfiguration: Sendable, Equatable {
@@ -80,6 +81,9 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
             case "sslmode": sslmode = value
             case "sslrootcert": rootCertificates = value
             case "host": socketDirectory = value
+            case "port":
+                guard let p = Int(value), (1...65535).contains(p) else { throw Invalid(description: "port must be 1-65535, not '\(value)'") }
+                self.port = p
             case "connect_timeout":
                 guard let seconds = Double(value), seconds > 0 else {
                     throw Invalid(description: "connect_timeout must be a positive number of seconds, not '\(value)'")
@@ -88,7 +92,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
             case "application_name": applicationName = value
             case "options": options = value
             default:
-                throw Invalid(description: "\(Self.redacted(url)): unknown parameter '\(item.name)' (sslmode, sslrootcert, host, "
+                throw Invalid(description: "\(Self.redacted(url)): unknown parameter '\(item.name)' (sslmode, sslrootcert, host, port, "
                                          + "connect_timeout, application_name, options)")
             }
         }

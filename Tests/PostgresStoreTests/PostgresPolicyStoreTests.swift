@@ -110,6 +110,27 @@ struct PostgresPolicyStoreTests {
         }
     }
 
+    @Test("Over a UNIX socket: ?host=DIRECTORY&port=PORT")
+    func unixSocket() async throws {
+        let url = try await PostgresServer.freshURL()
+        let directory = try #require(try await PostgresServer.sql(url, "SHOW unix_socket_directories").first??
+            .split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) })
+        let port = try #require(try await PostgresServer.sql(url, "SHOW port").first ?? nil)
+        var components = try #require(URLComponents(string: url))
+        components.host = ""
+        components.port = nil
+        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "host", value: directory),
+                                                                  URLQueryItem(name: "port", value: port)]
+        let socketURL = try #require(components.string)
+        try await withStores(socketURL) { stores in
+            #expect(stores[0].configuration.socketDirectory == directory)
+            try await stores[0].save(try entry("a.example"))
+        }
+        try await withStores(url) { stores in
+            #expect(try await stores[0].loadAll().map(\.domain.value) == ["a.example"])
+        }
+    }
+
     @Test("A row whose body no longer parses is skipped, not fatal")
     func corruptRow() async throws {
         let url = try await PostgresServer.freshURL()
@@ -190,6 +211,7 @@ struct PostgresPolicyStoreTests {
         let base = try PostgresServer.url()
         var components = URLComponents(string: base)!
         components.path = "/no_such_db"
+        components.query = "connect_timeout=1"
         try await withStores(components.string!) { stores in
             let error = await #expect(throws: (any Error).self) { try await stores[0].prepare() }
             #expect("\(error!)".contains("no_such_db\" does not exist"), "\(error!)")

@@ -35,6 +35,7 @@ struct PostgresURLTests {
         let socket = try C(url: "postgres://mtasts@/mtasts?host=/var/run/postgresql")
         #expect(socket.socketDirectory == "/var/run/postgresql")
         #expect(socket.endpoint == "/var/run/postgresql/.s.PGSQL.5432 (database mtasts)")
+        #expect(try C(url: "postgres://mtasts@/mtasts?host=/run/pg&port=5433").endpoint == "/run/pg/.s.PGSQL.5433 (database mtasts)")
     }
 
     @Test("Refused, with a reason and without the password", arguments: [
@@ -47,6 +48,7 @@ struct PostgresURLTests {
         ("postgres://u:secret@h/d?sslmode=verify-ca", "sslmode 'verify-ca' is not supported"),
         ("postgres://u:secret@h/d?ssl=true", "unknown parameter 'ssl'"),
         ("postgres://u:secret@h/d?connect_timeout=0", "connect_timeout must be a positive number"),
+        ("postgres://u:secret@h/d?port=0", "port must be 1-65535"),
         ("postgres://u:secret@/d?host=run/pg", "must be an absolute path"),
         ("postgres://u:secret@/d?host=/run/pg&sslmode=require", "does not apply to a UNIX socket"),
     ])
