@@ -58,8 +58,10 @@ up)
     -o "-c listen_addresses=127.0.0.1 -p $port -k $PG -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     start >/dev/null || { cat "$PG/log" >&2; die "pg_ctl start failed"; }
   # Two -c: psql runs one -c's statements in one transaction, where CREATE DATABASE is refused.
+  # pg_read_all_settings: the tests find the UNIX socket directory with SHOW.
   as_server psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
-    -c "CREATE USER mtasts PASSWORD 'mtasts'" -c "CREATE DATABASE mtasts OWNER mtasts" >/dev/null
+    -c "CREATE USER mtasts PASSWORD 'mtasts'" -c "CREATE DATABASE mtasts OWNER mtasts" \
+    -c "GRANT pg_read_all_settings TO mtasts" >/dev/null
   echo "$port" > "$PG/port"
   line="POSTGRES_URL=postgres://mtasts:mtasts@127.0.0.1:$port/mtasts"
   echo "$line" > "$DIR/env.tmp"

@@ -68,7 +68,10 @@ public final class ResolverDaemon: Sendable {
             }
         case .postgres(let url):
             // Connects at the first use (run() loads the cache), so a setup error here is a malformed URL.
-            do { store = try PostgresPolicyStore(url: url, logger: logger) } catch {
+            // The pool logs every reconnection attempt at info; our own store errors say why already.
+            var poolLogger = logger
+            if poolLogger.logLevel > .debug && poolLogger.logLevel < .warning { poolLogger.logLevel = .warning }
+            do { store = try PostgresPolicyStore(url: url, logger: poolLogger) } catch {
                 throw SetupError(description: "cannot use the PostgreSQL cache: \(error)")
             }
         }

@@ -79,10 +79,14 @@ public final class PostgresPolicyStore: PolicyStore {
         if state.withLock({ $0.schemaReady }) { return }
         await runStarted.value
         try await withConnection { [logger] connection in
-            if try await Self.schemaComplete(connection, logger) { return }
-            try await connection.withTransaction(logger: logger) { connection in
-                for statement in Self.schema { try await Self.execute(connection, logger, statement) }
+            if try await !Self.schemaComplete(connection, logger) {
+                try await connection.withTransaction(logger: logger) { connection in
+                    for statement in Self.schema { try await Self.execute(connection, logger, statement) }
+                }
             }
+            // Rows of stores that died without close(): forgetting one costs that store, if it still runs, one reload.
+            try? await Self.execute(connection, logger,
+                                    "DELETE FROM mta_sts_writer_changes WHERE touched < now() - interval '30 days'")
         }
         state.withLock { $0.schemaReady = true }
     }
@@ -309,8 +313,6 @@ public final class PostgresPolicyStore: PolicyStore {
           changes bigint NOT NULL,
           touched timestamptz NOT NULL DEFAULT now())
         """,
-        // Rows of stores that died without close(): forgetting one costs that store a single reload.
-        "DELETE FROM mta_sts_writer_changes WHERE touched < now() - interval '30 days'",
         // Schema-qualified through TG_TABLE_SCHEMA, so it works whatever the changing session's search_path.
         """
         CREATE OR REPLACE FUNCTION mta_sts_count_change() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -69,6 +69,12 @@ enum PostgresServer {
     /// of each row as text (cast in the SQL when needed).
     @discardableResult
     static func sql(_ url: String, _ statement: String) async throws -> [String?] {
+        do { return try await plainSQL(url, statement) } catch {
+            throw TestbedError(description: "\(statement): \(String(reflecting: error))")
+        }
+    }
+
+    private static func plainSQL(_ url: String, _ statement: String) async throws -> [String?] {
         let configuration = try PostgresStoreConfiguration(url: url).connectionConfiguration()
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let connection = try await PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.next(),
