@@ -26,71 +26,15 @@ CMD=$1
 
 # ---------------------------------------------------------------------------------------------- processes
 
-# alive PID: the process exists and is not a zombie (an exited daemon's parent is PID 1, which may reap it late).
-alive() {
-  local state
-  kill -0 "$1" 2>/dev/null || return 1
-  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
-  [ "$state" != Z ] && [ -n "$state" ]
-}
+PEERS_NAME=testbed
+. "$HERE/lib/peers.sh"
 
-# True if PID is a live process whose command line mentions DIR (guards against recycled PIDs).
-ours() {
-  local pid=$1
-  [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$DIR/"
-}
-
-# stop_pidfile FILE: TERM the process named in FILE (if it is ours), wait up to 5 s, then KILL it and any
-# children it left; remove FILE. Adds the PIDs to STOPPED.
-STOPPED=()
-stop_pidfile() {
-  local pf=$1 pid kids i
-  [ -f "$pf" ] || return 0
-  pid=$(head -n1 "$pf" 2>/dev/null || true)
-  if ours "$pid"; then
-    kids=$(pgrep -P "$pid" || true)
-    STOPPED+=("$pid" $kids)
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 250; i++)); do alive "$pid" || break; sleep 0.02; done
-    if alive "$pid"; then
-      echo "testbed: $pid ($(basename "$pf")) ignored TERM; killing it" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    for i in $kids; do alive "$i" && kill -KILL "$i" 2>/dev/null || true; done
-  fi
-  rm -f "$pf"
-}
-
-# down [reap]: stop the peers of DIR. With "reap", also wait (up to 5 s) until their exited processes are
-# reaped: they are orphans whose parent is PID 1, and some PID 1s (this sandbox's) reap only about once a second,
-# so without the wait `pgrep nsd` may still list <defunct> entries right after `down`.
+# down [reap]: stop the peers of DIR (see stop_peers).
 down() {
-  local i p left
   [ -d "$DIR" ] || return 0
   rm -f "$DIR/env"
-  STOPPED=()
-  stop_pidfile "$DIR/run/faultserver.pid"
-  stop_pidfile "$DIR/run/nginx.pid"
-  stop_pidfile "$DIR/run/nsd.proc.pid"
+  stop_peers "${1:-}" "$DIR/run/faultserver.pid" "$DIR/run/nginx.pid" "$DIR/run/nsd.proc.pid"
   rm -f "$DIR/run/nsd.pid" "$DIR/run/faultserver.ready"
-  [ "${1:-}" = reap ] || return 0
-  for ((i = 0; i < 100; i++)); do
-    left=0
-    for p in "${STOPPED[@]}"; do kill -0 "$p" 2>/dev/null && left=1; done
-    [ "$left" -eq 1 ] || break
-    sleep 0.05
-  done
-}
-
-# fail_peer NAME LOG...: a peer did not come up; show its logs, stop everything, exit 1.
-fail_peer() {
-  local name=$1 f; shift
-  echo "testbed: $name failed to start" >&2
-  for f in "$@"; do
-    [ -s "$f" ] && { echo "----- $f -----" >&2; tail -n 40 "$f" >&2; }
-  done
-  down reap
-  exit 1
 }
 
 # ---------------------------------------------------------------------------------------------- generation

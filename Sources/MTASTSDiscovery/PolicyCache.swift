@@ -18,8 +18,9 @@ import Synchronization
 ///   picks up changes other processes made to the store.
 public final class PolicyCache: Sendable {
     public struct Settings: Sendable {
-        /// Re-check the TXT id in the background when it was confirmed longer ago than this (seconds).
-        public var revalidateAfter: Double = 300
+        /// Re-check the TXT id in the background when it was confirmed longer ago than this (seconds; pmsr's
+        /// `cache_grace`).
+        public var revalidateAfter: Double = 60
         /// How long the first lookup of an unknown domain may wait for discovery.
         public var firstLookupDeadline: Duration = .seconds(10)
         /// Upper bound on how long "no MTA-STS" is remembered (the TXT TTL is used when shorter).
@@ -35,6 +36,8 @@ public final class PolicyCache: Sendable {
         public var refreshWindow: Double = 30 * 86_400
         /// Entries unused for this long are removed.
         public var evictAfter: Double = 180 * 86_400
+        /// Proactive refreshes running at once.
+        public var refreshConcurrency = 8
 
         public init() {}
     }
@@ -145,15 +148,19 @@ public final class PolicyCache: Sendable {
         if let decision = cached(domain) { return decision }
         let task = task(for: domain, forceFetch: false)
         let deadline = deadline ?? settings.firstLookupDeadline
-        return await withTaskGroup(of: Decision?.self) { group in
-            group.addTask { await task.value }
-            group.addTask {
+        // A race resumed exactly once. (A task group would wait for both children, and awaiting a Task's value
+        // ignores cancellation: the deadline would never cut the wait short.)
+        return await withCheckedContinuation { continuation in
+            let once = ResumeOnce(continuation)
+            let timer = Task {
                 try? await Task.sleep(for: deadline)
-                return nil
+                once.resume(returning: .none)
             }
-            let first = await group.next()!
-            group.cancelAll()
-            return first ?? .none
+            Task {
+                let decision = await task.value
+                timer.cancel()
+                once.resume(returning: decision)
+            }
         }
     }
 
@@ -197,11 +204,9 @@ public final class PolicyCache: Sendable {
         switch lookup.outcome {
         case .valid:
             let id = lookup.record!.id
-            if var keep = valid, keep.id == id, !forceFetch {
+            if let keep = valid, keep.id == id, !forceFetch {
                 // Same id: nothing to fetch. This does not extend max_age (only a fetch does, §3.2).
-                keep.lastChecked = now
-                await commit(keep)
-                return .policy(keep)
+                return .policy(checked(keep, at: now))
             }
             let failedID = current?.failedID ?? failure?.id
             let failedAt = current?.failedAt ?? failure?.at
@@ -214,11 +219,9 @@ public final class PolicyCache: Sendable {
                 // A proactive refresh fetches the live policy whatever the TXT says (§10.2).
                 return await fetch(domain, id: current.id, current: current, now: now)
             }
-            if var keep = valid {
+            if let keep = valid {
                 // A vanished or broken TXT record does not remove a valid cached policy (§3.1, §5.1).
-                keep.lastChecked = now
-                await commit(keep)
-                return .policy(keep)
+                return .policy(checked(keep, at: now))
             }
             onEvent(.noPolicy(domain, outcome: lookup.outcome, reason: lookup.error?.message ?? lookup.outcome.rawValue))
             let ttl = Double(lookup.ttl ?? 0)
@@ -267,6 +270,15 @@ public final class PolicyCache: Sendable {
         return remember(domain, none: done + settings.failureRetry)
     }
 
+    /// Notes in memory that the TXT record was checked (no store write: a restart merely re-checks sooner, and a
+    /// shared store is not written by every host every minute).
+    private func checked(_ entry: CachedPolicy, at now: Double) -> CachedPolicy {
+        state.withLock { $0.entries[entry.domain]?.cached?.lastChecked = now }
+        var copy = entry
+        copy.lastChecked = now
+        return copy
+    }
+
     private func remember(_ domain: DomainName, none until: Double) -> Decision {
         state.withLock { $0.entries[domain, default: Entry()].negativeUntil = until }
         return .none
@@ -296,12 +308,17 @@ public final class PolicyCache: Sendable {
             var due: [DomainName] = []
             for (domain, entry) in s.entries {
                 guard let cached = entry.cached else {
-                    if let until = entry.negativeUntil, until < now, entry.failure == nil { s.entries[domain] = nil }
+                    // Nothing cached: forget the domain once its negative time and fetch backoff are over.
+                    let negativeOver = entry.negativeUntil.map { $0 < now } ?? true
+                    let backoffOver = entry.failure.map { now - $0.at >= settings.fetchBackoff } ?? true
+                    if negativeOver, backoffOver, s.inflight[domain] == nil { s.entries[domain] = nil }
                     continue
                 }
+                let backingOff = cached.failedAt.map { now - $0 < settings.fetchBackoff } ?? false
                 if now - cached.lastUsed > settings.evictAfter {
                     evicted.append(domain)
-                } else if now - cached.lastUsed <= settings.refreshWindow, now - cached.fetchedAt >= settings.refreshInterval {
+                } else if now - cached.lastUsed <= settings.refreshWindow, now - cached.fetchedAt >= settings.refreshInterval,
+                          !backingOff {
                     due.append(domain)
                 }
             }
@@ -314,7 +331,14 @@ public final class PolicyCache: Sendable {
             }
         }
         let chosen = Array(due.shuffled().prefix(maxRefreshes))
-        for domain in chosen { await refresh(domain) }
+        // A few at a time, so one hanging policy host does not hold up the others (or the next pass).
+        await withTaskGroup(of: Void.self) { group in
+            var started = 0
+            for domain in chosen {
+                if started >= settings.refreshConcurrency { await group.next() } else { started += 1 }
+                group.addTask { await self.refresh(domain) }
+            }
+        }
         return chosen
     }
 
@@ -347,4 +371,11 @@ public final class PolicyCache: Sendable {
             onEvent(.storeError("syncing with the store: \(error)"))
         }
     }
+}
+
+/// A continuation that the first of several racers resumes; the others find it gone.
+private final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, Never>?>
+    init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
+    func resume(returning value: T) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }

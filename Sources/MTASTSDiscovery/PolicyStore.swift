@@ -7,7 +7,7 @@ public struct CachedPolicy: Sendable, Hashable {
     /// The TXT record id the policy was fetched for.
     public var id: String
     public var policy: STSPolicy
-    /// The body exactly as fetched (TLS-RPT `policy-string`, `mta-sts cache show`).
+    /// The body exactly as fetched (`mta-sts cache show`; the parsed `policy` is what replies are built from).
     public var body: [UInt8]
     /// When the policy was last fetched successfully; it may be used until `expiresAt` (RFC 8461 §3.2).
     public var fetchedAt: Double

@@ -13,8 +13,10 @@ import NIOTLS
 /// verifying connection; this only explains it. (Name mismatches need no second look: our own DNS-ID
 /// check has the names at hand.)
 enum CertificateInspector {
-    static func explain(host: DomainName, address: IPAddress, port: Int, fallback: FetchFailure) async -> FetchFailure {
-        guard let leaf = try? await presentedCertificate(host: host, address: address, port: port) else { return fallback }
+    static func explain(host: DomainName, address: IPAddress, port: Int, within limit: Duration,
+                        fallback: FetchFailure) async -> FetchFailure {
+        guard limit > .zero,
+              let leaf = try? await presentedCertificate(host: host, address: address, port: port, within: limit) else { return fallback }
         let now = time(nil)
         let names = dnsNames(leaf)
         let shownNames = names.isEmpty ? "no DNS names" : names.joined(separator: ", ")
@@ -34,14 +36,19 @@ enum CertificateInspector {
     }
 
     /// The leaf certificate presented for `host` by SNI, read without verifying it.
-    static func presentedCertificate(host: DomainName, address: IPAddress, port: Int) async throws -> NIOSSLCertificate? {
+    /// One context for every inspection (building one loads the trust store).
+    private static let context: NIOSSLContext? = {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .none
-        let context = try NIOSSLContext(configuration: tls)
+        return try? NIOSSLContext(configuration: tls)
+    }()
+
+    static func presentedCertificate(host: DomainName, address: IPAddress, port: Int, within limit: Duration) async throws -> NIOSSLCertificate? {
+        guard let context else { return nil }
         let group = MultiThreadedEventLoopGroup.singleton
         let handshake = group.next().makePromise(of: Void.self)
         let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
+            .connectTimeout(TimeAmount(limit))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let tlsHandler = try NIOSSLClientHandler(context: context, serverHostname: host.value)
@@ -51,7 +58,7 @@ enum CertificateInspector {
             }
             .connect(host: address.description, port: port).get()
         defer { channel.close(promise: nil) }
-        let timeout = channel.eventLoop.scheduleTask(in: .seconds(5)) { handshake.fail(ChannelError.connectTimeout(.seconds(5))) }
+        let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(limit)) { handshake.fail(ChannelError.connectTimeout(TimeAmount(limit))) }
         try await handshake.futureResult.get()
         timeout.cancel()
         return try await channel.eventLoop.submit {

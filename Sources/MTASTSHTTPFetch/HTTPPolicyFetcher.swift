@@ -92,7 +92,9 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
                 return PolicyFetchResult(.body(body), attempts: attempts)
             case .failure(var failure):
                 if failure.code == "tls-certificate-invalid" {
-                    failure = await CertificateInspector.explain(host: host, address: address, port: configuration.port, fallback: failure)
+                    // Explaining the failure stays within the fetch's deadline.
+                    failure = await CertificateInspector.explain(host: host, address: address, port: configuration.port,
+                                                                 within: min(deadline - clock.now, .seconds(5)), fallback: failure)
                 }
                 attempts.append(.init(address: address, summary: failure.message, elapsed: elapsed))
                 last = failure

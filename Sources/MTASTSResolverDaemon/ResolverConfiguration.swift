@@ -73,7 +73,7 @@ public struct ResolverConfiguration: Sendable {
         try r.only(map, ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "cache_grace", "cache",
                          "proactive_policy_fetching", "default_zone", "zones", "dns_servers", "dns_trust_anchor", "ca_file",
                          "dns_timeout", "fetch_timeout", "idle_timeout", "socket_owner", "socket_group",
-                         "first_lookup_timeout", "negative_cache_max", "failure_retry", "refresh_interval", "evict_after",
+                         "negative_cache_max", "failure_retry", "refresh_interval", "evict_after",
                          "metrics"], at: "")
         let host = try r.string(map["host"], "host") ?? "127.0.0.1"
         let port = try r.int(map["port"], "port") ?? 8461

@@ -154,6 +154,10 @@ public final class ResolverDaemon: Sendable {
             if fresh.listen != configuration.listen || fresh.cache != configuration.cache {
                 logger.warning("listen address or cache changed: restart the daemon to apply")
             }
+            if fresh.dnsServers != configuration.dnsServers || fresh.caFile != configuration.caFile
+                || fresh.dnsTrustAnchor != configuration.dnsTrustAnchor {
+                logger.warning("DNS or CA settings changed: restart the daemon to apply (SIGHUP reloads zones only)")
+            }
             logger.info("configuration reloaded", metadata: ["zones": "\(fresh.zones.keys.sorted())"])
         } catch {
             logger.error("reload failed; the running configuration stays", metadata: ["reason": "\(error)"])

@@ -87,11 +87,11 @@ public final class ResolverResponder: SocketmapResponder {
     }
 
     public func reply(to request: SocketmapRequest) async -> ByteBuffer {
-        guard case .domain(let domain) = PolicyKey(request.key) else { return Self.notFound }
+        let memo = memo(for: request, id: request.name + " " + request.key)
+        guard case .domain(let domain) = memo.key else { return Self.notFound }
         metrics.count(.miss)
-        let zone = options(request.name)
-        let decision = await cache.resolve(domain, deadline: zone.timeout)
-        return frame(PostfixPolicyReply.reply(for: decision, options: zone))
+        let decision = await cache.resolve(domain, deadline: memo.zone.timeout)
+        return frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
     }
 
     private func frame(_ reply: SocketmapReply) -> ByteBuffer {

@@ -6,7 +6,7 @@ import NIOCore
 /// ```
 ///   "19:postfix example.com,"  →  "postfix example.com"
 /// ```
-public struct NetstringDecoder: ByteToMessageDecoder, NIOSingleStepByteToMessageDecoder {
+public struct NetstringDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = ByteBuffer
 
     /// Longest payload accepted; a longer announced length is an error (Postfix sends at most 10000).
@@ -47,18 +47,6 @@ public struct NetstringDecoder: ByteToMessageDecoder, NIOSingleStepByteToMessage
         // A client may half-close after its last request; bytes of an unfinished frame are an error.
         if buffer.readableBytes > 0 { throw NetstringError.truncated(buffer.readableBytes) }
         return nil
-    }
-
-    public mutating func decode(buffer: inout ByteBuffer, context: ChannelHandlerContext) throws -> DecodingState {
-        guard let frame = try decode(buffer: &buffer) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(frame))
-        return .continue
-    }
-
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        guard let frame = try decodeLast(buffer: &buffer, seenEOF: seenEOF) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(frame))
-        return .continue
     }
 }
 

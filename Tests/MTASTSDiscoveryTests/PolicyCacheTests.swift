@@ -123,6 +123,20 @@ struct PolicyCacheTests {
         #expect(quiet.alerts.isEmpty)
     }
 
+    @Test("C45 a failed proactive refresh is not retried within the 5-minute backoff")
+    func refreshBackoff() async {
+        let c = cache { $0.refreshInterval = 10 }
+        _ = await c.resolve(domain)
+        clock.advance(11)
+        http.serve("mta-sts.example.com", .failure(.status(503)))
+        #expect(await c.maintain() == [domain])
+        clock.advance(60)
+        #expect(await c.maintain() == [], "within the backoff")
+        clock.advance(300)
+        #expect(await c.maintain() == [domain])
+        #expect(http.fetchCount == 3)
+    }
+
     @Test("C45 after a failed fetch, the same id is not fetched again for 5 minutes; a new id is fetched at once")
     func backoff() async {
         http.serve("mta-sts.example.com", .failure(.status(500)))
@@ -210,6 +224,7 @@ struct PolicyCacheTests {
         http.setDelay(.milliseconds(300))
         let c = cache { $0.firstLookupDeadline = .milliseconds(20) }
         #expect(await c.resolve(domain) == .none)
+        #expect(c.cached(domain) == nil, "resolve gave up before the discovery finished")
         try await Task.sleep(for: .milliseconds(600))
         #expect(mode(try #require(c.cached(domain))) == .enforce)
     }
