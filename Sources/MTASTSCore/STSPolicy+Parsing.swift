@@ -35,6 +35,9 @@ extension STSPolicy {
 }
 
 private struct PolicyParser {
+    /// The fields RFC 8461 §3.2 defines; any other key is an extension.
+    static let knownKeys = ["version", "mode", "max_age", "mx"]
+
     let bytes: [UInt8]
     let tolerant: Bool
     var diagnostics: [Diagnostic] = []
@@ -247,7 +250,7 @@ private struct PolicyParser {
     /// A known key whose line could not be read still counts as present, so "missing" is not reported too.
     mutating func noteUnusable(_ key: ArraySlice<UInt8>) {
         let k = ASCII.string(key)
-        if ["version", "mode", "max_age", "mx"].contains(k) { present.insert(k) }
+        if Self.knownKeys.contains(k) { present.insert(k) }
     }
 
     mutating func field(_ key: String, _ value: ArraySlice<UInt8>, line: Int, lineStart: Int, keyStart: Int, valueStart: Int) {
@@ -335,7 +338,7 @@ private struct PolicyParser {
         func loc(_ offset: Int, _ length: Int) -> Diagnostic.Location {
             at(line: line, lineStart: lineStart, offset: offset, length: length)
         }
-        if let known = ["version", "mode", "max_age", "mx"].first(where: { ASCII.differsOnlyInCase(key.utf8, $0) }) {
+        if let known = Self.knownKeys.first(where: { ASCII.differsOnlyInCase(key.utf8, $0) }) {
             add(.policyKeyCase, .warning,
                 "`\(key)` is not `\(known)`: keys are case-sensitive, so senders ignore this line as an unknown extension",
                 fix: "write `\(known):` in lowercase", loc(keyStart, key.utf8.count))

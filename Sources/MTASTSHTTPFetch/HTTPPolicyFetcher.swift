@@ -289,8 +289,5 @@ func boringSSLReason(_ text: String) -> String {
 }
 
 extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, atto) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + atto / 1_000_000_000)
-    }
+    init(_ duration: Duration) { self = .nanoseconds(duration.nanoseconds) }
 }

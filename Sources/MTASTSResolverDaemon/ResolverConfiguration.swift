@@ -183,7 +183,7 @@ public struct ResolverConfiguration: Sendable {
             z.strictTesting = try bool(map["strict_testing"], key + ".strict_testing") ?? z.strictTesting
             z.requireSNI = try bool(map["require_sni"], key + ".require_sni") ?? z.requireSNI
             z.tlsrpt = try bool(map["tlsrpt"], key + ".tlsrpt") ?? z.tlsrpt
-            if let t = try double(map["timeout"], key + ".timeout") { z.timeout = .milliseconds(Int64(t * 1000)) }
+            if let t = try double(map["timeout"], key + ".timeout") { z.timeout = .seconds(t) }
             return z
         }
     }

@@ -51,9 +51,9 @@ public final class ResolverDaemon: Sendable {
         let fetcher: HTTPPolicyFetcher
         do {
             resolver = try UnboundResolver(.init(servers: configuration.dnsServers, trustAnchorFile: configuration.dnsTrustAnchor,
-                                                 timeout: .milliseconds(Int64(configuration.dnsTimeout * 1000))))
+                                                 timeout: .seconds(configuration.dnsTimeout)))
             fetcher = try HTTPPolicyFetcher(.init(extraTrustRootsFile: configuration.caFile,
-                                                  timeout: .milliseconds(Int64(configuration.fetchTimeout * 1000))))
+                                                  timeout: .seconds(configuration.fetchTimeout)))
         } catch {
             throw SetupError(description: "\(error)")
         }
@@ -131,7 +131,7 @@ public final class ResolverDaemon: Sendable {
         case .unix(let path, let mode, let owner, let group):
             endpoint = .unix(path: path, mode: mode, owner: owner.flatMap(Self.userID), group: group.flatMap(Self.groupID))
         }
-        let server = SocketmapServer(.init(endpoint: endpoint, idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))),
+        let server = SocketmapServer(.init(endpoint: endpoint, idleTimeout: .nanoseconds(Duration.seconds(configuration.idleTimeout).nanoseconds)),
                                      responder: responder)
         var services: [any Service] = [
             SocketmapService(server: server, daemon: self, logger: logger),

@@ -88,7 +88,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
                 guard let seconds = Double(value), seconds > 0 else {
                     throw Invalid(description: "connect_timeout must be a positive number of seconds, not '\(value)'")
                 }
-                connectTimeout = .milliseconds(Int64(seconds * 1000))
+                connectTimeout = .seconds(seconds)
             case "application_name": applicationName = value
             case "options": options = value
             default:

@@ -120,9 +120,7 @@ public final class UnboundResolver: DNSResolver, @unchecked Sendable {
         }
         let queryID = id
         let limit = timeout
-        let (seconds, attoseconds) = limit.components
-        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-        queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(limit.nanoseconds))) {
             guard pending.isWaiting else { return }
             // Cancelled queries never call back; if the cancel comes too late the callback owns the box.
             if ub_cancel(self.context, queryID) == 0 { box.release() }

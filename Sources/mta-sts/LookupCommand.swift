@@ -60,21 +60,11 @@ struct LookupCommand: AsyncParsableCommand {
     }
 }
 
-func milliseconds(_ d: Duration) -> String {
-    let (s, atto) = d.components
-    let ms = Double(s) * 1000 + Double(atto) / 1e15
-    return String(format: "%.1f", ms)
-}
+func milliseconds(_ d: Duration) -> String { String(format: "%.1f", d.milliseconds) }
 
 /// `mta-sts lookup --json` (a documented contract: keys are only ever added).
 struct LookupJSON: Encodable {
     struct Record: Encodable { let id: String }
-    struct Policy: Encodable {
-        let version = "STSv1"
-        let mode: String
-        let max_age: UInt32
-        let mx: [String]
-    }
     struct Failure: Encodable {
         let code: String
         let message: String
@@ -91,7 +81,7 @@ struct LookupJSON: Encodable {
     let tlsrpt_result_type: String?
     let record: Record?
     let record_dnssec: String?
-    let policy: Policy?
+    let policy: PolicyJSON?
     let error: Failure?
     let diagnostics: [DiagnosticJSON]
     let steps: [Step]
@@ -102,13 +92,12 @@ struct LookupJSON: Encodable {
         tlsrpt_result_type = r.outcome.tlsrptResultType
         record = r.record.map { Record(id: $0.id) }
         record_dnssec = r.recordDNSSEC?.description
-        policy = r.policy.map { Policy(mode: $0.mode.rawValue, max_age: $0.maxAge, mx: $0.mx.map(\.description)) }
+        policy = r.policy.map(PolicyJSON.init)
         error = r.error.map { Failure(code: $0.code, message: $0.message) }
         diagnostics = r.diagnostics.map(DiagnosticJSON.init)
         steps = r.steps.map {
-            let (s, atto) = $0.elapsed.components
-            return Step(question: $0.question, answer: $0.answer, dnssec: $0.dnssec?.description,
-                        ms: ((Double(s) * 1000 + Double(atto) / 1e15) * 10).rounded() / 10)
+            Step(question: $0.question, answer: $0.answer, dnssec: $0.dnssec?.description,
+                 ms: ($0.elapsed.milliseconds * 10).rounded() / 10)
         }
     }
 }

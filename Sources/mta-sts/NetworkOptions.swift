@@ -26,7 +26,7 @@ struct NetworkOptions: ParsableArguments {
         }
     }
 
-    private var timeoutDuration: Duration? { timeout.map { .milliseconds(Int64($0 * 1000)) } }
+    private var timeoutDuration: Duration? { timeout.map { .seconds($0) } }
 
     /// Builds the discovery machinery with the concrete resolver and fetcher; setup problems (an unreadable
     /// CA or anchor file) are printed and end the command with exit 2.

@@ -127,6 +127,22 @@ struct DiagnosticJSON: Encodable {
     enum CodingKeys: String, CodingKey { case code, severity, message, fix, rfc, line, column, offset }
 }
 
+/// A policy in JSON output (`policy check`, `lookup`).
+struct PolicyJSON: Encodable {
+    let version = "STSv1"
+    let mode: String
+    let max_age: UInt32
+    let mx: [String]
+    let extensions: [String: String]
+
+    init(_ p: STSPolicy) {
+        mode = p.mode.rawValue
+        max_age = p.maxAge
+        mx = p.mx.map(\.description)
+        extensions = Dictionary(p.extensions.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
 enum JSONOutput {
     /// Prints `value` as one line of JSON with sorted keys (stable output for scripts and diffs).
     static func print(_ value: some Encodable) throws {

@@ -157,18 +157,10 @@ extension PolicyCommand {
 
 /// `policy check --json` (a documented contract: keys are only ever added).
 struct PolicyCheckJSON: Encodable {
-    struct Policy: Encodable {
-        let version = "STSv1"
-        let mode: String
-        let max_age: UInt32
-        let mx: [String]
-        let extensions: [String: String]
-    }
-
     let valid: Bool
     /// Whether a tolerant sender would apply the policy (see `PolicyReading.sender`).
     let sender_valid: Bool
-    let policy: Policy?
+    let policy: PolicyJSON?
     let errors: [DiagnosticJSON]
     let warnings: [DiagnosticJSON]
     let notes: [DiagnosticJSON]
@@ -176,10 +168,7 @@ struct PolicyCheckJSON: Encodable {
     init(strict: PolicyParseResult, sender: PolicyParseResult) {
         valid = strict.policy != nil
         sender_valid = sender.policy != nil
-        policy = (strict.policy ?? sender.policy).map {
-            Policy(mode: $0.mode.rawValue, max_age: $0.maxAge, mx: $0.mx.map(\.description),
-                   extensions: Dictionary($0.extensions.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))
-        }
+        policy = (strict.policy ?? sender.policy).map(PolicyJSON.init)
         errors = strict.diagnostics.errors.map(DiagnosticJSON.init)
         warnings = strict.diagnostics.warnings.map(DiagnosticJSON.init)
         notes = strict.diagnostics.notes.map(DiagnosticJSON.init)

@@ -18,8 +18,17 @@ struct TestResponder: SocketmapResponder {
 
 @Suite("Socketmap server over real sockets")
 struct ServerTests {
-    /// Sends bytes on a fresh blocking socket and reads until `until` replies arrived or EOF.
-    func exchange(_ address: SocketAddress, _ send: String, expect count: Int) throws -> (String, closed: Bool) {
+    /// Sends bytes on a fresh blocking socket and reads until `count` replies arrived or EOF. The blocking
+    /// I/O runs on a dispatch thread: on the cooperative pool it could starve the server's own reply tasks.
+    func exchange(_ address: SocketAddress, _ send: String, expect count: Int) async throws -> (String, closed: Bool) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try blockingExchange(address, send, expect: count) })
+            }
+        }
+    }
+
+    func blockingExchange(_ address: SocketAddress, _ send: String, expect count: Int) throws -> (String, closed: Bool) {
         let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var tv = timeval(tv_sec: 3, tv_usec: 0)
@@ -45,7 +54,7 @@ struct ServerTests {
     func pipelining() async throws {
         let server = try await start()
         defer { server.close(promise: nil) }
-        let (reply, _) = try exchange(server.localAddress!, "12:postfix slow,7:postfix,9:postfix a,", expect: 3)
+        let (reply, _) = try await exchange(server.localAddress!, "12:postfix slow,7:postfix,9:postfix a,", expect: 3)
         #expect(reply == "12:OK late slow,9:NOTFOUND ,12:OK postfix a,")
     }
 
@@ -53,9 +62,9 @@ struct ServerTests {
     func garbageClient() async throws {
         let server = try await start()
         defer { server.close(promise: nil) }
-        let (reply, closed) = try exchange(server.localAddress!, "9:postfix a,xyz:garbage", expect: 2)
+        let (reply, closed) = try await exchange(server.localAddress!, "9:postfix a,xyz:garbage", expect: 2)
         #expect(reply == "12:OK postfix a," && closed)
-        let (good, _) = try exchange(server.localAddress!, "9:postfix b,", expect: 1)
+        let (good, _) = try await exchange(server.localAddress!, "9:postfix b,", expect: 1)
         #expect(good == "12:OK postfix b,")
     }
 
@@ -63,8 +72,8 @@ struct ServerTests {
     func oddRequests() async throws {
         let server = try await start()
         defer { server.close(promise: nil) }
-        #expect(try exchange(server.localAddress!, "7:nospace,", expect: 1).0 == "9:NOTFOUND ,")
-        let (_, closed) = try exchange(server.localAddress!, "20000:" + String(repeating: "a", count: 100), expect: 1)
+        #expect(try await exchange(server.localAddress!, "7:nospace,", expect: 1).0 == "9:NOTFOUND ,")
+        let (_, closed) = try await exchange(server.localAddress!, "20000:" + String(repeating: "a", count: 100), expect: 1)
         #expect(closed)
     }
 
@@ -75,6 +84,6 @@ struct ServerTests {
         defer { server.close(promise: nil) }
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? Int) == 0o660)
-        #expect(try exchange(try SocketAddress(unixDomainSocketPath: path), "9:postfix u,", expect: 1).0 == "12:OK postfix u,")
+        #expect(try await exchange(try SocketAddress(unixDomainSocketPath: path), "9:postfix u,", expect: 1).0 == "12:OK postfix u,")
     }
 }
