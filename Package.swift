@@ -29,12 +29,16 @@ let package = Package(
         .systemLibrary(name: "CIDN2", path: "Sources/CIDN2"),
         // libunbound (Debian libunbound-dev): the one DNS path, with DNSSEC status.
         .systemLibrary(name: "CUnbound", path: "Sources/CUnbound"),
+        // glibc's stub resolver (libresolv), for the DNSSEC trust-ad mode's AD-bit answers.
+        .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         // Pure values and RFC 8461 rules. No I/O, no clock reads.
         .target(name: "MTASTSCore", dependencies: ["CIDN2"]),
         // The RFC 8461 algorithms with injected I/O: DNSResolver, PolicyFetcher, record lookup, discovery.
         .target(name: "MTASTSDiscovery", dependencies: ["MTASTSCore"]),
         // DNSResolver on libunbound.
         .target(name: "MTASTSUnbound", dependencies: ["MTASTSDiscovery", "CUnbound"]),
+        // DNSSEC modes; the AD-trusting stub resolver that asks the DANE-deciding questions in trust-ad mode.
+        .target(name: "MTASTSStubDNS", dependencies: ["MTASTSDiscovery", "CResolv"]),
         // PolicyFetcher on SwiftNIO + NIOSSL (the strict RFC 8461 §3.3 fetch).
         .target(
             name: "MTASTSHTTPFetch",
@@ -70,8 +74,8 @@ let package = Package(
         .target(
             name: "MTASTSResolverDaemon",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "MTASTSStorePostgres",
-                "PostfixSocketmap",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
+                "MTASTSStorePostgres", "PostfixSocketmap",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,8 +87,8 @@ let package = Package(
         .executableTarget(
             name: "mta-sts",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "MTASTSStorePostgres",
-                "MTASTSResolverDaemon",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
+                "MTASTSStorePostgres", "MTASTSResolverDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +102,7 @@ let package = Package(
             path: "Benchmarks/discovery-bench"
         ),
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
-        .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery"]),
+        .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery", "MTASTSStubDNS"]),
         .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite"]),
         // Against a real PostgreSQL (scripts/postgres.sh; MTASTS_POSTGRES_URL when scripts/test.sh started one).
         .testTarget(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test), nginx
+# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test, dane.test), nginx
 # (policy hosts, 127.0.1.1:443) and a Python fault server (127.0.1.2:443), all on loopback; 127.0.1.9 has nothing.
 #
 #   scripts/testbed.sh up DIR      generate CA, certs, signed zones, configs under DIR; start the peers;
@@ -119,11 +119,18 @@ up() {
   render "$DATA/t.test.zone.in" "$DIR/dns/t.test.zone"
   render "$DATA/sec.test.zone.in" "$DIR/dns/sec.test.zone"
   render "$DATA/bogus.test.zone.in" "$DIR/dns/bogus.test.zone"
+  render "$DATA/dane.test.zone.in" "$DIR/dns/dane.test.zone"
   : > "$DIR/ta.key"
   sign_zone sec.test >> "$DIR/logs/signzone.log" 2>&1 || fail_peer "zone signing (sec.test)" "$DIR/logs/signzone.log"
   sign_zone bogus.test >> "$DIR/logs/signzone.log" 2>&1 || fail_peer "zone signing (bogus.test)" "$DIR/logs/signzone.log"
   grep -q '"v=STSv1; id=bogus1;"' "$DIR/dns/bogus.test.zone.signed" || die "bogus.test: TXT to tamper not found"
   sed -i 's/"v=STSv1; id=bogus1;"/"v=STSv1; id=EVIL;"/' "$DIR/dns/bogus.test.zone.signed"
+  # dane.test: forge the TLSA of bogus-mx and the MX of badmx after signing (their RRSIGs no longer verify).
+  sign_zone dane.test >> "$DIR/logs/signzone.log" 2>&1 || fail_peer "zone signing (dane.test)" "$DIR/logs/signzone.log"
+  grep -q '^_25._tcp.bogus-mx.dane.test.*TLSA.*3 1 1 1111' "$DIR/dns/dane.test.zone.signed" &&
+    grep -q '^badmx.dane.test.*MX[[:space:]]*10 tlsa-mx' "$DIR/dns/dane.test.zone.signed" || die "dane.test: records to tamper not found"
+  sed -i -e '/^_25._tcp.bogus-mx.dane.test.*TLSA/s/3 1 1 1111/3 1 1 2222/' \
+    -e '/^badmx.dane.test.*MX/s/MX[[:space:]]*10 tlsa-mx/MX\t20 tlsa-mx/' "$DIR/dns/dane.test.zone.signed"
   # The same anchors in BIND's trust-anchors syntax, for delv.
   { echo "trust-anchors {"
     awk '{ k = ""; for (i = 7; i <= NF; i++) k = k $i; printf "  %s static-key %s %s %s \"%s\";\n", $1, $4, $5, $6, k }' "$DIR/ta.key"
@@ -133,7 +140,8 @@ up() {
     nsd-checkconf "$DIR/nsd.conf" &&
       nsd-checkzone t.test "$DIR/dns/t.test.zone" &&
       nsd-checkzone sec.test "$DIR/dns/sec.test.zone.signed" &&
-      nsd-checkzone bogus.test "$DIR/dns/bogus.test.zone.signed"
+      nsd-checkzone bogus.test "$DIR/dns/bogus.test.zone.signed" &&
+      nsd-checkzone dane.test "$DIR/dns/dane.test.zone.signed"
   } >> "$DIR/logs/nsd-check.log" 2>&1 || fail_peer "nsd (configuration check)" "$DIR/logs/nsd-check.log"
 
   # NSD: foreground mode in its own session; killing this PID stops its children too.
@@ -248,8 +256,11 @@ check() {
   expect "TCP works" "$(q +tcp +short TXT _mta-sts.good.t.test)" '"v=STSv1; id=good1;"'
   expect_grep "sec.test: RRSIG with +dnssec" "$(q +dnssec TXT _mta-sts.sec.test)" 'RRSIG[[:space:]]+TXT'
   expect_grep "bogus.test: forged TXT served" "$(q +short TXT _mta-sts.bogus.test)" 'id=EVIL'
-  expect "ta.key: two KSK DNSKEYs" "$(grep -cE '^(sec|bogus)\.test\.[[:space:]]+(IN[[:space:]]+)?DNSKEY[[:space:]]+257 ' \
-    "$DIR/ta.key")" 2
+  expect "ta.key: three KSK DNSKEYs" "$(grep -cE '^(sec|bogus|dane)\.test\.[[:space:]]+(IN[[:space:]]+)?DNSKEY[[:space:]]+257 ' \
+    "$DIR/ta.key")" 3
+  expect "dane.test: mixed MX" "$(q +short MX mixed.dane.test | sort | paste -sd' ' -)" "10 plain-mx.dane.test. 20 tlsa-mx.dane.test."
+  expect_grep "dane.test: forged TLSA served" "$(q +short TLSA _25._tcp.bogus-mx.dane.test)" '^3 1 1 2222'
+  expect "dane.test: forged MX served" "$(q +short MX badmx.dane.test)" "20 tlsa-mx.dane.test."
   if command -v delv > /dev/null; then
     d() { delv @127.0.0.1 -p "$port" -a "$DIR/delv.anchors" +root="$1" "${@:2}" 2>&1 || true; }
     expect_grep "delv: sec.test fully validated" "$(d sec.test TXT _mta-sts.sec.test)" '^; fully validated'

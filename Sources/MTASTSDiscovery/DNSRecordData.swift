@@ -22,6 +22,9 @@ public enum DNSRecordData {
         return (preference, host)
     }
 
+    /// A TLSA record (RFC 6698 §2.1): usage, selector, matching type, association data.
+    public static func tlsa(_ rdata: [UInt8]) -> TLSARecord? { TLSARecord(rdata: rdata) }
+
     /// An A or AAAA record's address.
     public static func address(_ rdata: [UInt8]) -> IPAddress? { IPAddress(bytes: rdata) }
 

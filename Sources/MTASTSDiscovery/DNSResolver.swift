@@ -2,7 +2,7 @@ import MTASTSCore
 
 /// The DNS record types the toolkit asks for.
 public enum DNSRecordType: UInt16, Sendable, CustomStringConvertible {
-    case a = 1, cname = 5, mx = 15, txt = 16, aaaa = 28, tlsa = 52
+    case a = 1, cname = 5, mx = 15, txt = 16, aaaa = 28, dnskey = 48, tlsa = 52
 
     public var description: String {
         switch self {
@@ -11,6 +11,7 @@ public enum DNSRecordType: UInt16, Sendable, CustomStringConvertible {
         case .mx: "MX"
         case .txt: "TXT"
         case .aaaa: "AAAA"
+        case .dnskey: "DNSKEY"
         case .tlsa: "TLSA"
         }
     }

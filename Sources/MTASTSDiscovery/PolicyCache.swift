@@ -374,7 +374,7 @@ public final class PolicyCache: Sendable {
 }
 
 /// A continuation that the first of several racers resumes; the others find it gone.
-private final class ResumeOnce<T: Sendable>: Sendable {
+final class ResumeOnce<T: Sendable>: Sendable {
     private let continuation: Mutex<CheckedContinuation<T, Never>?>
     init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
     func resume(returning value: T) { continuation.withLock { $0.take() }?.resume(returning: value) }

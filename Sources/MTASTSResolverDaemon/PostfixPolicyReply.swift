@@ -13,6 +13,15 @@ public struct ZoneOptions: Sendable, Hashable {
     public var tlsrpt = false
     /// How long a lookup of an unknown domain may wait for discovery before answering NOTFOUND.
     public var timeout: Duration = .seconds(4)
+    /// The reply when DANE applies to a domain with an enforced policy (docs/dane.md).
+    public var daneReply: DANEReply = .daneOnly
+
+    /// Postfix's level for a DANE domain: `dane-only` (mandatory DANE; MX hosts without usable TLSA are not
+    /// used) or `dane` (opportunistic DANE: such hosts get Postfix's `may`/`encrypt`).
+    public enum DANEReply: String, Sendable, Hashable, CaseIterable {
+        case daneOnly = "dane-only"
+        case dane
+    }
 
     public init() {}
 }
@@ -69,14 +78,26 @@ public enum PostfixPolicyReply {
     ///   plus `servername=hostname` and, with `tlsrpt`, the TLS-RPT attributes.
     /// - testing, none, no policy: `NOTFOUND ` (Postfix's own default level applies, DANE included; never
     ///   `may`, which would lower a stricter global level).
-    public static func reply(for decision: PolicyCache.Decision, options: ZoneOptions) -> SocketmapReply {
+    /// - DANE (`dane` given): only for a policy that would be enforced, because otherwise NOTFOUND leaves
+    ///   Postfix's own level — its own DANE included — in charge. DANE applies → `OK dane-only` (or `OK dane`);
+    ///   DANE undecidable (bogus or failed DNSSEC answers) → `TEMP <reason>`: the mail waits rather than go
+    ///   out without the DANE check (RFC 8461 §2, RFC 7672 §2.2); DANE does not apply → the MTA-STS reply.
+    public static func reply(for decision: PolicyCache.Decision, dane: DANEStatus? = nil, options: ZoneOptions) -> SocketmapReply {
         guard case .policy(let cached) = decision else { return .notFound }
-        return reply(for: cached.policy, domain: cached.domain, options: options)
+        return reply(for: cached.policy, domain: cached.domain, dane: dane, options: options)
     }
 
-    public static func reply(for policy: STSPolicy, domain: DomainName, options: ZoneOptions) -> SocketmapReply {
-        guard policy.mode == .enforce || (policy.mode == .testing && options.strictTesting), !policy.mx.isEmpty else {
-            return .notFound
+    /// Whether the policy changes delivery (so DANE precedence must be decided first).
+    public static func isEnforced(_ policy: STSPolicy, options: ZoneOptions) -> Bool {
+        (policy.mode == .enforce || (policy.mode == .testing && options.strictTesting)) && !policy.mx.isEmpty
+    }
+
+    public static func reply(for policy: STSPolicy, domain: DomainName, dane: DANEStatus? = nil, options: ZoneOptions) -> SocketmapReply {
+        guard isEnforced(policy, options: options) else { return .notFound }
+        switch dane?.regime {
+        case .dane: return .ok(options.daneReply.rawValue)
+        case .deferred: return .temp("DANE cannot be evaluated for \(domain): \(dane!.reason)")
+        case .mtaSTS, nil: break
         }
         var seen = Set<String>()
         // Postfix has no `*`: `.example.net` is its "any name under example.net". With the mx_host_pattern

@@ -1,6 +1,7 @@
 import Foundation
 import MTASTSDiscovery
 import MTASTSStorePostgres
+import MTASTSStubDNS
 import Yams
 
 /// The resolver's configuration: postfix-mta-sts-resolver's YAML keys with their meaning (so its users can
@@ -41,6 +42,8 @@ public struct ResolverConfiguration: Sendable {
     /// Our extras.
     public var dnsServers: [String] = []
     public var dnsTrustAnchor: String?
+    /// Where DNSSEC trust comes from (nil: trust-ad, or validate when a trust anchor is given).
+    public var dnssec: DNSSECMode?
     public var caFile: String?
     public var dnsTimeout: Double = 5
     public var fetchTimeout: Double = 60
@@ -71,7 +74,7 @@ public struct ResolverConfiguration: Sendable {
         guard let map = root as? [String: Any] else { throw Invalid(description: "\(source): the top level must be a mapping") }
         var r = Reader(source: source)
         try r.only(map, ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "cache_grace", "cache",
-                         "proactive_policy_fetching", "default_zone", "zones", "dns_servers", "dns_trust_anchor", "ca_file",
+                         "proactive_policy_fetching", "default_zone", "zones", "dns_servers", "dns_trust_anchor", "dnssec", "ca_file",
                          "dns_timeout", "fetch_timeout", "idle_timeout", "socket_owner", "socket_group",
                          "negative_cache_max", "failure_retry", "refresh_interval", "evict_after",
                          "metrics"], at: "")
@@ -117,6 +120,12 @@ public struct ResolverConfiguration: Sendable {
         }
         c.dnsServers = try r.strings(map["dns_servers"], "dns_servers") ?? []
         c.dnsTrustAnchor = try r.string(map["dns_trust_anchor"], "dns_trust_anchor")
+        if let mode = try r.string(map["dnssec"], "dnssec") {
+            guard let parsed = DNSSECMode(rawValue: mode) else {
+                throw Invalid(description: "\(source): dnssec '\(mode)' is not one of \(DNSSECMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            c.dnssec = parsed
+        }
         c.caFile = try r.string(map["ca_file"], "ca_file")
         c.dnsTimeout = try r.double(map["dns_timeout"], "dns_timeout") ?? c.dnsTimeout
         c.fetchTimeout = try r.double(map["fetch_timeout"], "fetch_timeout") ?? c.fetchTimeout
@@ -178,12 +187,18 @@ public struct ResolverConfiguration: Sendable {
         }
         func zone(_ v: Any, _ key: String, base: ZoneOptions) throws(Invalid) -> ZoneOptions {
             guard let map = v as? [String: Any] else { throw Invalid(description: "\(source): \(key) must be a mapping") }
-            try only(map, ["strict_testing", "timeout", "require_sni", "tlsrpt"], at: key + ".")
+            try only(map, ["strict_testing", "timeout", "require_sni", "tlsrpt", "dane_reply"], at: key + ".")
             var z = base
             z.strictTesting = try bool(map["strict_testing"], key + ".strict_testing") ?? z.strictTesting
             z.requireSNI = try bool(map["require_sni"], key + ".require_sni") ?? z.requireSNI
             z.tlsrpt = try bool(map["tlsrpt"], key + ".tlsrpt") ?? z.tlsrpt
             if let t = try double(map["timeout"], key + ".timeout") { z.timeout = .seconds(t) }
+            if let reply = try string(map["dane_reply"], key + ".dane_reply") {
+                guard let parsed = ZoneOptions.DANEReply(rawValue: reply) else {
+                    throw Invalid(description: "\(source): \(key).dane_reply '\(reply)' is not dane-only or dane")
+                }
+                z.daneReply = parsed
+            }
             return z
         }
     }

@@ -5,6 +5,7 @@ import MTASTSDiscovery
 import MTASTSHTTPFetch
 import MTASTSStorePostgres
 import MTASTSStoreSQLite
+import MTASTSStubDNS
 import MTASTSUnbound
 import NIOCore
 import PostfixSocketmap
@@ -25,6 +26,9 @@ public final class ResolverDaemon: Sendable {
     public let cache: PolicyCache
     public let responder: ResolverResponder
     public let metrics: ResolverMetrics
+    /// The DANE statuses of enforced domains (nil when DNSSEC is off).
+    public let dane: DANEStatusCache?
+    private let dnssec: (mode: DNSSECMode, anchor: String?, resolver: (any DNSResolver)?)
     private let store: (any PolicyStore)?
     private let logger: Logger
     private let configPath: String?
@@ -50,10 +54,13 @@ public final class ResolverDaemon: Sendable {
         let resolver: UnboundResolver
         let fetcher: HTTPPolicyFetcher
         do {
-            resolver = try UnboundResolver(.init(servers: configuration.dnsServers, trustAnchorFile: configuration.dnsTrustAnchor,
+            let (mode, anchor) = try DNSSECMode.resolve(mode: configuration.dnssec, anchor: configuration.dnsTrustAnchor)
+            resolver = try UnboundResolver(.init(servers: configuration.dnsServers, trustAnchorFile: anchor,
                                                  timeout: .seconds(configuration.dnsTimeout)))
             fetcher = try HTTPPolicyFetcher(.init(extraTrustRootsFile: configuration.caFile,
                                                   timeout: .seconds(configuration.fetchTimeout)))
+            dnssec = (mode, anchor, try mode.daneResolver(main: resolver, servers: configuration.dnsServers,
+                                                           timeout: .seconds(configuration.dnsTimeout)))
         } catch {
             throw SetupError(description: "\(error)")
         }
@@ -86,7 +93,13 @@ public final class ResolverDaemon: Sendable {
         let m = ResolverMetrics(cacheSize: { cacheRef.count })
         metricsBox.withLock { $0 = m }
         metrics = m
-        responder = ResolverResponder(cache: cacheRef, defaultZone: configuration.defaultZone, zones: configuration.zones,
+        dane = dnssec.resolver.map { daneResolver in
+            DANEStatusCache(resolver: daneResolver, clock: clock, onStatus: { domain, status in
+                ResolverDaemon.log(domain, status, log)
+                m.record(status)
+            })
+        }
+        responder = ResolverResponder(cache: cacheRef, dane: dane, defaultZone: configuration.defaultZone, zones: configuration.zones,
                                       metrics: m)
     }
 
@@ -109,6 +122,16 @@ public final class ResolverDaemon: Sendable {
         }
     }
 
+    /// DANE takes precedence (RFC 8461 §2): which regime an enforced domain is under, and why.
+    static func log(_ domain: DomainName, _ status: DANEStatus, _ logger: Logger) {
+        let metadata: Logger.Metadata = ["domain": "\(domain)", "regime": "\(status.regime.rawValue)", "reason": "\(status.reason)"]
+        switch status.regime {
+        case .dane: logger.info("DANE applies: replying with the DANE level instead of the MTA-STS policy", metadata: metadata)
+        case .deferred: logger.error("DANE cannot be evaluated: deferring the domain's mail (TEMP)", metadata: metadata)
+        case .mtaSTS: logger.debug("DANE does not apply", metadata: metadata)
+        }
+    }
+
     /// Runs until SIGTERM/SIGINT, then drains and closes the store. Throws when the store cannot be loaded or
     /// the listener cannot be bound.
     public func run() async throws {
@@ -125,6 +148,8 @@ public final class ResolverDaemon: Sendable {
     private func serve() async throws {
         try await cache.load()
         logger.info("cache loaded", metadata: ["policies": "\(cache.count)", "store": "\(configuration.cache)"])
+        let check = await dnssec.mode.selfCheck(dane: dnssec.resolver ?? NoDNS(), anchor: dnssec.anchor)
+        if check.ok { logger.info("\(check.message)") } else { logger.warning("\(check.message)") }
         let endpoint: SocketmapServer.Endpoint
         switch configuration.listen {
         case .tcp(let host, let port): endpoint = .tcp(host: host, port: port)
@@ -155,7 +180,7 @@ public final class ResolverDaemon: Sendable {
                 logger.warning("listen address or cache changed: restart the daemon to apply")
             }
             if fresh.dnsServers != configuration.dnsServers || fresh.caFile != configuration.caFile
-                || fresh.dnsTrustAnchor != configuration.dnsTrustAnchor {
+                || fresh.dnsTrustAnchor != configuration.dnsTrustAnchor || fresh.dnssec != configuration.dnssec {
                 logger.warning("DNS or CA settings changed: restart the daemon to apply (SIGHUP reloads zones only)")
             }
             logger.info("configuration reloaded", metadata: ["zones": "\(fresh.zones.keys.sorted())"])
@@ -235,4 +260,9 @@ struct MetricsService: Service {
         try? await gracefulShutdown()
         try? await channel.close()
     }
+}
+
+/// Answers nothing (the self-check of DNSSEC `off` asks no question).
+private struct NoDNS: DNSResolver {
+    func query(_ name: String, _ type: DNSRecordType) async -> DNSAnswer { DNSAnswer(.failure("DNSSEC off")) }
 }

@@ -7,7 +7,8 @@ import Synchronization
 /// The daemon's counters, exposed in the Prometheus text format (a handful of counters: no package needed).
 public final class ResolverMetrics: Sendable {
     public enum Counter: Int, CaseIterable, Sendable {
-        case hit, miss, skipped, replyOK, replyNotFound
+        case hit, miss, skipped, replyOK, replyNotFound, replyDANE, replyTemp
+        case daneApplies, daneNotApplicable, daneDeferred
         case fetchValid, fetchError, fetchWebPKI, fetchPolicyInvalid, refreshFailed, storeError
     }
 
@@ -15,6 +16,7 @@ public final class ResolverMetrics: Sendable {
     private let hit = Atomic(0), miss = Atomic(0), skipped = Atomic(0), replyOK = Atomic(0), replyNotFound = Atomic(0)
     private let fetchValid = Atomic(0), fetchError = Atomic(0), fetchWebPKI = Atomic(0), fetchPolicyInvalid = Atomic(0)
     private let refreshFailed = Atomic(0), storeError = Atomic(0)
+    private let replyDANE = Atomic(0), replyTemp = Atomic(0), daneApplies = Atomic(0), daneNotApplicable = Atomic(0), daneDeferred = Atomic(0)
     private let cacheSize: @Sendable () -> Int
 
     public init(cacheSize: @escaping @Sendable () -> Int = { 0 }) { self.cacheSize = cacheSize }
@@ -26,6 +28,11 @@ public final class ResolverMetrics: Sendable {
         case .skipped: body(skipped)
         case .replyOK: body(replyOK)
         case .replyNotFound: body(replyNotFound)
+        case .replyDANE: body(replyDANE)
+        case .replyTemp: body(replyTemp)
+        case .daneApplies: body(daneApplies)
+        case .daneNotApplicable: body(daneNotApplicable)
+        case .daneDeferred: body(daneDeferred)
         case .fetchValid: body(fetchValid)
         case .fetchError: body(fetchError)
         case .fetchWebPKI: body(fetchWebPKI)
@@ -54,6 +61,15 @@ public final class ResolverMetrics: Sendable {
         }
     }
 
+    /// Counts a DANE status lookup by the regime it found.
+    public func record(_ status: DANEStatus) {
+        switch status.regime {
+        case .dane: count(.daneApplies)
+        case .mtaSTS: count(.daneNotApplicable)
+        case .deferred: count(.daneDeferred)
+        }
+    }
+
     /// The Prometheus text exposition.
     public func exposition() -> String {
         func v(_ c: Counter) -> Int { value(c) }
@@ -67,6 +83,13 @@ public final class ResolverMetrics: Sendable {
             # TYPE mtasts_replies_total counter
             mtasts_replies_total{reply="ok"} \(v(.replyOK))
             mtasts_replies_total{reply="notfound"} \(v(.replyNotFound))
+            mtasts_replies_total{reply="dane"} \(v(.replyDANE))
+            mtasts_replies_total{reply="temp"} \(v(.replyTemp))
+            # HELP mtasts_dane_lookups_total DANE status lookups (MX and TLSA) of enforced domains by the regime found.
+            # TYPE mtasts_dane_lookups_total counter
+            mtasts_dane_lookups_total{regime="dane"} \(v(.daneApplies))
+            mtasts_dane_lookups_total{regime="mta-sts"} \(v(.daneNotApplicable))
+            mtasts_dane_lookups_total{regime="deferred"} \(v(.daneDeferred))
             # HELP mtasts_policy_fetches_total Policy fetches by outcome.
             # TYPE mtasts_policy_fetches_total counter
             mtasts_policy_fetches_total{outcome="valid"} \(v(.fetchValid))

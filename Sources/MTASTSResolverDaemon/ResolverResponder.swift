@@ -19,13 +19,16 @@ public final class ResolverResponder: SocketmapResponder {
         var frame: ByteBuffer?
     }
 
-    /// A policy version: a new fetch gives a new stamp, usage bookkeeping does not.
+    /// A policy version and DANE regime: a new fetch or regime gives a new stamp, usage bookkeeping does not.
     private struct Stamp: Equatable {
         let id: String
         let fetchedAt: Double
+        let regime: DANEStatus.Regime?
     }
 
     private let cache: PolicyCache
+    /// DANE precedence (RFC 8461 §2); nil when the DNSSEC mode is `off`.
+    private let dane: DANEStatusCache?
     private let zones: Mutex<(default: ZoneOptions, named: [String: ZoneOptions])>
     private let memos = Mutex<[String: Memo]>([:])
     /// Identical replies share one frame (many domains point at one provider's policy).
@@ -35,8 +38,10 @@ public final class ResolverResponder: SocketmapResponder {
     public let metrics: ResolverMetrics
     private static let notFound = SocketmapReply.notFound.frame
 
-    public init(cache: PolicyCache, defaultZone: ZoneOptions, zones: [String: ZoneOptions], metrics: ResolverMetrics) {
+    public init(cache: PolicyCache, dane: DANEStatusCache? = nil, defaultZone: ZoneOptions, zones: [String: ZoneOptions],
+                metrics: ResolverMetrics) {
         self.cache = cache
+        self.dane = dane
         self.zones = Mutex((defaultZone, zones))
         self.metrics = metrics
     }
@@ -72,13 +77,18 @@ public final class ResolverResponder: SocketmapResponder {
             return Self.notFound
         }
         guard let decision = cache.cached(domain) else { return nil }
+        var status: DANEStatus? = nil
+        if let dane, needsDANE(decision, memo.zone) {
+            guard let known = dane.cached(domain) else { return nil }  // the DANE status needs DNS: not here
+            status = known
+        }
         metrics.count(.hit)
-        let source: Stamp? = if case .policy(let p) = decision { Stamp(id: p.id, fetchedAt: p.fetchedAt) } else { nil }
-        if let frame = memo.frame, memo.renderedFrom == source {
-            metrics.count(frame == Self.notFound ? .replyNotFound : .replyOK)
+        let source: Stamp? = if case .policy(let p) = decision { Stamp(id: p.id, fetchedAt: p.fetchedAt, regime: status?.regime) } else { nil }
+        if let frame = memo.frame, memo.renderedFrom == source, status?.regime != .deferred {
+            metrics.count(frame == Self.notFound ? .replyNotFound : status?.regime == .dane ? .replyDANE : .replyOK)
             return frame
         }
-        let frame = self.frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
+        let frame = self.frame(PostfixPolicyReply.reply(for: decision, dane: status, options: memo.zone))
         memos.withLock { m in
             m[id]?.renderedFrom = source
             m[id]?.frame = frame
@@ -90,16 +100,34 @@ public final class ResolverResponder: SocketmapResponder {
         let memo = memo(for: request, id: request.name + " " + request.key)
         guard case .domain(let domain) = memo.key else { return Self.notFound }
         metrics.count(.miss)
+        let started = ContinuousClock.now
         let decision = await cache.resolve(domain, deadline: memo.zone.timeout)
-        return frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
+        guard let dane, needsDANE(decision, memo.zone) else {
+            return frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
+        }
+        let left = memo.zone.timeout - (ContinuousClock.now - started)
+        guard let status = await dane.resolve(domain, deadline: max(left, .milliseconds(500))) else {
+            // An enforced policy but DANE not yet known: answering `secure` could override DANE, so the mail waits
+            // for the lookup that goes on in the background.
+            return frame(.temp("the DANE status of \(domain) is not known yet (slow DNS); try again"))
+        }
+        return frame(PostfixPolicyReply.reply(for: decision, dane: status, options: memo.zone))
+    }
+
+    /// DANE precedence matters only where our reply would change delivery (an enforced policy).
+    private func needsDANE(_ decision: PolicyCache.Decision, _ zone: ZoneOptions) -> Bool {
+        guard case .policy(let cached) = decision else { return false }
+        return PostfixPolicyReply.isEnforced(cached.policy, options: zone)
     }
 
     private func frame(_ reply: SocketmapReply) -> ByteBuffer {
         switch reply {
-        case .ok: metrics.count(.replyOK)
-        default: metrics.count(.replyNotFound)
+        case .ok(let data): metrics.count(data.hasPrefix("dane") ? .replyDANE : .replyOK)
+        case .temp, .perm: metrics.count(.replyTemp)
+        case .notFound: metrics.count(.replyNotFound)
         }
         if reply == .notFound { return Self.notFound }
+        if case .temp = reply { return reply.frame }  // carries a changing reason: not shared
         let payload = reply.payload
         return frames.withLock { f in
             if let shared = f[payload] { return shared }

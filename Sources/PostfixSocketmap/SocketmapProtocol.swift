@@ -27,7 +27,7 @@ public enum SocketmapReply: Sendable, Hashable {
     case ok(String)
     /// `NOTFOUND `: not found; Postfix falls back to its default.
     case notFound
-    /// `TEMP <reason>`: Postfix defers the mail. Only for the server's own faults.
+    /// `TEMP <reason>`: Postfix defers the mail (and logs the reason).
     case temp(String)
     /// `PERM <reason>`: a configuration error; Postfix defers too.
     case perm(String)

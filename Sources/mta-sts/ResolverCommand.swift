@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MTASTSResolverDaemon
+import MTASTSStubDNS
 
 /// Options naming the resolver's configuration and store (shared by `resolver` and `cache`).
 struct ResolverSource: ParsableArguments {
@@ -55,8 +56,11 @@ struct ResolverCommand: AsyncParsableCommand {
     @Option(name: .customLong("dns-server"), help: "Send every DNS query to HOST[:PORT] (repeatable). Default: /etc/resolv.conf.")
     var dnsServers: [String] = []
 
-    @Option(name: .customLong("dns-trust-anchor"), help: "Validate DNSSEC locally from these DS/DNSKEY records.")
+    @Option(name: .customLong("dns-trust-anchor"), help: "Validate DNSSEC locally from these DS/DNSKEY records (selects --dnssec validate).")
     var trustAnchor: String?
+
+    @Option(help: "DNSSEC trust for DANE precedence: trust-ad (default: the resolver's AD bit, as Postfix), validate, off.")
+    var dnssec: DNSSECMode?
 
     @Option(name: .customLong("ca-file"), help: "Extra trusted CA certificates (PEM) for policy fetches.")
     var caFile: String?
@@ -89,13 +93,14 @@ struct ResolverCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "mta-sts.resolver")
         let cache = try source.cacheSetting()
-        let (listen, socket, dns, anchor, ca, metrics) = (self.listen, self.socket, dnsServers, trustAnchor, caFile, self.metrics)
+        let (listen, socket, dns, anchor, ca, metrics, dnssec) = (self.listen, self.socket, dnsServers, trustAnchor, caFile, self.metrics, self.dnssec)
         let overrides: @Sendable (inout ResolverConfiguration) -> Void = { c in
             if let listen, let (host, port) = ResolverCommand.hostPort(listen) { c.listen = .tcp(host: host, port: port) }
             if let socket { c.listen = .unix(path: socket, mode: nil, owner: nil, group: nil) }
             if let cache { c.cache = cache }
             if !dns.isEmpty { c.dnsServers = dns }
             if let anchor { c.dnsTrustAnchor = anchor }
+            if let dnssec { c.dnssec = dnssec }
             if let ca { c.caFile = ca }
             if let metrics, let (host, port) = ResolverCommand.hostPort(metrics) { c.metricsListen = (host, port) }
         }
@@ -116,3 +121,4 @@ struct ResolverCommand: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension DNSSECMode: ExpressibleByArgument {}

@@ -76,6 +76,8 @@ openssl req -x509 "${ec[@]}" -keyout "$C/cnonly.key" -out "$C/cnonly.pem" -days 
 cat "$C/cnonly.pem" "$OUT/ca.pem" > "$C/cnonly.chain.pem"
 leaf customer mta-sts.customer.t.test
 leaf shared mta-sts.chain.t.test mta-sts.mixed.t.test mta-sts.split.t.test mta-sts.sec.test mta-sts.bogus.test
+leaf dane mta-sts.ok.dane.test mta-sts.plain.dane.test mta-sts.mixed.dane.test mta-sts.unusable.dane.test \
+  mta-sts.badtlsa.dane.test mta-sts.badmx.dane.test
 leaf other mta-sts.other.t.test
 for f in redirect301 redirect302 notfound servererror html ctparam noct bigcl bigchunked slowhead slowbody \
          badpolicy multi cachectl tls11; do

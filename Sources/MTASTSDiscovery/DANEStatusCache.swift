@@ -1,0 +1,121 @@
+import MTASTSCore
+import Synchronization
+
+/// Each domain's ``DANEStatus``, kept in memory for the DNS TTL of the answers behind it, so a cache hit
+/// reads it without I/O. Entries are refreshed in the background shortly before they expire while they are
+/// used; an expired entry is never used (DNSSEC state is not served stale). Concurrent misses of one domain
+/// make one lookup. Not persisted: after a restart the status is asked of DNS again.
+public final class DANEStatusCache: Sendable {
+    public struct Settings: Sendable {
+        /// Bounds on how long a status is kept, whatever the TTLs say.
+        public var minimumLifetime: Double = 30
+        public var maximumLifetime: Double = 3600
+        /// How long a `deferred` status (lookup failures) is kept before DNS is asked again.
+        public var deferredLifetime: Double = 15
+        /// A used entry is refreshed in the background when less than this share of its lifetime is left.
+        public var refreshShare: Double = 0.2
+        /// Bound on remembered domains.
+        public var maxEntries = 100_000
+        public init() {}
+    }
+
+    private struct Entry {
+        var status: DANEStatus
+        var storedAt: Double
+        var expiresAt: Double
+        var refreshing = false
+    }
+
+    private struct State {
+        var entries: [DomainName: Entry] = [:]
+        var inflight: [DomainName: Task<DANEStatus, Never>] = [:]
+    }
+
+    private let resolver: any DNSResolver
+    private let clock: any WallClock
+    private let settings: Settings
+    private let state = Mutex(State())
+    private let onStatus: @Sendable (DomainName, DANEStatus) -> Void
+
+    /// - Parameter onStatus: called with every status looked up (for logs and metrics).
+    public init(resolver: any DNSResolver, clock: any WallClock, settings: Settings = Settings(),
+                onStatus: @escaping @Sendable (DomainName, DANEStatus) -> Void = { _, _ in }) {
+        self.resolver = resolver
+        self.clock = clock
+        self.settings = settings
+        self.onStatus = onStatus
+    }
+
+    /// The hot path: the status when memory has an unexpired one, else nil (then call ``resolve(_:deadline:)``).
+    public func cached(_ domain: DomainName) -> DANEStatus? {
+        let now = clock.now()
+        var refresh = false
+        let status: DANEStatus? = state.withLock { s in
+            guard let index = s.entries.index(forKey: domain) else { return nil }
+            let entry = s.entries.values[index]
+            guard now < entry.expiresAt else { return nil }
+            if !entry.refreshing, s.inflight[domain] == nil,
+               entry.expiresAt - now < (entry.expiresAt - entry.storedAt) * settings.refreshShare {
+                s.entries.values[index].refreshing = true
+                refresh = true
+            }
+            return entry.status
+        }
+        if refresh { _ = task(for: domain) }
+        return status
+    }
+
+    /// The status, looked up when memory has none; nil when `deadline` passes first (the lookup then
+    /// finishes in the background for the next request).
+    public func resolve(_ domain: DomainName, deadline: Duration) async -> DANEStatus? {
+        if let status = cached(domain) { return status }
+        let task = task(for: domain)
+        return await withCheckedContinuation { continuation in
+            let once = ResumeOnce<DANEStatus?>(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: deadline)
+                once.resume(returning: nil)
+            }
+            Task {
+                let status = await task.value
+                timer.cancel()
+                once.resume(returning: status)
+            }
+        }
+    }
+
+    /// Forgets a domain (after `mta-sts cache purge`, or in tests).
+    public func forget(_ domain: DomainName) { state.withLock { _ = $0.entries.removeValue(forKey: domain) } }
+
+    /// The number of remembered domains.
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    private func task(for domain: DomainName) -> Task<DANEStatus, Never> {
+        state.withLock { s in
+            if let running = s.inflight[domain] { return running }
+            let task = Task { [self] in
+                let status = await DANEStatus.lookup(domain, resolver: resolver)
+                store(status, for: domain)
+                onStatus(domain, status)
+                return status
+            }
+            s.inflight[domain] = task
+            return task
+        }
+    }
+
+    private func store(_ status: DANEStatus, for domain: DomainName) {
+        let now = clock.now()
+        let lifetime = status.regime == .deferred
+            ? settings.deferredLifetime
+            : min(settings.maximumLifetime, max(settings.minimumLifetime, Double(status.ttl)))
+        state.withLock { s in
+            s.inflight.removeValue(forKey: domain)
+            if s.entries.count >= settings.maxEntries, s.entries[domain] == nil {
+                s.entries = s.entries.filter { now < $0.value.expiresAt }
+                if s.entries.count >= settings.maxEntries { s.entries.removeAll(keepingCapacity: true) }
+            }
+            s.entries[domain] = Entry(status: status, storedAt: now, expiresAt: now + lifetime)
+        }
+    }
+}
