@@ -18,6 +18,9 @@ static inline int mtasts_dns_query(const char *server_ipv4, unsigned short port,
     state.options &= ~(RES_DNSRCH | RES_DEFNAMES);
     state.retrans = timeout_seconds > 2 ? timeout_seconds / 2 : 1;
     state.retry = 2;
+    // glibc's res_send turns SERVFAIL/REFUSED/NOTIMP into "no answer" unless pfcode is set (as dig sets it);
+    // we need the RCODE: SERVFAIL is how a validating resolver reports DNSSEC-bogus data.
+    state.pfcode = 1;
     if (server_ipv4 != NULL && server_ipv4[0] != '\0') {
         struct sockaddr_in address;
         memset(&address, 0, sizeof address);
