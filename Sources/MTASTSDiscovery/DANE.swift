@@ -83,6 +83,12 @@ public struct DANEStatus: Sendable, Hashable {
         public var name: String
         public var preference: UInt16
         public var tlsa: TLSAState
+
+        public init(name: String, preference: UInt16, tlsa: TLSAState) {
+            self.name = name
+            self.preference = preference
+            self.tlsa = tlsa
+        }
     }
 
     public var regime: Regime
@@ -92,6 +98,14 @@ public struct DANEStatus: Sendable, Hashable {
     public var reason: String
     /// How long the DNS answers behind this status may be trusted (the smallest TTL seen).
     public var ttl: UInt32
+
+    public init(regime: Regime, mx: MXState, hosts: [Host], reason: String, ttl: UInt32) {
+        self.regime = regime
+        self.mx = mx
+        self.hosts = hosts
+        self.reason = reason
+        self.ttl = ttl
+    }
 
     /// The most MX hosts whose TLSA records are looked up (more is abuse or a mistake; Postfix itself tries
     /// few addresses per delivery).

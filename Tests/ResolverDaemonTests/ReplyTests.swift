@@ -1,5 +1,6 @@
 import MTASTSCore
 import MTASTSDiscovery
+import MTASTSStubDNS
 import PostfixSocketmap
 import Testing
 @testable import MTASTSResolverDaemon
@@ -89,6 +90,26 @@ struct PostfixReplyTests {
         #expect(data.contains("host2999.mx.example.net") && !data.contains("policy_string"))
     }
 
+    private func dane(_ regime: DANEStatus.Regime) -> DANEStatus {
+        DANEStatus(regime: regime, mx: .secure, hosts: [], reason: "because", ttl: 300)
+    }
+
+    @Test("G71 DANE precedes MTA-STS: dane-only (or the zone's dane), TEMP when undecidable, MTA-STS otherwise")
+    func danePrecedence() {
+        let p = STSPolicy.parse(enforceText, reading: .sender).policy!
+        #expect(PostfixPolicyReply.reply(for: p, domain: domain, dane: dane(.dane), options: ZoneOptions()) == .ok("dane-only"))
+        var opportunistic = ZoneOptions()
+        opportunistic.daneReply = .dane
+        #expect(PostfixPolicyReply.reply(for: p, domain: domain, dane: dane(.dane), options: opportunistic) == .ok("dane"))
+        #expect(PostfixPolicyReply.reply(for: p, domain: domain, dane: dane(.deferred), options: ZoneOptions())
+                == .temp("DANE cannot be evaluated for example.com: because"))
+        #expect(PostfixPolicyReply.reply(for: p, domain: domain, dane: dane(.mtaSTS), options: ZoneOptions())
+                == PostfixPolicyReply.reply(for: p, domain: domain, options: ZoneOptions()))
+        // A policy that does not change delivery leaves Postfix's own level (its own DANE included) in charge.
+        let testing = policy("version: STSv1\nmode: testing\nmx: mail.example.com\nmax_age: 86400\n")
+        #expect(PostfixPolicyReply.reply(for: testing, domain: domain, dane: dane(.dane), options: ZoneOptions()) == .notFound)
+    }
+
     @Test("Same input, same bytes out")
     func deterministic() {
         let p = STSPolicy.parse(enforceText, reading: .sender).policy!
@@ -132,6 +153,24 @@ struct ConfigurationTests {
         #expect(c.defaultZone.timeout == .seconds(4))
         #expect(c.cacheSettings.revalidateAfter == 60)
         #expect(c.proactiveRefresh)
+    }
+
+    @Test("DNSSEC mode and the DANE reply level")
+    func dnssecKeys() throws {
+        let c = try ResolverConfiguration.parse("dnssec: validate\ndefault_zone:\n  dane_reply: dane\nzones:\n  strict:\n    dane_reply: dane-only\n")
+        #expect(c.dnssec == .validate)
+        #expect(c.defaultZone.daneReply == .dane && c.zones["strict"]?.daneReply == .daneOnly)
+        #expect(try ResolverConfiguration.parse("port: 1").dnssec == nil, "unset: trust-ad, or validate with an anchor")
+        #expect(throws: ResolverConfiguration.Invalid.self) { try ResolverConfiguration.parse("dnssec: maybe") }
+        #expect(throws: ResolverConfiguration.Invalid.self) { try ResolverConfiguration.parse("default_zone:\n  dane_reply: may\n") }
+    }
+
+    @Test("A trust anchor selects validate; validate alone uses the root key; trust-ad with an anchor is refused")
+    func dnssecResolution() throws {
+        #expect(try DNSSECMode.resolve(mode: nil, anchor: nil) == (.trustAD, nil))
+        #expect(try DNSSECMode.resolve(mode: nil, anchor: "/ta.key") == (.validate, "/ta.key"))
+        #expect(try DNSSECMode.resolve(mode: .off, anchor: nil) == (.off, nil))
+        #expect(throws: DNSSECMode.SetupError.self) { try DNSSECMode.resolve(mode: .trustAD, anchor: "/ta.key") }
     }
 
     @Test("A UNIX socket with an octal mode, the internal cache, and our extras")

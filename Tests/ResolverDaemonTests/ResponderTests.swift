@@ -63,4 +63,36 @@ struct ResponderTests {
         #expect(String(buffer: responder.immediateReply(to: request)!) == framed("OK secure match=a.example.net"))
         #expect(responder.metrics.value(.hit) >= 4)
     }
+
+    @Test("DANE precedence: a hit answers from the DANE status in memory; an unknown status waits for DNS, never for `secure`")
+    func danePrecedence() async throws {
+        let world = World()
+        let cache = PolicyCache(discovery: PolicyDiscovery(resolver: world, fetcher: world), store: nil, clock: world)
+        let daneDNS = DANEWorld()
+        let dane = DANEStatusCache(resolver: daneDNS, clock: world)
+        let metrics = ResolverMetrics()
+        let responder = ResolverResponder(cache: cache, dane: dane, defaultZone: ZoneOptions(), zones: [:], metrics: metrics)
+        let request = SocketmapRequest(name: "postfix", key: "example.com")
+        #expect(String(buffer: await responder.reply(to: request)) == framed("OK dane-only"))
+        #expect(String(buffer: responder.immediateReply(to: request)!) == framed("OK dane-only"), "a hit, from memory")
+        #expect(metrics.value(.replyDANE) == 2 && metrics.value(.replyOK) == 0)
+        // The DANE status expires with its TTL: the next hit must not answer from a stale status.
+        world.time.withLock { $0 += 301 }
+        daneDNS.secure.withLock { $0 = false }
+        #expect(responder.immediateReply(to: request) == nil, "expired DANE status: not answered from memory")
+        #expect(String(buffer: await responder.reply(to: request)) == framed("OK secure match=a.example.net servername=hostname"))
+    }
+}
+
+/// MX and TLSA of example.com: secure with a usable TLSA record, or insecure.
+private final class DANEWorld: DNSResolver {
+    let secure = Mutex(true)
+    func query(_ name: String, _ type: DNSRecordType) async -> DNSAnswer {
+        let dnssec: DNSSECStatus = secure.withLock { $0 } ? .secure : .insecure
+        switch (name, type) {
+        case ("example.com", .mx): return DNSAnswer(.records([[0, 10, 1, 0x61, 7] + Array("example".utf8) + [3] + Array("net".utf8) + [0]]), ttl: 300, dnssec: dnssec)
+        case ("_25._tcp.a.example.net", .tlsa): return DNSAnswer(.records([[3, 1, 1] + Array(repeating: 7, count: 32)]), ttl: 300, dnssec: dnssec)
+        default: return DNSAnswer(.nxdomain, ttl: 60)
+        }
+    }
 }
