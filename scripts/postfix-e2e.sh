@@ -36,7 +36,15 @@ LISTENERS=(
   "127.0.0.2 mx-good mx1.enforce-good.test mx-good"
   "127.0.0.3 mx-wrong mx.wrong-name.test mx-wrong"
   "127.0.0.4 mx-selfsigned mx1.selfsigned.test mx-selfsigned"
+  "127.0.0.5 mx-dane mx1.dane-mx.test mx-dane"
 )
+# A validating resolver (unbound) for Postfix's own DANE and for the socketmap server's trust-ad mode: it trusts
+# the signed DANE zones' keys and stubs every test zone to NSD. It caches nothing, so NSD changes show at once.
+VALIDATOR_ADDR=127.0.0.53
+# DANE domains (signed, enforce policy mx *.dane-mx.test on the policy host): dane-good.test → MX
+# mx1.dane-mx.test (TLSA 3 1 1 of the MX key), dane-bad.test → MX mx2.dane-mx.test (TLSA 3 1 1 of another key);
+# both MX names are the listener 127.0.0.5, whose CA-signed certificate names both (MTA-STS alone would pass).
+DANE_DOMAINS="dane-good.test dane-bad.test"
 
 die() { echo "postfix-e2e: $*" >&2; exit 1; }
 usage() {
@@ -185,6 +193,8 @@ down() {
   stop_nginx
   p=$(pidfile_pid "$DIR/dns/nsd.pid" "$DIR/dns/nsd.conf")
   [ -z "$p" ] || stop_pids 5 "$p" $(pgrep -P "$p" 2>/dev/null || true)
+  p=$(pidfile_pid "$DIR/unbound/unbound.pid" "$DIR/unbound/unbound.conf")
+  [ -z "$p" ] || stop_pids 5 "$p"
   # Whatever else still runs in the namespace (the caller's socketmap server, stray smtp/postlogd processes).
   pids=$(ns_pids)
   if [ -n "$pids" ]; then
@@ -239,11 +249,13 @@ gen_certs() {
   cd "$C"
   openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 7 -subj "/CN=MTA-STS postfix-e2e test CA" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>>openssl.log
-  # leaf LABEL DNS-NAME: CA-signed, SAN only that name.
+  # leaf LABEL DNS-NAME...: CA-signed, SAN exactly those names.
   leaf() {
+    local san="" n
+    for n in "${@:2}"; do san+="${san:+,}DNS:$n"; done
     openssl req -new "${ec[@]}" -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>>openssl.log
-    printf 'subjectAltName=DNS:%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
-      "$2" > "$1.ext"
+    printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
+      "$san" > "$1.ext"
     openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 -out "$1.pem" \
       -extfile "$1.ext" 2>>openssl.log
     cat "$1.pem" ca.pem > "$1.fullchain.pem"          # nginx
@@ -255,7 +267,9 @@ gen_certs() {
   openssl req -x509 "${ec[@]}" -keyout mx-selfsigned.key -out mx-selfsigned.pem -days 7 \
     -subj "/CN=mx1.selfsigned.test" -addext "subjectAltName=DNS:mx1.selfsigned.test" 2>>openssl.log
   cat mx-selfsigned.key mx-selfsigned.pem > mx-selfsigned.pfchain.pem
+  leaf mx-dane mx1.dane-mx.test mx2.dane-mx.test   # DANE MX: TLSA of mx1 matches its key, that of mx2 does not
   leaf policy-default default.policy.test   # nginx default server (unknown SNI): 404
+  for d in $DANE_DOMAINS; do leaf "sts-$d" "mta-sts.$d"; done
   while read -r d mx pol; do
     [ "$pol" = - ] || leaf "sts-$d" "mta-sts.$d"
   done < <(domains)
@@ -297,7 +311,67 @@ EOF
     } > "$D/$d.zone"
     nsd-checkzone "$d" "$D/$d.zone" >> "$D/check.log" 2>&1 || fail_up "nsd-checkzone $d" "$D/check.log"
   done < <(domains)
+  gen_dane_dns || fail_up "DANE zones" "$D/check.log"
   nsd-checkconf "$D/nsd.conf" >> "$D/check.log" 2>&1 || fail_up "nsd-checkconf" "$D/check.log"
+}
+
+gen_dane_dns() {
+  local D=$DIR/dns C=$DIR/certs serial good bad z
+  serial=$(date -u +%s)
+  spki() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -hex | sed 's/^.*= //'; }
+  good=$(spki "$C/mx-dane.pem") && bad=$(spki "$C/ca.pem") || return 1
+  zone_head() { printf '$ORIGIN %s.\n$TTL 60\n@ IN SOA ns1.%s. hostmaster.%s. %s 3600 600 86400 60\n@ IN NS ns1.%s.\nns1 IN A 127.0.0.1\n' \
+    "$1" "$1" "$1" "$serial" "$1"; }
+  { zone_head dane-mx.test
+    printf 'mx1 IN A 127.0.0.5\nmx2 IN A 127.0.0.5\n_25._tcp.mx1 IN TLSA 3 1 1 %s\n_25._tcp.mx2 IN TLSA 3 1 1 %s\n' "$good" "$bad"
+  } > "$D/dane-mx.test.zone"
+  for z in $DANE_DOMAINS; do
+    { zone_head "$z"
+      printf '@ IN MX 10 %s.dane-mx.test.\n' "$([ "$z" = dane-good.test ] && echo mx1 || echo mx2)"
+      printf 'mta-sts IN A %s\n_mta-sts IN TXT "v=STSv1; id=%s;"\n' "$POLICY_ADDR" "$serial"; } > "$D/$z.zone"
+  done
+  : > "$D/ta.key"
+  for z in dane-mx.test $DANE_DOMAINS; do
+    ( cd "$D" && ksk=$(ldns-keygen -a ECDSAP256SHA256 -k "$z") && zsk=$(ldns-keygen -a ECDSAP256SHA256 "$z") &&
+      ldns-signzone -i "$(date -u -d '-1 day' +%Y%m%d%H%M%S)" -e "$(date -u -d '+30 days' +%Y%m%d%H%M%S)" \
+        -f "$z.zone.signed" "$z.zone" "$ksk" "$zsk" &&
+      grep -v '^;' "$ksk.key" | sed -e 's/;.*$//' >> ta.key ) >> "$D/check.log" 2>&1 || return 1
+    printf 'zone:\n    name: "%s"\n    zonefile: "%s.zone.signed"\n' "$z" "$z" >> "$D/nsd.conf"
+    nsd-checkzone "$z" "$D/$z.zone.signed" >> "$D/check.log" 2>&1 || return 1
+  done
+}
+
+gen_unbound() {
+  local U=$DIR/unbound
+  mkdir -p "$U"
+  cat > "$U/unbound.conf" <<EOF
+# Generated by scripts/postfix-e2e.sh: validating resolver of the namespace (resolv.conf), no root anchor.
+server:
+    interface: $VALIDATOR_ADDR
+    port: 53
+    do-ip6: no
+    username: ""
+    chroot: ""
+    directory: "$U"
+    pidfile: "$U/unbound.pid"
+    logfile: "$U/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    val-log-level: 2
+    do-not-query-localhost: no
+    access-control: 127.0.0.0/8 allow
+    module-config: "validator iterator"
+    trust-anchor-file: "$DIR/dns/ta.key"
+    cache-max-ttl: 0
+    cache-max-negative-ttl: 0
+    local-zone: "test." nodefault
+stub-zone:
+    name: "test."
+    stub-addr: 127.0.0.1@53
+remote-control:
+    control-enable: no
+EOF
+  unbound-checkconf "$U/unbound.conf"
 }
 
 gen_nginx() {
@@ -332,20 +406,28 @@ http {
     return 404;
   }
 EOF
-  while read -r d mx pol; do
-    [ "$pol" != - ] || continue
-    sed 's/\r$//; s/$/\r/' "$DATA/policies/$pol" > "$W/$d.txt"   # CRLF, as RFC 8461 publishers should
+  # policy_server DOMAIN: the server block for mta-sts.DOMAIN, serving $W/DOMAIN.txt
+  policy_server() {
     cat >> "$N/nginx.conf" <<EOF
   server {
     listen $POLICY_ADDR:443 ssl;
-    server_name mta-sts.$d;
-    ssl_certificate     $C/sts-$d.fullchain.pem;
-    ssl_certificate_key $C/sts-$d.key;
-    location = /.well-known/mta-sts.txt { alias $W/$d.txt; }
+    server_name mta-sts.$1;
+    ssl_certificate     $C/sts-$1.fullchain.pem;
+    ssl_certificate_key $C/sts-$1.key;
+    location = /.well-known/mta-sts.txt { alias $W/$1.txt; }
     location / { return 404; }
   }
 EOF
+  }
+  while read -r d mx pol; do
+    [ "$pol" != - ] || continue
+    sed 's/\r$//; s/$/\r/' "$DATA/policies/$pol" > "$W/$d.txt"   # CRLF, as RFC 8461 publishers should
+    policy_server "$d"
   done < <(domains)
+  for d in $DANE_DOMAINS; do
+    printf 'version: STSv1\r\nmode: enforce\r\nmx: *.dane-mx.test\r\nmax_age: 86400\r\n' > "$W/$d.txt"
+    policy_server "$d"
+  done
   echo "}" >> "$N/nginx.conf"
 }
 
@@ -382,10 +464,18 @@ smtp_tls_security_level = may
 smtp_tls_CAfile = $C/ca.pem
 smtp_tls_loglevel = 1
 smtp_tls_policy_maps = socketmap:inet:$SOCKETMAP_ADDR:postfix
+# DNSSEC from the namespace's validating resolver (AD bit; resolv.conf "options trust-ad"), for Postfix's own DANE
+smtp_dns_support_level = dnssec
 smtpd_tls_loglevel = 1
+# Recipients nomap@<DANE domain> go through a transport without our map, at Postfix's own "dane" level.
+transport_maps = texthash:$CONF/transport
 EOF
+  local d
+  for d in $DANE_DOMAINS; do printf 'nomap@%s nomap:\n' "$d"; done > "$CONF/transport"
   local PC="postconf -c $CONF"
   $PC -M# smtp/inet                         # the sender itself listens on no SMTP port
+  $PC -M "nomap/unix=nomap unix - - n - - smtp"
+  $PC -P "nomap/unix/smtp_tls_policy_maps=" "nomap/unix/smtp_tls_security_level=dane" "nomap/unix/syslog_name=postfix/nomap"
   $PC -F '*/*/chroot = n'                   # else chrooted daemons read a stale copy of resolv.conf
   for l in "${LISTENERS[@]}"; do
     read -r addr name helo cert <<< "$l"
@@ -399,7 +489,7 @@ EOF
 up() {
   local t0 t c missing=() id pid i l addr
   need_root
-  for c in ip nsd nsd-checkconf nsd-checkzone nginx openssl postfix postconf postqueue sendmail dig curl ss \
+  for c in ip nsd nsd-checkconf nsd-checkzone ldns-keygen ldns-signzone unbound unbound-checkconf nginx openssl postfix postconf postqueue sendmail dig curl ss \
     python3 sha256sum realpath runuser; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
@@ -409,7 +499,7 @@ up() {
 
   mkdir -p "$DIR"
   down
-  rm -rf "$DIR/certs" "$DIR/dns" "$DIR/www" "$DIR/nginx" "$PF" "$RUN"
+  rm -rf "$DIR/certs" "$DIR/dns" "$DIR/www" "$DIR/nginx" "$DIR/unbound" "$PF" "$RUN"
   mkdir -p "$RUN"
   chmod a+x "$DIR"   # the postfix user must traverse DIR (mktemp -d makes it 0700)
   runuser -u postfix -- test -x "$DIR" ||
@@ -421,13 +511,15 @@ up() {
   ip netns add "$NS" || die "ip netns add $NS failed"
   nsx ip link set lo up
   mkdir -p "/etc/netns/$NS"
-  echo "nameserver 127.0.0.1" > "/etc/netns/$NS/resolv.conf"   # bind-mounted over /etc/resolv.conf by ip netns exec
+  # bind-mounted over /etc/resolv.conf by ip netns exec: the validating unbound, whose AD bit glibc passes on
+  printf 'nameserver %s\noptions trust-ad\n' "$VALIDATOR_ADDR" > "/etc/netns/$NS/resolv.conf"
   local t_ns=$(( $(now_ms) - t ))
 
   t=$(now_ms)
   gen_certs || fail_up "certificates" "$DIR/certs/openssl.log"
   gen_dns
   gen_nginx
+  gen_unbound > "$RUN/unbound-check.log" 2>&1 || fail_up "unbound configuration" "$RUN/unbound-check.log"
   gen_postfix > "$RUN/postconf.log" 2>&1 || fail_up "postfix configuration" "$RUN/postconf.log"
   local t_gen=$(( $(now_ms) - t ))
 
@@ -439,9 +531,22 @@ up() {
     [ $i -lt 100 ] || fail_up "nsd not answering" "$DIR/dns/nsd.out" "$DIR/dns/nsd.log"
     sleep 0.05
   done
-  [ "$(nsx dig +short MX enforce-good.test)" = "10 mx1.enforce-good.test." ] ||   # via the namespace's resolv.conf
-    fail_up "DNS through /etc/netns/$NS/resolv.conf" "$DIR/dns/nsd.log"
   local t_nsd=$(( $(now_ms) - t ))
+
+  # unbound (daemonizes; PID in unbound.pid): the namespace's resolver
+  t=$(now_ms)
+  nsx unbound -c "$DIR/unbound/unbound.conf" </dev/null >"$DIR/unbound/unbound.out" 2>&1 ||
+    fail_up unbound "$DIR/unbound/unbound.out" "$DIR/unbound/unbound.log"
+  for ((i = 0; ; i++)); do
+    [ "$(nsx dig +short MX enforce-good.test 2>/dev/null)" = "10 mx1.enforce-good.test." ] && break   # via resolv.conf
+    [ $i -lt 100 ] || fail_up "DNS through /etc/netns/$NS/resolv.conf (unbound)" "$DIR/unbound/unbound.log" "$DIR/dns/nsd.log"
+    sleep 0.05
+  done
+  nsx dig +dnssec MX dane-good.test | grep -q 'flags:.* ad' ||
+    fail_up "unbound does not validate dane-good.test (no AD bit)" "$DIR/unbound/unbound.log"
+  ! nsx dig +dnssec MX enforce-good.test | grep -q 'flags:.* ad' ||
+    fail_up "unbound marks the unsigned enforce-good.test as validated" "$DIR/unbound/unbound.log"
+  local t_unbound=$(( $(now_ms) - t ))
 
   # nginx (daemonizes)
   t=$(now_ms)
@@ -477,6 +582,7 @@ up() {
   cat > "$DIR/env.tmp" <<EOF
 NETNS=$NS
 DNS_SERVER=127.0.0.1:53
+VALIDATING_DNS=$VALIDATOR_ADDR:53
 CA_FILE=$DIR/certs/ca.pem
 MAILLOG=$MAILLOG
 POLICY_HOST_ADDR=$POLICY_ADDR
@@ -486,10 +592,11 @@ WWW_DIR=$DIR/www
 MX_GOOD_ADDR=127.0.0.2
 MX_WRONG_ADDR=127.0.0.3
 MX_SELFSIGNED_ADDR=127.0.0.4
+MX_DANE_ADDR=127.0.0.5
 E2E_DIR=$DIR
 EOF
   mv "$DIR/env.tmp" "$DIR/env"
-  echo "postfix-e2e: up in $(( $(now_ms) - t0 )) ms (netns ${t_ns}, generate ${t_gen}, nsd ${t_nsd}, nginx ${t_nginx}, postfix ${t_pf}): netns $NS, env $DIR/env"
+  echo "postfix-e2e: up in $(( $(now_ms) - t0 )) ms (netns ${t_ns}, generate ${t_gen}, nsd ${t_nsd}, unbound ${t_unbound}, nginx ${t_nginx}, postfix ${t_pf}): netns $NS, env $DIR/env"
 }
 
 # ------------------------------------------------------------------------------------------------ mail

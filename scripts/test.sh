@@ -33,7 +33,8 @@ scripts/soak.sh "$bin" "$world" "${SOAK_REQUESTS:-1000000}" | tee -a "$log"
 
 # End to end: a real Postfix in a network namespace (MX via NSD) with `mta-sts resolver` as its policy table.
 e2e=$(mktemp -d -t mta-sts-e2e.XXXX)
-E2E_SOCKETMAP_CMD="exec $bin resolver --listen 127.0.0.1:8461 --cache sqlite:\$E2E_DIR/cache.sqlite --dns-server \"\$DNS_SERVER\" --ca-file \"\$CA_FILE\"" \
+# Its DNS is the namespace's validating resolver, as Postfix's (DNSSEC trust-ad, the default: DANE precedence).
+E2E_SOCKETMAP_CMD="exec $bin resolver --listen 127.0.0.1:8461 --cache sqlite:\$E2E_DIR/cache.sqlite --dns-server \"\$VALIDATING_DNS\" --ca-file \"\$CA_FILE\"" \
   scripts/postfix-e2e/selftest.sh "$e2e" | tee -a "$log"
 
 scripts/fuzz.sh all "${FUZZ_SECONDS:-60}"

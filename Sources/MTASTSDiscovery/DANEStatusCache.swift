@@ -2,9 +2,11 @@ import MTASTSCore
 import Synchronization
 
 /// Each domain's ``DANEStatus``, kept in memory for the DNS TTL of the answers behind it, so a cache hit
-/// reads it without I/O. Entries are refreshed in the background shortly before they expire while they are
-/// used; an expired entry is never used (DNSSEC state is not served stale). Concurrent misses of one domain
-/// make one lookup. Not persisted: after a restart the status is asked of DNS again.
+/// reads it without I/O. A used entry is refreshed in the background shortly before it expires; an expired
+/// one is still answered (at most `staleLimit` past its expiry, like a resolver's serve-stale, RFC 8767)
+/// while its refresh runs, so a DNS outage or a restart never holds mail up — Postfix's own DANE then
+/// checks the TLSA records itself whenever the answer is a DANE level. Concurrent misses of one domain make
+/// one lookup. With a store, statuses are written through and loaded at start.
 public final class DANEStatusCache: Sendable {
     public struct Settings: Sendable {
         /// Bounds on how long a status is kept, whatever the TTLs say.
@@ -14,6 +16,8 @@ public final class DANEStatusCache: Sendable {
         public var deferredLifetime: Double = 15
         /// A used entry is refreshed in the background when less than this share of its lifetime is left.
         public var refreshShare: Double = 0.2
+        /// How long past its expiry a status may still be answered while it is being refreshed.
+        public var staleLimit: Double = 86_400
         /// Bound on remembered domains.
         public var maxEntries = 100_000
         public init() {}
@@ -35,15 +39,36 @@ public final class DANEStatusCache: Sendable {
     private let clock: any WallClock
     private let settings: Settings
     private let state = Mutex(State())
+    private let store: (any DANEStatusStore)?
     private let onStatus: @Sendable (DomainName, DANEStatus) -> Void
+    private let onStoreError: @Sendable (String) -> Void
 
-    /// - Parameter onStatus: called with every status looked up (for logs and metrics).
-    public init(resolver: any DNSResolver, clock: any WallClock, settings: Settings = Settings(),
-                onStatus: @escaping @Sendable (DomainName, DANEStatus) -> Void = { _, _ in }) {
+    /// - Parameters:
+    ///   - onStatus: called with every status looked up (for logs and metrics).
+    ///   - onStoreError: called when the store cannot be written (the status stays in memory).
+    public init(resolver: any DNSResolver, clock: any WallClock, store: (any DANEStatusStore)? = nil, settings: Settings = Settings(),
+                onStatus: @escaping @Sendable (DomainName, DANEStatus) -> Void = { _, _ in },
+                onStoreError: @escaping @Sendable (String) -> Void = { _ in }) {
         self.resolver = resolver
         self.clock = clock
+        self.store = store
         self.settings = settings
         self.onStatus = onStatus
+        self.onStoreError = onStoreError
+    }
+
+    /// Reads the persisted statuses (at start). Entries already looked up in this process win.
+    public func load() async throws {
+        guard let store else { return }
+        let stored = try await store.loadDANEStatuses()
+        let now = clock.now()
+        state.withLock { s in
+            for row in stored where now < row.expiresAt + settings.staleLimit && s.entries[row.domain] == nil {
+                let status = DANEStatus(regime: row.regime, mx: .unavailable("loaded from the store"), hosts: [], reason: row.reason,
+                                        ttl: UInt32(clamping: Int(max(0, row.expiresAt - row.storedAt))))
+                s.entries[row.domain] = Entry(status: status, storedAt: row.storedAt, expiresAt: row.expiresAt)
+            }
+        }
     }
 
     /// The hot path: the status when memory has an unexpired one, else nil (then call ``resolve(_:deadline:)``).
@@ -53,7 +78,7 @@ public final class DANEStatusCache: Sendable {
         let status: DANEStatus? = state.withLock { s in
             guard let index = s.entries.index(forKey: domain) else { return nil }
             let entry = s.entries.values[index]
-            guard now < entry.expiresAt else { return nil }
+            guard now < entry.expiresAt + settings.staleLimit else { return nil }
             if !entry.refreshing, s.inflight[domain] == nil,
                entry.expiresAt - now < (entry.expiresAt - entry.storedAt) * settings.refreshShare {
                 s.entries.values[index].refreshing = true
@@ -116,6 +141,11 @@ public final class DANEStatusCache: Sendable {
                 if s.entries.count >= settings.maxEntries { s.entries.removeAll(keepingCapacity: true) }
             }
             s.entries[domain] = Entry(status: status, storedAt: now, expiresAt: now + lifetime)
+        }
+        guard let store else { return }
+        let row = StoredDANEStatus(domain: domain, regime: status.regime, reason: status.reason, storedAt: now, expiresAt: now + lifetime)
+        Task {
+            do { try await store.saveDANEStatus(row) } catch { onStoreError("saving the DANE status of \(domain): \(error)") }
         }
     }
 }

@@ -62,6 +62,31 @@ extension PolicyStore {
     public func close() async {}
 }
 
+/// A domain's DANE regime as persisted (the regime and why, not the per-host detail), so that a restart
+/// answers at once even when DNS is down.
+public struct StoredDANEStatus: Sendable, Hashable {
+    public var domain: DomainName
+    public var regime: DANEStatus.Regime
+    public var reason: String
+    public var storedAt: Double
+    public var expiresAt: Double
+
+    public init(domain: DomainName, regime: DANEStatus.Regime, reason: String, storedAt: Double, expiresAt: Double) {
+        self.domain = domain
+        self.regime = regime
+        self.reason = reason
+        self.storedAt = storedAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Persistence for ``DANEStatusCache`` (both policy stores implement it beside ``PolicyStore``).
+public protocol DANEStatusStore: Sendable {
+    func loadDANEStatuses() async throws -> [StoredDANEStatus]
+    /// Inserts or replaces the status of its domain.
+    func saveDANEStatus(_ status: StoredDANEStatus) async throws
+}
+
 /// Wall-clock time; injected so tests can move it.
 public protocol WallClock: Sendable {
     /// Seconds since the Unix epoch.

@@ -93,10 +93,14 @@ public final class ResolverDaemon: Sendable {
         let m = ResolverMetrics(cacheSize: { cacheRef.count })
         metricsBox.withLock { $0 = m }
         metrics = m
+        let daneStore = store as? any DANEStatusStore
         dane = dnssec.resolver.map { daneResolver in
-            DANEStatusCache(resolver: daneResolver, clock: clock, onStatus: { domain, status in
+            DANEStatusCache(resolver: daneResolver, clock: clock, store: daneStore, onStatus: { domain, status in
                 ResolverDaemon.log(domain, status, log)
                 m.record(status)
+            }, onStoreError: { reason in
+                log.error("cache store error", metadata: ["reason": "\(reason)"])
+                m.count(.storeError)
             })
         }
         responder = ResolverResponder(cache: cacheRef, dane: dane, defaultZone: configuration.defaultZone, zones: configuration.zones,
@@ -148,6 +152,9 @@ public final class ResolverDaemon: Sendable {
     private func serve() async throws {
         try await cache.load()
         logger.info("cache loaded", metadata: ["policies": "\(cache.count)", "store": "\(configuration.cache)"])
+        if let dane {
+            do { try await dane.load() } catch { logger.error("cannot load the DANE statuses", metadata: ["reason": "\(error)"]) }
+        }
         let check = await dnssec.mode.selfCheck(dane: dnssec.resolver ?? NoDNS(), anchor: dnssec.anchor)
         if check.ok { logger.info("\(check.message)") } else { logger.warning("\(check.message)") }
         let endpoint: SocketmapServer.Endpoint

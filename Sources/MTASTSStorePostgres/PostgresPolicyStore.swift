@@ -155,6 +155,7 @@ public final class PostgresPolicyStore: PolicyStore {
         markWrite()
         try await withConnection { [logger] connection in
             try await Self.execute(connection, logger, "DELETE FROM mta_sts_policies WHERE domain = \(domain.value)")
+            try await Self.execute(connection, logger, "DELETE FROM mta_sts_dane WHERE domain = \(domain.value)")
         }
     }
 
@@ -276,6 +277,7 @@ public final class PostgresPolicyStore: PolicyStore {
     private static func schemaComplete(_ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
         let rows = try await connection.query("""
             SELECT to_regclass('mta_sts_meta') IS NOT NULL AND to_regclass('mta_sts_writer_changes') IS NOT NULL
+               AND to_regclass('mta_sts_dane') IS NOT NULL
                AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('mta_sts_policies')
                     AND tgname IN ('mta_sts_policies_changed', 'mta_sts_policies_truncated')) = 2
             """, logger: logger)
@@ -337,6 +339,15 @@ public final class PostgresPolicyStore: PolicyStore {
                                               failed_id, failed_at
           ON mta_sts_policies FOR EACH ROW EXECUTE FUNCTION mta_sts_count_change()
         """,
+        // DANE regimes of enforced domains (see DANEStatusCache); not counted as changes: each resolver refreshes its own.
+        """
+        CREATE TABLE IF NOT EXISTS mta_sts_dane (
+          domain text PRIMARY KEY,
+          regime text NOT NULL,
+          reason text NOT NULL,
+          stored_at double precision NOT NULL,
+          expires_at double precision NOT NULL)
+        """,
         "DROP TRIGGER IF EXISTS mta_sts_policies_truncated ON mta_sts_policies",
         """
         CREATE TRIGGER mta_sts_policies_truncated AFTER TRUNCATE ON mta_sts_policies
@@ -350,4 +361,31 @@ private final class Flag: Sendable {
     private let value = Atomic<Bool>(false)
     func set() { value.store(true, ordering: .relaxed) }
     var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+extension PostgresPolicyStore: DANEStatusStore {
+    public func loadDANEStatuses() async throws -> [StoredDANEStatus] {
+        try await prepare()
+        return try await withConnection { [logger] connection in
+            let rows = try await connection.query("SELECT domain, regime, reason, stored_at, expires_at FROM mta_sts_dane", logger: logger)
+            var out: [StoredDANEStatus] = []
+            for try await (domain, regime, reason, storedAt, expiresAt) in rows.decode((String, String, String, Double, Double).self) {
+                guard let d = try? DomainName(domain), let r = DANEStatus.Regime(rawValue: regime) else { continue }
+                out.append(StoredDANEStatus(domain: d, regime: r, reason: reason, storedAt: storedAt, expiresAt: expiresAt))
+            }
+            return out
+        }
+    }
+
+    public func saveDANEStatus(_ s: StoredDANEStatus) async throws {
+        try await prepare()
+        try await withConnection { [logger] connection in
+            try await Self.execute(connection, logger, """
+                INSERT INTO mta_sts_dane (domain, regime, reason, stored_at, expires_at)
+                VALUES (\(s.domain.value), \(s.regime.rawValue), \(s.reason), \(s.storedAt), \(s.expiresAt))
+                ON CONFLICT (domain) DO UPDATE SET regime = excluded.regime, reason = excluded.reason,
+                  stored_at = excluded.stored_at, expires_at = excluded.expires_at
+                """)
+        }
+    }
 }

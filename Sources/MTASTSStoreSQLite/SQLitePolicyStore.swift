@@ -38,6 +38,15 @@ public final class SQLitePolicyStore: PolicyStore {
                 t.column("failed_at", .double)
             }
         }
+        migrator.registerMigration("v2-dane") { db in
+            try db.create(table: "dane_status") { t in
+                t.primaryKey("domain", .text)
+                t.column("regime", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("stored_at", .double).notNull()
+                t.column("expires_at", .double).notNull()
+            }
+        }
         try migrator.migrate(pool)
     }
 
@@ -82,7 +91,10 @@ public final class SQLitePolicyStore: PolicyStore {
     }
 
     public func delete(_ domain: DomainName) async throws {
-        try await pool.write { db in try db.execute(sql: "DELETE FROM policies WHERE domain = ?", arguments: [domain.value]) }
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM policies WHERE domain = ?", arguments: [domain.value])
+            try db.execute(sql: "DELETE FROM dane_status WHERE domain = ?", arguments: [domain.value])
+        }
     }
 
     /// SQLite's `data_version` on the writer connection: it changes only when another connection commits.
@@ -101,5 +113,28 @@ public final class SQLitePolicyStore: PolicyStore {
         entry.failedID = row["failed_id"]
         entry.failedAt = row["failed_at"]
         return entry
+    }
+}
+
+extension SQLitePolicyStore: DANEStatusStore {
+    public func loadDANEStatuses() async throws -> [StoredDANEStatus] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM dane_status").compactMap { row in
+                guard let domain = try? DomainName(row["domain"] as String),
+                      let regime = DANEStatus.Regime(rawValue: row["regime"]) else { return nil }
+                return StoredDANEStatus(domain: domain, regime: regime, reason: row["reason"], storedAt: row["stored_at"],
+                                        expiresAt: row["expires_at"])
+            }
+        }
+    }
+
+    public func saveDANEStatus(_ s: StoredDANEStatus) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO dane_status (domain, regime, reason, stored_at, expires_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(domain) DO UPDATE SET regime = excluded.regime, reason = excluded.reason,
+                  stored_at = excluded.stored_at, expires_at = excluded.expires_at
+                """, arguments: [s.domain.value, s.regime.rawValue, s.reason, s.storedAt, s.expiresAt])
+        }
     }
 }

@@ -110,12 +110,22 @@ struct CacheCommand: AsyncParsableCommand {
         func run() async throws {
             let name: DomainName
             do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
-            guard let e = try await CacheCommand.withStore(source, { try await $0.load(name) }) else {
+            let found = try await CacheCommand.withStore(source) { store -> (CachedPolicy, StoredDANEStatus?)? in
+                guard let e = try await store.load(name) else { return nil }
+                let dane = try await (store as? any DANEStatusStore)?.loadDANEStatuses().first { $0.domain == name }
+                return (e, dane)
+            }
+            guard let (e, dane) = found else {
                 printError("\(name.value): not cached")
                 throw Exit.invalid
             }
             let now = Date().timeIntervalSince1970
             var fields = CacheCommand.json(e, now: now)
+            if let dane {
+                // Which regime applied last (docs/dane.md): dane, mta-sts or deferred, and why.
+                fields["dane"] = ["regime": dane.regime.rawValue, "reason": dane.reason, "checked_at": CacheCommand.iso(dane.storedAt),
+                                  "expires_at": CacheCommand.iso(dane.expiresAt)]
+            }
             if json {
                 fields["policy_text"] = String(decoding: e.body, as: UTF8.self)
                 try CacheCommand.printJSON(fields)
@@ -125,6 +135,7 @@ struct CacheCommand: AsyncParsableCommand {
                 print("\(key): \(fields[key]!)")
             }
             if let f = e.failedID, let at = e.failedAt { print("last_failure: id \(f) at \(CacheCommand.iso(at))") }
+            if let dane { print("dane: \(dane.regime.rawValue) (checked \(CacheCommand.iso(dane.storedAt))): \(dane.reason)") }
             print("policy:")
             print(String(decoding: e.body, as: UTF8.self).split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
                 .map { "  " + $0 }.joined(separator: "\n"))

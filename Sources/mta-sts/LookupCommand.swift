@@ -10,7 +10,9 @@ struct LookupCommand: AsyncParsableCommand {
         discussion: """
             Looks up the _mta-sts TXT record (following CNAMEs), resolves mta-sts.<domain>, fetches the policy \
             over HTTPS with the sender's rules (no redirects, 200 only, text/plain, 64 KiB, deadline) and \
-            parses it. Exit 0 when a valid policy was found, 1 when the domain has no usable policy.
+            parses it. Then, as a DANE-aware sender does first (RFC 8461 §2), asks whether DANE governs the \
+            domain: its MX RRset's DNSSEC status and each MX host's TLSA records (see docs/dane.md). Exit 0 \
+            when a valid policy was found, 1 when the domain has no usable policy.
             """
     )
 
@@ -23,12 +25,14 @@ struct LookupCommand: AsyncParsableCommand {
     func run() async throws {
         let name: DomainName
         do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
-        let discovery = try network.makeDiscovery()
-        let result = await discovery.discover(name)
+        let (discovery, daneResolver) = try network.makeDiscoveryAndDANE()
+        async let lookedUp = discovery.discover(name)
+        async let daneStatus: DANEStatus? = if let daneResolver { await DANEStatus.lookup(name, resolver: daneResolver) } else { nil }
+        let (result, dane) = await (lookedUp, daneStatus)
         if output.json {
-            try JSONOutput.print(LookupJSON(result))
+            try JSONOutput.print(LookupJSON(result, dane: dane))
         } else {
-            print(render(result), terminator: "")
+            print(render(result) + (dane.map(render) ?? ""), terminator: "")
         }
         if result.outcome != .valid { throw Exit.invalid }
     }
@@ -60,6 +64,72 @@ struct LookupCommand: AsyncParsableCommand {
     }
 }
 
+extension LookupCommand {
+    /// The DANE section: which regime a DANE-aware sender applies, and each MX host's TLSA state.
+    private func render(_ d: DANEStatus) -> String {
+        let style = output.style
+        let regime = switch d.regime {
+        case .dane: style.green("DANE applies") + " (a DANE-aware sender authenticates by TLSA; MTA-STS does not override it)"
+        case .mtaSTS: "DANE does not apply (MTA-STS governs)"
+        case .deferred: style.red("DANE cannot be evaluated") + " (a DANE-aware sender defers)"
+        }
+        var out = "\(style.bold("dane:")) \(regime)\n    \(style.dim(d.reason))\n"
+        for host in d.hosts {
+            out += "    MX \(host.preference) \(host.name): \(DANEJSON.Host(host).summary)\n"
+        }
+        return out
+    }
+}
+
+/// The DANE status in `--json` output (`lookup`; `check` shows the same per MX).
+struct DANEJSON: Encodable {
+    struct Host: Encodable {
+        let name: String
+        let preference: UInt16
+        /// usable | unusable | none | failed | not-checked
+        let tlsa: String
+        let records: [String]
+        let detail: String?
+
+        init(_ h: DANEStatus.Host) {
+            name = h.name
+            preference = h.preference
+            switch h.tlsa {
+            case .usable(let r): (tlsa, records, detail) = ("usable", r.map(\.description), nil)
+            case .unusable(let r): (tlsa, records, detail) = ("unusable", r.map(\.description), "no record is usable for SMTP (RFC 7672 §3.1)")
+            case .none(let why): (tlsa, records, detail) = ("none", [], why)
+            case .failed(let why): (tlsa, records, detail) = ("failed", [], why)
+            case .notChecked: (tlsa, records, detail) = ("not-checked", [], "MX RRset not DNSSEC-secure")
+            }
+        }
+
+        var summary: String {
+            switch tlsa {
+            case "usable": "TLSA " + records.joined(separator: ", ")
+            case "not-checked": "TLSA not looked up (\(detail ?? ""))"
+            default: "TLSA \(tlsa)" + (detail.map { " (\($0))" } ?? "") + (records.isEmpty ? "" : ": " + records.joined(separator: ", "))
+            }
+        }
+    }
+
+    let regime: String
+    let reason: String
+    let mx_dnssec: String
+    let hosts: [Host]
+
+    init(_ d: DANEStatus) {
+        regime = d.regime.rawValue
+        reason = d.reason
+        mx_dnssec = switch d.mx {
+        case .secure: "secure"
+        case .insecure: "insecure"
+        case .bogus: "bogus"
+        case .unavailable: "unavailable"
+        }
+        hosts = d.hosts.map(Host.init)
+    }
+}
+
 func milliseconds(_ d: Duration) -> String { String(format: "%.1f", d.milliseconds) }
 
 /// `mta-sts lookup --json` (a documented contract: keys are only ever added).
@@ -85,8 +155,11 @@ struct LookupJSON: Encodable {
     let error: Failure?
     let diagnostics: [DiagnosticJSON]
     let steps: [Step]
+    /// DANE precedence (absent with `--dnssec off`).
+    let dane: DANEJSON?
 
-    init(_ r: DiscoveryResult) {
+    init(_ r: DiscoveryResult, dane: DANEStatus? = nil) {
+        self.dane = dane.map(DANEJSON.init)
         domain = r.domain.value
         outcome = r.outcome.rawValue
         tlsrpt_result_type = r.outcome.tlsrptResultType

@@ -56,6 +56,34 @@ struct LookupCommandTests {
         #expect(!bogus.stdout.contains("EVIL"))
     }
 
+    @Test("G71 DANE status per MX host: regime, TLSA state and records; --dnssec off leaves it out", arguments: [
+        ("ok.dane.test", "dane", ["usable"]), ("mixed.dane.test", "dane", ["none", "usable"]),
+        ("unusable.dane.test", "mta-sts", ["unusable"]), ("badtlsa.dane.test", "deferred", ["failed"]),
+    ])
+    func dane(_ domain: String, _ regime: String, _ tlsa: [String]) throws {
+        let world = try Testbed.shared()
+        let r = try lookup(domain, ["--dns-trust-anchor", world.trustAnchor])
+        #expect(r.status == 0, "the policy itself is valid: \(r.stderr)")
+        let dane = try #require(r.json["dane"] as? [String: Any])
+        #expect(dane["regime"] as? String == regime)
+        #expect(dane["mx_dnssec"] as? String == "secure")
+        let hosts = try #require(dane["hosts"] as? [[String: Any]])
+        #expect(hosts.map { $0["tlsa"] as? String ?? "" } == tlsa)
+        if regime == "dane" { #expect(hosts.contains { ($0["records"] as? [String])?.first?.hasPrefix("3 1 1 0c72ac70") == true }) }
+        let off = try lookup(domain, ["--dnssec", "off"])
+        #expect(off.json["dane"] == nil)
+        let text = try runMTASTS(["lookup", "--dns-server", world.dnsServer, "--ca-file", world.caFile, "--dns-trust-anchor", world.trustAnchor, domain])
+        #expect(text.stdout.contains("dane: "))
+    }
+
+    @Test("trust-ad (the default) believes only the AD bit, which an authoritative-only server never sets")
+    func daneTrustAD() throws {
+        let r = try lookup("ok.dane.test")
+        let dane = try #require(r.json["dane"] as? [String: Any])
+        #expect(dane["regime"] as? String == "mta-sts" && dane["mx_dnssec"] as? String == "insecure")
+        #expect(try lookup("ok.dane.test", ["--dnssec", "trust-ad", "--dns-trust-anchor", "/nonexistent"]).status == 2)
+    }
+
     @Test("Setup errors exit 2, usage errors 64")
     func errors() throws {
         let world = try Testbed.shared()

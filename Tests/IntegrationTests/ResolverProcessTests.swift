@@ -12,13 +12,13 @@ struct ResolverProcessTests {
         let metricsPort = freePort()
         let log: URL
 
-        init(cache: String, dnsServer: String, caFile: String, config: String? = nil) throws {
+        init(cache: String, dnsServer: String, caFile: String, config: String? = nil, extra: [String] = []) throws {
             log = FileManager.default.temporaryDirectory.appendingPathComponent("resolver-\(UUID().uuidString).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process.executableURL = URL(fileURLWithPath: mtastsBinary)
             process.arguments = ["resolver", "--listen", "127.0.0.1:\(port)", "--cache", cache, "--dns-server", dnsServer,
                                  "--ca-file", caFile, "--metrics", "127.0.0.1:\(metricsPort)", "--log-level", "info"]
-                + (config.map { ["--config", $0] } ?? [])
+                + (config.map { ["--config", $0] } ?? []) + extra
             let handle = try FileHandle(forWritingTo: log)
             process.standardOutput = handle
             process.standardError = handle
@@ -60,6 +60,51 @@ struct ResolverProcessTests {
             "NOTFOUND ",
         ])
         #expect(daemon.logText.contains("policy fetch failed") && daemon.logText.contains("notfound.t.test"))
+    }
+
+    @Test("G71 DANE precedence against signed zones (dnssec validate): dane-only, TEMP for tampered MX or TLSA, MTA-STS otherwise")
+    func danePrecedence() throws {
+        let world = try Testbed.shared()
+        let daemon = try Daemon(cache: "memory", dnsServer: world.dnsServer, caFile: world.caFile,
+                                extra: ["--dns-trust-anchor", world.trustAnchor])
+        defer { daemon.stop(SIGTERM) }
+        let keys = ["ok.dane.test", "mixed.dane.test", "plain.dane.test", "unusable.dane.test", "badtlsa.dane.test", "badmx.dane.test",
+                    "good.t.test"]
+        let replies = try socketmapQuery(port: daemon.port, keys: keys)
+        let secure = "OK secure match=.dane.test servername=hostname"
+        #expect(Array(replies.prefix(4)) == ["OK dane-only", "OK dane-only", secure, secure])
+        #expect(replies[4].hasPrefix("TEMP DANE cannot be evaluated for badtlsa.dane.test: the TLSA lookup for _25._tcp.bogus-mx.dane.test failed (DNSSEC bogus"))
+        #expect(replies[5].hasPrefix("TEMP DANE cannot be evaluated for badmx.dane.test: the MX RRset of badmx.dane.test is DNSSEC-bogus"))
+        #expect(replies[6] == "OK secure match=mx1.good.t.test:.mx.good.t.test servername=hostname", "unsigned: MTA-STS as before")
+        // Hits answer the same from memory.
+        #expect(try socketmapQuery(port: daemon.port, keys: keys) == replies)
+        #expect(try metricValue(port: daemon.metricsPort, "mtasts_dane_lookups_total{regime=\"dane\"}") == 2)
+        #expect(try metricValue(port: daemon.metricsPort, "mtasts_dane_lookups_total{regime=\"deferred\"}") == 2)
+        #expect(try metricValue(port: daemon.metricsPort, "mtasts_dane_lookups_total{regime=\"mta-sts\"}") == 3)
+        #expect(try metricValue(port: daemon.metricsPort, "mtasts_replies_total{reply=\"dane\"}") == 4)
+        #expect(try metricValue(port: daemon.metricsPort, "mtasts_replies_total{reply=\"temp\"}") == 4)
+        let log = daemon.logText
+        #expect(log.contains("DNSSEC validate: trust anchor for"))
+        #expect(log.contains("DANE applies") && log.contains("ok.dane.test"))
+        #expect(log.contains("DANE cannot be evaluated") && log.contains("badmx.dane.test"))
+    }
+
+    @Test("dnssec trust-ad believes only the AD bit: an authoritative-only server sets none, so MTA-STS applies (and the log says so); off asks nothing")
+    func trustADWithoutValidator() throws {
+        let world = try Testbed.shared()
+        for mode in ["trust-ad", "off"] {
+            let daemon = try Daemon(cache: "memory", dnsServer: world.dnsServer, caFile: world.caFile, extra: ["--dnssec", mode])
+            defer { daemon.stop(SIGTERM) }
+            #expect(try socketmapQuery(port: daemon.port, keys: ["ok.dane.test"]) == ["OK secure match=.dane.test servername=hostname"])
+            let lookups = try metricValue(port: daemon.metricsPort, "mtasts_dane_lookups_total{regime=\"mta-sts\"}")
+            if mode == "trust-ad" {
+                #expect(lookups == 1)
+                #expect(daemon.logText.contains("DNSSEC trust-ad: the resolver did not set the AD bit for the root DNSKEY (REFUSED)"))
+            } else {
+                #expect(lookups == 0)
+                #expect(daemon.logText.contains("DNSSEC off"))
+            }
+        }
     }
 
     @Test("20 concurrent first lookups of one domain cause one policy fetch")

@@ -150,13 +150,41 @@ struct DANEStatusCacheTests {
         #expect(resolver.mxQueries.withLock { $0 } == 1, "one lookup for concurrent misses")
         #expect(cache.cached(domain)?.regime == .dane)
         #expect(resolver.mxQueries.withLock { $0 } == 1, "a hit asks nothing")
+        // Expired: still answered while the refresh (started by that very lookup) runs; then the new status.
         clock.advance(101)
-        #expect(cache.cached(domain) == nil, "expired after the TTL")
-        // Deferred statuses are kept only briefly.
         resolver.world.withLock { $0.set("_25._tcp.mx.example.com", .tlsa, DNSAnswer(.failure("SERVFAIL"))) }
-        #expect(await cache.resolve(domain, deadline: .seconds(5))?.regime == .deferred)
-        clock.advance(16)
+        #expect(cache.cached(domain)?.regime == .dane, "stale while refreshing")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(cache.cached(domain)?.regime == .deferred, "refreshed")
+        #expect(resolver.mxQueries.withLock { $0 } == 2)
+        // Past the stale limit nothing is answered from memory.
+        clock.advance(15 + 86_401)
         #expect(cache.cached(domain) == nil)
+    }
+
+    private final class RowStore: DANEStatusStore {
+        let rows = Mutex<[StoredDANEStatus]>([])
+        func loadDANEStatuses() async throws -> [StoredDANEStatus] { rows.withLock { $0 } }
+        func saveDANEStatus(_ s: StoredDANEStatus) async throws { rows.withLock { $0.removeAll { $0.domain == s.domain }; $0.append(s) } }
+    }
+
+    @Test("Statuses are written through and answered after a restart without DNS")
+    func persistence() async throws {
+        let resolver = CountingResolver()
+        resolver.world.withLock {
+            $0.set("example.com", .mx, mx([(10, "mx.example.com")], ttl: 100))
+            $0.set("_25._tcp.mx.example.com", .tlsa, tlsa([eeSPKI], ttl: 100))
+        }
+        let clock = ManualClock()
+        let store = RowStore()
+        let domain = try DomainName("example.com")
+        let first = DANEStatusCache(resolver: resolver, clock: clock, store: store)
+        #expect(await first.resolve(domain, deadline: .seconds(5))?.regime == .dane)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(store.rows.withLock { $0.map(\.regime) } == [.dane])
+        let restarted = DANEStatusCache(resolver: FakeResolver(), clock: clock, store: store)
+        try await restarted.load()
+        #expect(restarted.cached(domain)?.regime == .dane)
     }
 
     @Test("The deadline cuts the wait; the lookup finishes for the next request")

@@ -35,7 +35,8 @@ start_server() {
     "$E2E" exec "$DIR" -- python3 "$HERE/stub_socketmap.py" --log "$DIR/socketmap.log" \
       'enforce-good.test=OK secure match=mx1.enforce-good.test servername=hostname' \
       'enforce-bad.test=OK secure match=mx1.enforce-bad.test servername=hostname' \
-      'cached.test=OK secure match=mx1.cached.test servername=hostname' </dev/null >>"$DIR/socketmap.log" 2>&1 &
+      'cached.test=OK secure match=mx1.cached.test servername=hostname' \
+      'dane-good.test=OK dane-only' 'dane-bad.test=OK dane-only' </dev/null >>"$DIR/socketmap.log" 2>&1 &
   fi
   SRV_PID=$!                        # `exec` replaces itself with the server: this is the server's PID
   "$E2E" wait-listen "$DIR" 127.0.0.1:8461 20 || fail "socketmap server did not listen on 127.0.0.1:8461"
@@ -136,6 +137,31 @@ expect_status "enforce-good.test after the server is back + flush" "$DOWN" 2 \
 
 # left in the queue: enforce-bad.test and both cached.test messages (all still deferred)
 [ "$("$E2E" queue "$DIR" | grep -c '"queue_name": "deferred"')" -eq 3 ] || fail "queue should hold exactly 3 deferred messages"
+
+# DANE takes precedence (RFC 8461 §2): both DANE domains have an enforce policy that a PKIX check would pass
+# (the MX certificate is CA-signed for mx1 and mx2.dane-mx.test); only the TLSA record of mx1 matches its key.
+"$E2E" exec "$DIR" -- openssl s_client -connect 127.0.0.5:25 -starttls smtp -servername mx2.dane-mx.test \
+  -verify_hostname mx2.dane-mx.test -CAfile "$DIR/certs/ca.pem" -verify_return_error </dev/null >"$DIR/openssl-mx2.log" 2>&1 ||
+  fail "mx2.dane-mx.test: the certificate should pass a PKIX check (see $DIR/openssl-mx2.log)"
+say "ok   mx2.dane-mx.test passes PKIX with its name: MTA-STS alone would deliver to it"
+for d in dane-good.test dane-bad.test; do
+  got=$("$E2E" lookup "$DIR" "$d") || fail "$d: no policy-map answer"
+  [ "$got" = "dane-only" ] || fail "$d: the policy map answered [$got], want [dane-only]"
+done
+say "ok   the policy map answers dane-only for both DANE domains"
+send user@dane-good.test
+expect_status "dane-good.test (TLSA matches)" "$QID" 1 "status=sent tls=Verified relay=mx1.dane-mx.test[127.0.0.5]:25 dsn=2.0.0"
+send user@dane-bad.test
+DANEBAD=$QID
+expect_status "dane-bad.test (TLSA does not match)" "$QID" 1 "status=deferred tls=Untrusted relay=mx2.dane-mx.test[127.0.0.5]:25 dsn=4.7.5"
+log_has "server certificate verification failed for mx2.dane-mx.test[127.0.0.5]:25: num=65:no matching DANE TLSA records"
+no_mail_from "dane-bad.test" 127.0.0.5 "$DANEBAD"
+# The same recipients through a transport without our map (Postfix's own DANE): the same results.
+send nomap@dane-good.test
+expect_status "dane-good.test without our map" "$QID" 1 "status=sent tls=Verified relay=mx1.dane-mx.test[127.0.0.5]:25 dsn=2.0.0"
+send nomap@dane-bad.test
+expect_status "dane-bad.test without our map" "$QID" 1 "status=deferred tls=Untrusted relay=mx2.dane-mx.test[127.0.0.5]:25 dsn=4.7.5"
+grep -q 'postfix/nomap/smtp.*num=65:no matching DANE TLSA records' "$DIR/postfix/maillog" || fail "nomap: no DANE mismatch logged"
 stop_server
 
 t=$(now_ms)
