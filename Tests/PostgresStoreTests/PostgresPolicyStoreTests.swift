@@ -40,6 +40,25 @@ struct PostgresPolicyStoreTests {
         }
     }
 
+    @Test("DANE statuses round-trip, upserts replace, purging the domain removes its status")
+    func daneStatuses() async throws {
+        try await withStores(try await PostgresServer.freshURL()) { stores in
+            let store = stores[0]
+            let a = try entry("a.example")
+            try await store.save(a)
+            let first = StoredDANEStatus(domain: a.domain, regime: .dane, reason: "usable TLSA", storedAt: 1_700_000_000, expiresAt: 1_700_000_300)
+            try await store.saveDANEStatus(first)
+            #expect(try await store.loadDANEStatuses() == [first])
+            var second = first
+            second.regime = .deferred
+            second.reason = "SERVFAIL"
+            try await store.saveDANEStatus(second)
+            #expect(try await store.loadDANEStatuses() == [second])
+            try await store.delete(a.domain)
+            #expect(try await store.loadDANEStatuses().isEmpty)
+        }
+    }
+
     @Test("Usage times: one batch for many domains, unknown ones skipped, and they only move forward (the fleet's latest use)")
     func usage() async throws {
         try await withStores(try await PostgresServer.freshURL()) { stores in
@@ -153,7 +172,7 @@ struct PostgresPolicyStoreTests {
             let tables = try await PostgresServer.sql(url, """
                 SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1
                 """)
-            #expect(tables == ["mta_sts_meta", "mta_sts_policies", "mta_sts_writer_changes"])
+            #expect(tables == ["mta_sts_dane", "mta_sts_meta", "mta_sts_policies", "mta_sts_writer_changes"])
             #expect(try await PostgresServer.sql(url, "SELECT count(*)::text FROM mta_sts_meta") == ["1"])
         }
     }

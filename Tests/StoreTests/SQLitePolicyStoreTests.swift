@@ -33,6 +33,22 @@ struct SQLitePolicyStoreTests {
         #expect(try await store.loadAll() == [b])
     }
 
+    @Test("DANE statuses round-trip, upserts replace, purging the domain removes its status")
+    func daneStatuses() async throws {
+        let store = try SQLitePolicyStore(path: path)
+        let a = try entry("a.example")
+        try await store.save(a)
+        let first = StoredDANEStatus(domain: a.domain, regime: .dane, reason: "usable TLSA", storedAt: 1_700_000_000, expiresAt: 1_700_000_300)
+        try await store.saveDANEStatus(first)
+        #expect(try await SQLitePolicyStore(path: path).loadDANEStatuses() == [first], "another connection (a restart) reads it")
+        var second = first
+        second.regime = .mtaSTS
+        try await store.saveDANEStatus(second)
+        #expect(try await store.loadDANEStatuses() == [second])
+        try await store.delete(a.domain)
+        #expect(try await store.loadDANEStatuses().isEmpty)
+    }
+
     @Test("Another process's writes are seen, and change the external counter; our own do not")
     func externalChanges() async throws {
         let daemon = try SQLitePolicyStore(path: path)
