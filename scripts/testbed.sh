@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test), nginx
-# (policy hosts, 127.0.1.1:443) and a Python fault server (127.0.1.2:443), all on loopback; 127.0.1.9 has nothing.
+# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test, chk.test),
+# nginx (policy hosts, 127.0.1.1:443), a Python fault server (127.0.1.2:443) and MX listeners for `mta-sts check`
+# (a dedicated Postfix instance + a scripted server on 127.0.5.x:2525, testbed/mx.sh), all on loopback; 127.0.1.9
+# has nothing.
 #
 #   scripts/testbed.sh up DIR      generate CA, certs, signed zones, configs under DIR; start the peers;
 #                                  write DIR/env (DNS_SERVER, CA_FILE, TRUST_ANCHOR, DEAD_DNS_SERVER, ...)
@@ -33,6 +35,7 @@ PEERS_NAME=testbed
 down() {
   [ -d "$DIR" ] || return 0
   rm -f "$DIR/env"
+  [ ! -d "$DIR/postfix" ] || bash "$HERE/testbed/mx.sh" down "$DIR" || true
   stop_peers "${1:-}" "$DIR/run/faultserver.pid" "$DIR/run/nginx.pid" "$DIR/run/nsd.proc.pid"
   rm -f "$DIR/run/nsd.pid" "$DIR/run/faultserver.ready"
 }
@@ -89,7 +92,7 @@ sign_zone() {
 
 up() {
   local t0 missing=() c nsd_pid i
-  for c in nsd nsd-checkzone nginx ldns-keygen ldns-signzone openssl python3 dig curl awk sed setsid; do
+  for c in nsd nsd-checkzone nginx ldns-keygen ldns-signzone openssl python3 dig curl awk sed setsid postfix postconf; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
   t0=$(date +%s%N)
@@ -119,6 +122,7 @@ up() {
   render "$DATA/t.test.zone.in" "$DIR/dns/t.test.zone"
   render "$DATA/sec.test.zone.in" "$DIR/dns/sec.test.zone"
   render "$DATA/bogus.test.zone.in" "$DIR/dns/bogus.test.zone"
+  render "$DATA/chk.test.zone.in" "$DIR/dns/chk.test.zone"
   : > "$DIR/ta.key"
   sign_zone sec.test >> "$DIR/logs/signzone.log" 2>&1 || fail_peer "zone signing (sec.test)" "$DIR/logs/signzone.log"
   sign_zone bogus.test >> "$DIR/logs/signzone.log" 2>&1 || fail_peer "zone signing (bogus.test)" "$DIR/logs/signzone.log"
@@ -132,6 +136,7 @@ up() {
   {
     nsd-checkconf "$DIR/nsd.conf" &&
       nsd-checkzone t.test "$DIR/dns/t.test.zone" &&
+      nsd-checkzone chk.test "$DIR/dns/chk.test.zone" &&
       nsd-checkzone sec.test "$DIR/dns/sec.test.zone.signed" &&
       nsd-checkzone bogus.test "$DIR/dns/bogus.test.zone.signed"
   } >> "$DIR/logs/nsd-check.log" 2>&1 || fail_peer "nsd (configuration check)" "$DIR/logs/nsd-check.log"
@@ -165,6 +170,10 @@ up() {
     sleep 0.05
   done
 
+  # MX listeners for `mta-sts check`: a dedicated Postfix instance and a STARTTLS-injecting script (127.0.5.x:2525).
+  bash "$DATA/mx.sh" up "$DIR" || fail_peer "MX listeners (scripts/testbed/mx.sh)" "$DIR/logs/mx-postfix.log" \
+    "$DIR/postfix/maillog" "$DIR/logs/smtpinject.log"
+
   local dead_port
   dead_port=$(free_port $((DNS_PORT + 1)))
   cat > "$DIR/env.tmp" <<EOF
@@ -177,6 +186,7 @@ WWW_DIR=$DIR/www
 POLICY_HOST_ADDR=$NGINX_ADDR
 FAULT_HOST_ADDR=$FAULT_ADDR
 DEAD_HOST_ADDR=$DEAD_ADDR
+MX_PORT=2525
 EOF
   mv "$DIR/env.tmp" "$DIR/env"
   echo "testbed: up in $((($(date +%s%N) - t0) / 1000000)) ms: DNS 127.0.0.1:$DNS_PORT, nginx $NGINX_ADDR:443, faults $FAULT_ADDR:443 ($DIR/env)"
