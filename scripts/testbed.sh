@@ -326,6 +326,26 @@ check() {
   expect "fault server: SNI picks the cert" "$(cert mta-sts.bigchunked.t.test $FAULT_ADDR)" \
     "subject=CN = mta-sts.bigchunked.t.test X509v3 Subject Alternative Name: DNS:mta-sts.bigchunked.t.test"
 
+  # --- MX listeners of chk.test (`mta-sts check`)
+  expect "chk: MX good" "$(q +short MX good.chk.test | sort | paste -sd' ' -)" \
+    "10 mx1.good.chk.test. 20 mx2.good.chk.test. 30 mx3.good.chk.test."
+  starttls() { timeout 5 openssl s_client -starttls smtp -connect "$1:2525" -servername "$2" -verify_hostname "$2" \
+    -CAfile "$CA_FILE" < /dev/null 2>&1 || true; }
+  expect_grep "chk: Postfix mx1.good STARTTLS verifies" "$(starttls 127.0.5.1 mx1.good.chk.test)" 'Verify return code: 0 \(ok\)'
+  expect_grep "chk: Postfix expired" "$(starttls 127.0.5.6 expired.bad.chk.test)" 'certificate has expired'
+  expect_grep "chk: Postfix nostarttls" "$(starttls 127.0.5.8 nostarttls.bad.chk.test)" "Didn't find STARTTLS"
+  expect_grep "chk: injection after STARTTLS" "$(printf 'EHLO x\r\nSTARTTLS\r\n' | timeout 5 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.5.9", 2525), 5); s.settimeout(2); data = b""
+s.sendall(sys.stdin.buffer.read())
+try:
+    while True:
+        d = s.recv(4096)
+        if not d: break
+        data += d
+except OSError: pass
+print(data.decode(errors="replace").replace("\r\n", " | "))')" '220 2.0.0 Ready to start TLS \| 250 injected'
+
   wait
   expect "slowhead: times out (28)" "$(cat "$tmp/slowhead")" 28
   expect "slowbody: times out (28)" "$(cat "$tmp/slowbody")" 28

@@ -145,6 +145,16 @@ public enum CheckRules {
                 f += tlsFindings(tls, host: host, subject: subject, now: o.now, smtp: false, severity: nil)
                 certificateReported = !tls.certificate.problems.isEmpty || !tls.versionAcceptable
             }
+            switch p.withoutSNI {
+            case .success(let t)? where !CertificateIdentity.covers(t.certificate.dnsNames, host: host):
+                let names = t.certificate.dnsNames.isEmpty ? "no DNS names" : t.certificate.dnsNames.joined(separator: ", ")
+                f.append(Finding(.hostNoSNI, nil, subject, "without SNI this address presents a certificate for \(names); senders always send SNI",
+                                 fix: "nothing to do for MTA-STS; clients without SNI do not get the policy host's certificate"))
+            case .failure(let why)?:
+                f.append(Finding(.hostNoSNI, nil, subject, "without SNI the TLS handshake fails (\(why)); senders always send SNI",
+                                 fix: "nothing to do for MTA-STS"))
+            default: break
+            }
             guard let fetch = p.fetch else { continue }
             switch fetch.outcome {
             case .body(let body):
@@ -154,7 +164,8 @@ public enum CheckRules {
                                      fix: "serve the policy within a second; senders give up after their own deadline"))
                 }
             case .failure(let failure):
-                if failure.isWebPKI && certificateReported { continue }
+                // Already said by the TLS session's findings (certificate reasons, an old TLS version).
+                if certificateReported && (failure.isWebPKI || failure.code.hasPrefix("tls")) { continue }
                 if case .failure = p.tls, failure.isConnectFailure || failure.code.hasPrefix("tls") { continue }
                 f.append(fetchFinding(failure, subject: subject))
             }
@@ -328,6 +339,10 @@ public enum CheckRules {
                                fix: "remove whatever answers for the server before TLS (a broken proxy or filter), update the MTA"))
         case nil:
             break
+        }
+        if p.tls != nil, case .failure(let why)? = p.withoutSNI {
+            out.append(Finding(.smtpSNIRequired, nil, subject, "STARTTLS without SNI fails (\(why)); SMTP servers must not require SNI",
+                               fix: "configure a default certificate for clients that send no SNI"))
         }
         if let tls = p.tls {
             out += tlsFindings(tls, host: host, subject: subject, now: now, smtp: true, severity: sev)

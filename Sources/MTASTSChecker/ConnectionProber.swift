@@ -10,10 +10,12 @@ import NIOTLS
 /// The network side of a check that is not DNS or the policy fetch: TLS sessions whose certificates are
 /// captured and judged (policy host), and SMTP STARTTLS sessions (MX hosts).
 public protocol ConnectionProbing: Sendable {
-    /// A TLS handshake at `address:port` with SNI `host`; the presented chain is captured and judged.
-    func tls(host: DomainName, address: IPAddress, port: Int) async -> Result<TLSObservation, ConnectionFailure>
-    /// An SMTP session: greeting, EHLO, STARTTLS, handshake with SNI `host`, EHLO again, QUIT.
-    func smtp(host: DomainName, address: IPAddress, port: Int) async -> SMTPProbe
+    /// A TLS handshake at `address:port` with SNI `host` (none when `sni` is false); the presented chain is
+    /// captured and judged against `host`.
+    func tls(host: DomainName, address: IPAddress, port: Int, sni: Bool) async -> Result<TLSObservation, ConnectionFailure>
+    /// An SMTP session: greeting, EHLO, STARTTLS, handshake with SNI `host` (none when `sni` is false), EHLO
+    /// again, QUIT.
+    func smtp(host: DomainName, address: IPAddress, port: Int, sni: Bool) async -> SMTPProbe
 }
 
 /// ``ConnectionProbing`` on SwiftNIO + NIOSSL. Every session has one deadline from connect to the end.
@@ -40,11 +42,11 @@ public struct NIOConnectionProber: ConnectionProbing {
         self.ehloName = ehloName
     }
 
-    public func tls(host: DomainName, address: IPAddress, port: Int) async -> Result<TLSObservation, ConnectionFailure> {
+    public func tls(host: DomainName, address: IPAddress, port: Int, sni: Bool) async -> Result<TLSObservation, ConnectionFailure> {
         let session = ProbeSession(group: group, timeout: timeout)
         defer { session.close() }
         if let failure = await session.connect(address, port) { return .failure(failure) }
-        switch await session.startTLS(context: context, host: host) {
+        switch await session.startTLS(context: context, host: host, sni: sni) {
         case .failed(let f): return .failure(f)
         case .injected(let bytes): return .failure(.handshake("the server sent `\(bytes)` before the handshake"))
         case .established(let version, let chain):
@@ -53,19 +55,19 @@ public struct NIOConnectionProber: ConnectionProbing {
         }
     }
 
-    public func smtp(host: DomainName, address: IPAddress, port: Int) async -> SMTPProbe {
+    public func smtp(host: DomainName, address: IPAddress, port: Int, sni: Bool) async -> SMTPProbe {
         let clock = ContinuousClock()
         let start = clock.now
         var probe = SMTPProbe(address: address, port: port)
         let session = ProbeSession(group: group, timeout: timeout)
-        await run(session, host: host, into: &probe)
+        await run(session, host: host, sni: sni, into: &probe)
         session.close()
         probe.elapsed = clock.now - start
         return probe
     }
 
     /// The SMTP dialogue (RFC 5321, RFC 3207), stopping at the first failure.
-    private func run(_ s: ProbeSession, host: DomainName, into p: inout SMTPProbe) async {
+    private func run(_ s: ProbeSession, host: DomainName, sni: Bool, into p: inout SMTPProbe) async {
         if let failure = await s.connect(p.address, p.port) { return p.failure = .connection(failure) }
         func reply(_ stage: String) async -> SMTPReply? {
             switch await s.reply() {
@@ -89,7 +91,7 @@ public struct NIOConnectionProber: ConnectionProbing {
         s.send("STARTTLS\r\n")
         guard let ready = await reply("waiting for the STARTTLS reply") else { return }
         guard ready.code == 220 else { return p.failure = .starttlsRefused(ready.text) }
-        switch await s.startTLS(context: context, host: host) {
+        switch await s.startTLS(context: context, host: host, sni: sni) {
         case .injected(let bytes):
             return p.failure = .injection(bytes)
         case .failed(let f):
@@ -178,7 +180,7 @@ final class ProbeSession: @unchecked Sendable {
 
     /// Adds TLS below the reply reader and waits for the handshake. Bytes already received and not yet read
     /// (sent after the `220` to STARTTLS) are an injection: a sender must abort (RFC 3207 §5).
-    func startTLS(context: NIOSSLContext, host: DomainName) async -> TLSStart {
+    func startTLS(context: NIOSSLContext, host: DomainName, sni: Bool) async -> TLSStart {
         guard let channel else { return .failed(.connect("not connected")) }
         let handler = self.handler
         let chain = ChainBox()
@@ -192,7 +194,7 @@ final class ProbeSession: @unchecked Sendable {
                 let promise = channel.eventLoop.makePromise(of: Void.self)
                 handler.handshake = promise
                 do {
-                    let tls = try NIOSSLClientHandler(context: context, serverHostname: host.value) { certificates, verdict in
+                    let tls = try NIOSSLClientHandler(context: context, serverHostname: sni ? host.value : nil) { certificates, verdict in
                         chain.der = certificates.compactMap { try? $0.toDERBytes() }
                         verdict.succeed(.certificateVerified)
                     }

@@ -92,10 +92,11 @@ public struct DeploymentChecker: Sendable {
                     if configuration.publicOnly && !address.isPublic {
                         return (i, PolicyHostProbe(address: address, tls: .failure(.notPublic), fetch: nil, elapsed: .zero))
                     }
-                    async let tls = prober.tls(host: host, address: address, port: configuration.httpsPort)
+                    async let tls = prober.tls(host: host, address: address, port: configuration.httpsPort, sni: true)
+                    async let plain = prober.tls(host: host, address: address, port: configuration.httpsPort, sni: false)
                     async let fetch = fetcher.fetch(host: host, addresses: [address])
-                    let probe = PolicyHostProbe(address: address, tls: await tls, fetch: await fetch, elapsed: .zero)
-                    return (i, PolicyHostProbe(address: probe.address, tls: probe.tls, fetch: probe.fetch, elapsed: clock.now - start))
+                    let (t, p, f) = await (tls, plain, fetch)
+                    return (i, PolicyHostProbe(address: address, tls: t, fetch: f, withoutSNI: p, elapsed: clock.now - start))
                 }
             }
             var out: [(Int, PolicyHostProbe)] = []
@@ -140,7 +141,15 @@ public struct DeploymentChecker: Sendable {
                                 if publicOnly && !address.isPublic {
                                     return (j, SMTPProbe(address: address, port: port, failure: .connection(.notPublic)))
                                 }
-                                return (j, await prober.smtp(host: name, address: address, port: port))
+                                async let withSNI = prober.smtp(host: name, address: address, port: port, sni: true)
+                                async let plain = prober.smtp(host: name, address: address, port: port, sni: false)
+                                var probe = await withSNI
+                                let p = await plain
+                                probe.withoutSNI = p.tls.map { .success($0) } ?? p.failure.map { f -> Result<TLSObservation, ConnectionFailure> in
+                                    if case .connection(let c) = f { return .failure(c) }
+                                    return .failure(.handshake("\(f)"))
+                                }
+                                return (j, probe)
                             }
                         }
                         var out: [(Int, SMTPProbe)] = []

@@ -81,6 +81,7 @@ public struct FindingCode: Hashable, Sendable, CustomStringConvertible {
     public static let hostHTTPError = Self("host-http-error", .error, "RFC 8461 §3.3")
     public static let hostSlow = Self("host-slow", .warning, "RFC 8461 §3.3")
     public static let hostInconsistent = Self("host-inconsistent", .error, "RFC 8461 §3.3")
+    public static let hostNoSNI = Self("host-no-sni", .info, "RFC 8461 §7.1")
     public static let addressNotPublic = Self("address-not-public", .error, "RFC 8461 §10")
 
     // MARK: MX coverage (RFC 8461 §4.1)
@@ -105,6 +106,7 @@ public struct FindingCode: Hashable, Sendable, CustomStringConvertible {
     public static let smtpCertUntrusted = Self("smtp-cert-untrusted", .error, "RFC 8461 §4.2")
     public static let smtpCertName = Self("smtp-cert-name", .error, "RFC 8461 §4.2")
     public static let smtpCertExpiring = Self("smtp-cert-expiring", .warning, "RFC 8461 §4.2")
+    public static let smtpSNIRequired = Self("smtp-sni-required", .warning, "RFC 8461 §7.1")
 
     // MARK: TLS-RPT (RFC 8460 §3)
     public static let tlsrptMissing = Self("tlsrpt-missing", .warning, "RFC 8460 §3")
@@ -126,11 +128,11 @@ public struct FindingCode: Hashable, Sendable, CustomStringConvertible {
         .hostDNSFailure, .hostNoAddress, .hostConnectFailed, .hostTLSFailed, .hostTLSVersion, .hostCertExpired,
         .hostCertNotYetValid, .hostCertSelfSigned, .hostCertUntrusted, .hostCertName, .hostCertExpiring,
         .hostHTTPStatus, .hostHTTPRedirect, .hostContentType, .hostTooLarge, .hostTimeout, .hostHTTPError,
-        .hostSlow, .hostInconsistent, .addressNotPublic,
+        .hostSlow, .hostInconsistent, .hostNoSNI, .addressNotPublic,
         .mxDNSFailure, .mxImplicit, .mxNull, .mxNotCovered, .mxPatternUnused, .mxNoAddress,
         .smtpConnectFailed, .smtpProtocol, .smtpStartTLSMissing, .smtpStartTLSRefused, .smtpStartTLSInjection,
         .smtpTLSFailed, .smtpTLSVersion, .smtpCertExpired, .smtpCertNotYetValid, .smtpCertSelfSigned,
-        .smtpCertUntrusted, .smtpCertName, .smtpCertExpiring,
+        .smtpCertUntrusted, .smtpCertName, .smtpCertExpiring, .smtpSNIRequired,
         .tlsrptMissing, .tlsrptDNSFailure, .tlsrptMultiple, .tlsrptInvalid, .tlsrptRUAInvalid,
         .modeTesting, .modeNone, .verdictNoPolicy, .verdictDefer, .verdictMXSkipped,
     ]

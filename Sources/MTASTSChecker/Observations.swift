@@ -80,12 +80,16 @@ public struct PolicyHostProbe: Sendable {
     public var tls: Result<TLSObservation, ConnectionFailure>
     /// The strict fetch at this address alone (nil when not attempted).
     public var fetch: PolicyFetchResult?
+    /// The same handshake without SNI (what clients that send none get; RFC 8461 §7.1, checklist C43).
+    public var withoutSNI: Result<TLSObservation, ConnectionFailure>?
     public var elapsed: Duration
 
-    public init(address: IPAddress, tls: Result<TLSObservation, ConnectionFailure>, fetch: PolicyFetchResult?, elapsed: Duration) {
+    public init(address: IPAddress, tls: Result<TLSObservation, ConnectionFailure>, fetch: PolicyFetchResult?,
+                withoutSNI: Result<TLSObservation, ConnectionFailure>? = nil, elapsed: Duration) {
         self.address = address
         self.tls = tls
         self.fetch = fetch
+        self.withoutSNI = withoutSNI
         self.elapsed = elapsed
     }
 
@@ -119,6 +123,8 @@ public struct SMTPProbe: Sendable, Hashable {
     /// True when EHLO was sent again over TLS and answered 250 (RFC 3207 §4.2).
     public var ehloAfterTLS: Bool
     public var failure: Failure?
+    /// The STARTTLS handshake again without SNI: SMTP servers must not require it (RFC 8461 §7.1).
+    public var withoutSNI: Result<TLSObservation, ConnectionFailure>?
     public var elapsed: Duration
 
     public init(address: IPAddress, port: Int, banner: String? = nil, ehloKeywords: [String] = [], tls: TLSObservation? = nil,
@@ -187,5 +193,28 @@ public struct Observations: Sendable {
         self.mxHosts = mxHosts
         self.tlsrpt = tlsrpt
         self.elapsed = elapsed
+    }
+}
+
+extension ConnectionFailure: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .connect(let why): "could not connect: \(why)"
+        case .timeout(let stage): "timed out \(stage)"
+        case .handshake(let why): "TLS handshake failed: \(why)"
+        case .notPublic: "not a public address (--public-only)"
+        }
+    }
+}
+
+extension SMTPProbe.Failure: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .connection(let c): c.description
+        case .protocolError(let why): why
+        case .starttlsMissing: "STARTTLS not offered"
+        case .starttlsRefused(let reply): "STARTTLS refused: \(reply)"
+        case .injection(let bytes): "plaintext after STARTTLS: \(bytes)"
+        }
     }
 }

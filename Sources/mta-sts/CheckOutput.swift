@@ -54,12 +54,33 @@ struct CheckJSON: Encodable {
             problems = c.problems.map(\.rawValue)
         }
     }
+    /// The handshake without SNI: the names presented, or why it failed.
+    struct WithoutSNIJSON: Encodable {
+        let dns_names: [String]?
+        let error: String?
+
+        static func from(_ r: Result<TLSObservation, ConnectionFailure>?) -> Self? {
+            switch r {
+            case .success(let t)?: Self(dns_names: t.certificate.dnsNames, error: nil)
+            case .failure(let f)?: Self(dns_names: nil, error: f.description)
+            case nil: nil
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(dns_names, forKey: .dns_names)
+            try c.encode(error, forKey: .error)
+        }
+        enum CodingKeys: String, CodingKey { case dns_names, error }
+    }
     struct HostJSON: Encodable {
         let address: String
         let tls_version: String?
         let certificate: CertificateJSON?
         let http: String?
         let error: String?
+        let without_sni: WithoutSNIJSON?
         let ms: Double
     }
     struct MXAddressJSON: Encodable {
@@ -72,6 +93,7 @@ struct CheckJSON: Encodable {
         let injection: Bool
         let error: String?
         let usable: Bool
+        let without_sni: WithoutSNIJSON?
         let ms: Double
     }
     struct MXJSON: Encodable {
@@ -132,7 +154,7 @@ struct CheckJSON: Encodable {
             var error: String?
             switch p.tls {
             case .success(let t): tls = t
-            case .failure(let f): error = f.text
+            case .failure(let f): error = f.description
             }
             var http: String?
             switch p.fetch?.outcome {
@@ -142,7 +164,7 @@ struct CheckJSON: Encodable {
             }
             return HostJSON(address: p.address.description, tls_version: tls?.version,
                             certificate: tls.map { CertificateJSON($0.certificate, now: o.now) }, http: http, error: error,
-                            ms: rounded(p.elapsed))
+                            without_sni: .from(p.withoutSNI), ms: rounded(p.elapsed))
         }
         mx = o.mxHosts.map { m in
             let match = r.mxMatches[m.host]
@@ -159,13 +181,14 @@ struct CheckJSON: Encodable {
                               var error: String?
                               switch p.failure {
                               case .injection?: injection = true; error = "starttls-injection"
-                              case .some(let f): error = f.text
+                              case .some(let f): error = f.description
                               case nil: break
                               }
                               return MXAddressJSON(address: p.address.description, port: p.port, banner: p.banner,
                                                    starttls: p.ehloKeywords.contains("STARTTLS"), tls_version: p.tls?.version,
                                                    certificate: p.tls.map { CertificateJSON($0.certificate, now: o.now) },
-                                                   injection: injection, error: error, usable: CheckRules.isUsable(p), ms: rounded(p.elapsed))
+                                                   injection: injection, error: error, usable: CheckRules.isUsable(p),
+                                                   without_sni: .from(p.withoutSNI), ms: rounded(p.elapsed))
                           }, dane: m.dane)
         }
         let tlsrptStatus: String
@@ -190,29 +213,6 @@ private func rounded(_ d: Duration) -> Double { (d.milliseconds * 10).rounded() 
 
 private func iso8601(_ seconds: Int64) -> String {
     ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-}
-
-extension ConnectionFailure {
-    var text: String {
-        switch self {
-        case .connect(let why): "could not connect: \(why)"
-        case .timeout(let stage): "timed out \(stage)"
-        case .handshake(let why): "TLS handshake failed: \(why)"
-        case .notPublic: "not a public address (--public-only)"
-        }
-    }
-}
-
-extension SMTPProbe.Failure {
-    var text: String {
-        switch self {
-        case .connection(let c): c.text
-        case .protocolError(let why): why
-        case .starttlsMissing: "STARTTLS not offered"
-        case .starttlsRefused(let reply): "STARTTLS refused: \(reply)"
-        case .injection(let bytes): "plaintext after STARTTLS: \(bytes)"
-        }
-    }
 }
 
 /// The human-readable report: one group per part of the deployment, each with the command that shows the
@@ -255,7 +255,7 @@ struct CheckText {
                 var line = "    \(p.address)  "
                 switch p.tls {
                 case .success(let t): line += "\(t.version)  " + certificateLine(t.certificate, now: o.now)
-                case .failure(let f): line += style.red(f.text)
+                case .failure(let f): line += style.red(f.description)
                 }
                 if let a = p.fetch?.attempts.last { line += "  \(a.summary)" }
                 out += line + "  " + style.dim(String(format: "%.1f ms", p.elapsed.milliseconds)) + "\n"
@@ -281,7 +281,7 @@ struct CheckText {
             for p in m.probes {
                 var line = "        \(p.address):\(p.port)  "
                 if let t = p.tls { line += "STARTTLS \(t.version)  " + certificateLine(t.certificate, now: o.now) }
-                if let f = p.failure { line += style.red(f.text) }
+                if let f = p.failure { line += style.red(f.description) }
                 out += line + "  " + style.dim(String(format: "%.1f ms", p.elapsed.milliseconds)) + "\n"
                 out += "    " + command("openssl s_client -starttls smtp -connect \(p.address):\(p.port) -servername \(m.host) -verify_hostname \(m.host)\(caFile) </dev/null")
             }

@@ -43,7 +43,7 @@ struct CheckCommandTests {
         PeerCase("loop.t.test", codes: ["txt-dns-failure"]),
         // Policy host faults (nginx and the fault server of the testbed)
         PeerCase("notfound.t.test", codes: ["host-http-status", "verdict-no-policy"]),
-        PeerCase("redirect301.t.test", codes: ["host-http-redirect"]),
+        PeerCase("redirect301.t.test", codes: ["host-http-redirect", "host-no-sni"]),
         PeerCase("html.t.test", codes: ["host-content-type"]),
         PeerCase("bigcl.t.test", codes: ["host-too-large"]),
         PeerCase("refused.t.test", codes: ["host-connect-failed"]),
@@ -185,7 +185,7 @@ enum FindingCodes {
         "txt-missing", "txt-dns-failure", "txt-at-apex", "txt-spf", "txt-cname",
         "host-no-address", "host-connect-failed", "host-tls-version", "host-cert-expired", "host-cert-self-signed",
         "host-cert-untrusted", "host-cert-name", "host-http-status", "host-http-redirect", "host-content-type",
-        "host-too-large", "host-timeout", "address-not-public",
+        "host-too-large", "host-timeout", "host-no-sni", "address-not-public",
         "mx-implicit", "mx-null", "mx-not-covered", "mx-pattern-unused", "mx-no-address",
         "smtp-connect-failed", "smtp-starttls-missing", "smtp-starttls-injection", "smtp-cert-expired",
         "smtp-cert-self-signed", "smtp-cert-untrusted", "smtp-cert-name", "smtp-cert-expiring",

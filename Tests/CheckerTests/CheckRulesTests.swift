@@ -108,6 +108,8 @@ struct CheckRulesTests {
             $0.hostProbes = [Fake.hostProbe(), Fake.hostProbe(body: Fake.policy.replacingOccurrences(of: "604800", with: "86400"),
                                                              address: IPAddress(bytes: [192, 0, 2, 2])!)]
         }),
+        RuleCase(.hostNoSNI, Fake.with { $0.hostProbes[0].withoutSNI = .success(Fake.tls(["default.example.net"])) }),
+        RuleCase(.smtpSNIRequired, Fake.with { $0.mxHosts[0].probes[0].withoutSNI = .failure(.handshake("SSLV3_ALERT_HANDSHAKE_FAILURE")) }),
         RuleCase(.addressNotPublic, Fake.withSMTP(Fake.smtp(.connection(.notPublic)))),
         RuleCase(.mxDNSFailure, Fake.with { $0.mx = DNSAnswer(.failure("SERVFAIL")); $0.mxHosts = [] }),
         RuleCase(.mxImplicit, Fake.with { $0.mx = DNSAnswer(.nodata); $0.mxHosts[0].host = Fake.domain }),
