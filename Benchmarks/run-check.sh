@@ -8,9 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-50}
-echo "== release build of mta-sts"
-swift build -c release --product mta-sts 2>&1 | tail -1
-BIN=$(swift build -c release --show-bin-path)/mta-sts
+if [ -z "${MTASTS_BIN:-}" ]; then    # MTASTS_BIN: an already built release binary
+  echo "== release build of mta-sts"
+  swift build -c release --product mta-sts 2>&1 | tail -1
+fi
+BIN=${MTASTS_BIN:-$(swift build -c release --show-bin-path)/mta-sts}
 WORLD=$(mktemp -d -t mta-sts-check-bench.XXXX)
 trap 'scripts/testbed.sh down "$WORLD" >/dev/null 2>&1 || true; rm -rf "$WORLD"' EXIT
 scripts/testbed.sh up "$WORLD" > /dev/null
