@@ -97,7 +97,10 @@ EOC
       fi
     done
   } > "$DIR/logs/mx-postconf.log" 2>&1 || fail_peer "postfix configuration" "$DIR/logs/mx-postconf.log"
-  postfix -c "$CONF" start > "$DIR/logs/mx-postfix.log" 2>&1 || fail_peer "postfix" "$DIR/logs/mx-postfix.log" "$PF/maillog"
+  # In its own session (setsid -w waits for `postfix start` and returns its status): Postfix's start-up must not
+  # touch the caller's process group (a test process that started the world).
+  setsid -w postfix -c "$CONF" start < /dev/null > "$DIR/logs/mx-postfix.log" 2>&1 ||
+    fail_peer "postfix" "$DIR/logs/mx-postfix.log" "$PF/maillog"
 
   rm -f "$DIR/run/smtpinject.ready"
   setsid python3 "$HERE/smtpinject.py" --listen "$INJECT_ADDR" --port "$MX_PORT" --ready "$DIR/run/smtpinject.ready" \
