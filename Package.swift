@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         // libidn2 (Debian libidn2-dev): IDNA2008 / UTS #46 for U-label → A-label conversion.
@@ -83,12 +84,24 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // `mta-sts check`: a deployment as a strict sender sees it (DNS, HTTPS, SMTP STARTTLS) → findings.
+        .target(
+            name: "MTASTSChecker",
+            dependencies: [
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSHTTPFetch",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "mta-sts",
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
-                "MTASTSStorePostgres", "MTASTSResolverDaemon",
+                "MTASTSStorePostgres", "MTASTSResolverDaemon", "MTASTSChecker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -121,5 +134,7 @@ let package = Package(
             dependencies: ["MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]
         ),
         .testTarget(name: "CLITests", dependencies: ["mta-sts", "TestSupport"]),
+        // Pure finding rules with fakes, and `mta-sts check` against real NSD, nginx and Postfix peers.
+        .testTarget(name: "CheckerTests", dependencies: ["MTASTSChecker", "TestSupport", "mta-sts"]),
     ]
 )

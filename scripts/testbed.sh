@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test, dane.test), nginx
-# (policy hosts, 127.0.1.1:443) and a Python fault server (127.0.1.2:443), all on loopback; 127.0.1.9 has nothing.
+# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test, dane.test, chk.test),
+# nginx (policy hosts, 127.0.1.1:443), a Python fault server (127.0.1.2:443) and MX listeners for `mta-sts check`
+# (a dedicated Postfix instance + a scripted server on 127.0.5.x:2525, testbed/mx.sh), all on loopback; 127.0.1.9
+# has nothing.
 #
 #   scripts/testbed.sh up DIR      generate CA, certs, signed zones, configs under DIR; start the peers;
 #                                  write DIR/env (DNS_SERVER, CA_FILE, TRUST_ANCHOR, DEAD_DNS_SERVER, ...)
@@ -33,6 +35,7 @@ PEERS_NAME=testbed
 down() {
   [ -d "$DIR" ] || return 0
   rm -f "$DIR/env"
+  [ ! -d "$DIR/postfix" ] || bash "$HERE/testbed/mx.sh" down "$DIR" || true
   stop_peers "${1:-}" "$DIR/run/faultserver.pid" "$DIR/run/nginx.pid" "$DIR/run/nsd.proc.pid"
   rm -f "$DIR/run/nsd.pid" "$DIR/run/faultserver.ready"
 }
@@ -89,7 +92,7 @@ sign_zone() {
 
 up() {
   local t0 missing=() c nsd_pid i
-  for c in nsd nsd-checkzone nginx ldns-keygen ldns-signzone openssl python3 dig curl awk sed setsid; do
+  for c in nsd nsd-checkzone nginx ldns-keygen ldns-signzone openssl python3 dig curl awk sed setsid postfix postconf; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
   t0=$(date +%s%N)
@@ -120,6 +123,7 @@ up() {
   render "$DATA/sec.test.zone.in" "$DIR/dns/sec.test.zone"
   render "$DATA/bogus.test.zone.in" "$DIR/dns/bogus.test.zone"
   render "$DATA/dane.test.zone.in" "$DIR/dns/dane.test.zone"
+  render "$DATA/chk.test.zone.in" "$DIR/dns/chk.test.zone"
   : > "$DIR/ta.key"
   sign_zone sec.test >> "$DIR/logs/signzone.log" 2>&1 || fail_peer "zone signing (sec.test)" "$DIR/logs/signzone.log"
   sign_zone bogus.test >> "$DIR/logs/signzone.log" 2>&1 || fail_peer "zone signing (bogus.test)" "$DIR/logs/signzone.log"
@@ -139,6 +143,7 @@ up() {
   {
     nsd-checkconf "$DIR/nsd.conf" &&
       nsd-checkzone t.test "$DIR/dns/t.test.zone" &&
+      nsd-checkzone chk.test "$DIR/dns/chk.test.zone" &&
       nsd-checkzone sec.test "$DIR/dns/sec.test.zone.signed" &&
       nsd-checkzone bogus.test "$DIR/dns/bogus.test.zone.signed" &&
       nsd-checkzone dane.test "$DIR/dns/dane.test.zone.signed"
@@ -173,6 +178,10 @@ up() {
     sleep 0.05
   done
 
+  # MX listeners for `mta-sts check`: a dedicated Postfix instance and a STARTTLS-injecting script (127.0.5.x:2525).
+  bash "$DATA/mx.sh" up "$DIR" || fail_peer "MX listeners (scripts/testbed/mx.sh)" "$DIR/logs/mx-postfix.log" \
+    "$DIR/postfix/maillog" "$DIR/logs/smtpinject.log"
+
   local dead_port
   dead_port=$(free_port $((DNS_PORT + 1)))
   cat > "$DIR/env.tmp" <<EOF
@@ -185,6 +194,7 @@ WWW_DIR=$DIR/www
 POLICY_HOST_ADDR=$NGINX_ADDR
 FAULT_HOST_ADDR=$FAULT_ADDR
 DEAD_HOST_ADDR=$DEAD_ADDR
+MX_PORT=2525
 EOF
   mv "$DIR/env.tmp" "$DIR/env"
   echo "testbed: up in $((($(date +%s%N) - t0) / 1000000)) ms: DNS 127.0.0.1:$DNS_PORT, nginx $NGINX_ADDR:443, faults $FAULT_ADDR:443 ($DIR/env)"
@@ -326,6 +336,26 @@ check() {
     -o /dev/null -w '%{http_code}' https://mta-sts.noct.t.test/x)" 404
   expect "fault server: SNI picks the cert" "$(cert mta-sts.bigchunked.t.test $FAULT_ADDR)" \
     "subject=CN = mta-sts.bigchunked.t.test X509v3 Subject Alternative Name: DNS:mta-sts.bigchunked.t.test"
+
+  # --- MX listeners of chk.test (`mta-sts check`)
+  expect "chk: MX good" "$(q +short MX good.chk.test | sort | paste -sd' ' -)" \
+    "10 mx1.good.chk.test. 20 mx2.good.chk.test. 30 mx3.good.chk.test."
+  starttls() { timeout 5 openssl s_client -starttls smtp -connect "$1:2525" -servername "$2" -verify_hostname "$2" \
+    -CAfile "$CA_FILE" < /dev/null 2>&1 || true; }
+  expect_grep "chk: Postfix mx1.good STARTTLS verifies" "$(starttls 127.0.5.1 mx1.good.chk.test)" 'Verify return code: 0 \(ok\)'
+  expect_grep "chk: Postfix expired" "$(starttls 127.0.5.6 expired.bad.chk.test)" 'certificate has expired'
+  expect_grep "chk: Postfix nostarttls" "$(starttls 127.0.5.8 nostarttls.bad.chk.test)" "Didn't find STARTTLS"
+  expect_grep "chk: injection after STARTTLS" "$(printf 'EHLO x\r\nSTARTTLS\r\n' | timeout 5 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.5.9", 2525), 5); s.settimeout(2); data = b""
+s.sendall(sys.stdin.buffer.read())
+try:
+    while True:
+        d = s.recv(4096)
+        if not d: break
+        data += d
+except OSError: pass
+print(data.decode(errors="replace").replace("\r\n", " | "))')" '220 2.0.0 Ready to start TLS \| 250 injected'
 
   wait
   expect "slowhead: times out (28)" "$(cat "$tmp/slowhead")" 28

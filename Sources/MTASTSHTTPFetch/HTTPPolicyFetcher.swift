@@ -275,7 +275,7 @@ func dnsNames(_ certificate: NIOSSLCertificate) -> [String] {
 
 /// The reason token of a BoringSSL error text (`...:OPENSSL_internal:TLSV1_ALERT_PROTOCOL_VERSION at ...`),
 /// explained where it is a common one.
-func boringSSLReason(_ text: String) -> String {
+public func boringSSLReason(_ text: String) -> String {
     guard let range = text.range(of: "OPENSSL_internal:") else { return text }
     let token = text[range.upperBound...].prefix { $0 != " " && $0 != "]" && $0 != ")" }
     switch token {

@@ -10,7 +10,7 @@ struct MTASTSCommand: AsyncParsableCommand {
             2 for input/output and internal errors, 64 for usage errors.
             """,
         version: "0.1.0",
-        subcommands: [RecordCommand.self, PolicyCommand.self, LookupCommand.self, ResolverCommand.self, CacheCommand.self]
+        subcommands: [RecordCommand.self, PolicyCommand.self, LookupCommand.self, CheckCommand.self, ResolverCommand.self, CacheCommand.self]
     )
 }
 

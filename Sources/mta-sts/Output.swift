@@ -146,10 +146,14 @@ struct PolicyJSON: Encodable {
 enum JSONOutput {
     /// Prints `value` as one line of JSON with sorted keys (stable output for scripts and diffs).
     static func print(_ value: some Encodable) throws {
+        Swift.print(try line(value))
+    }
+
+    /// `value` as one line of JSON with sorted keys (JSON lines for batch output).
+    static func line(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        Swift.print(String(decoding: data, as: UTF8.self))
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
 

@@ -48,6 +48,13 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = DNS:mta-sts.expired.t.test
+[mxexpired_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:expired.bad.chk.test
 EOF
 export OPENSSL_CONF=$C/openssl.cnf
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
@@ -60,7 +67,7 @@ leaf() {
   local label=$1; shift
   local san="" n
   for n in "$@"; do san+="${san:+,}DNS:$n"; done
-  openssl req -x509 "${ec[@]}" -keyout "$C/$label.key" -out "$C/$label.pem" -days 30 -subj "/CN=$1" \
+  openssl req -x509 "${ec[@]}" -keyout "$C/$label.key" -out "$C/$label.pem" -days "${LEAF_DAYS:-30}" -subj "/CN=$1" \
     -CA "$OUT/ca.pem" -CAkey "$OUT/ca.key" -extensions leaf_ext -addext "subjectAltName=$san" 2>>"$LOG"
   cat "$C/$label.pem" "$OUT/ca.pem" > "$C/$label.chain.pem"
 }
@@ -97,3 +104,20 @@ openssl req -x509 "${ec[@]}" -keyout "$C/selfsigned.key" -out "$C/selfsigned.pem
   -subj "/CN=mta-sts.selfsigned.t.test" -extensions leaf_ext -addext "subjectAltName=DNS:mta-sts.selfsigned.t.test" \
   2>>"$LOG"
 cp "$C/selfsigned.pem" "$C/selfsigned.chain.pem"
+
+# `mta-sts check` world (chk.test.zone.in, mx.sh): one policy-host leaf for every chk.test policy host, and the
+# certificates of the Postfix MX listeners: good (three names), provider wildcard, wrong name, expiring in 5 days,
+# expired (CA-signed, via `openssl ca`) and self-signed.
+leaf chk mta-sts.good.chk.test mta-sts.seed.chk.test mta-sts.bad.chk.test mta-sts.partial.chk.test \
+  mta-sts.testing.chk.test mta-sts.off.chk.test
+leaf mxgood mx1.good.chk.test mx2.good.chk.test mx3.good.chk.test
+leaf mxprovider '*.mx.provider.chk.test'
+leaf mxwrong other.chk.test
+LEAF_DAYS=5 leaf mxsoon soon.bad.chk.test
+openssl req -new "${ec[@]}" -keyout "$C/mxexpired.key" -out "$C/mxexpired.csr" -subj "/CN=expired.bad.chk.test" 2>>"$LOG"
+openssl ca -batch -notext -extensions mxexpired_ext -in "$C/mxexpired.csr" -out "$C/mxexpired.pem" \
+  -startdate "$(date -u -d '-2 days' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)" 2>>"$LOG"
+cat "$C/mxexpired.pem" "$OUT/ca.pem" > "$C/mxexpired.chain.pem"
+openssl req -x509 "${ec[@]}" -keyout "$C/mxself.key" -out "$C/mxself.pem" -days 30 \
+  -subj "/CN=selfsigned.bad.chk.test" -extensions leaf_ext -addext "subjectAltName=DNS:selfsigned.bad.chk.test" 2>>"$LOG"
+cp "$C/mxself.pem" "$C/mxself.chain.pem"

@@ -1,0 +1,311 @@
+import Foundation
+import MTASTSCore
+import MTASTSDiscovery
+import MTASTSHTTPFetch
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+
+/// The network side of a check that is not DNS or the policy fetch: TLS sessions whose certificates are
+/// captured and judged (policy host), and SMTP STARTTLS sessions (MX hosts).
+public protocol ConnectionProbing: Sendable {
+    /// A TLS handshake at `address:port` with SNI `host` (none when `sni` is false); the presented chain is
+    /// captured and judged against `host`.
+    func tls(host: DomainName, address: IPAddress, port: Int, sni: Bool) async -> Result<TLSObservation, ConnectionFailure>
+    /// An SMTP session: greeting, EHLO, STARTTLS, handshake with SNI `host` (none when `sni` is false), EHLO
+    /// again, QUIT.
+    func smtp(host: DomainName, address: IPAddress, port: Int, sni: Bool) async -> SMTPProbe
+}
+
+/// ``ConnectionProbing`` on SwiftNIO + NIOSSL. Every session has one deadline from connect to the end.
+/// The chain is accepted whatever it is (custom verification callback) and judged afterwards by
+/// ``CertificateEvaluator``, so a bad certificate yields its reasons rather than a handshake error.
+public struct NIOConnectionProber: ConnectionProbing {
+    private let evaluator: CertificateEvaluator
+    private let context: NIOSSLContext
+    private let timeout: Duration
+    private let group: any EventLoopGroup
+    /// The name sent in EHLO.
+    private let ehloName: String
+
+    public init(evaluator: CertificateEvaluator, timeout: Duration, ehloName: String = "mta-sts-check.invalid",
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        // Old versions are let through so that they can be named (RFC 8461 §7.2 finding), not just fail.
+        tls.minimumTLSVersion = .tlsv1
+        tls.certificateVerification = .noHostnameVerification
+        context = try NIOSSLContext(configuration: tls)
+        self.evaluator = evaluator
+        self.timeout = timeout
+        self.group = group
+        self.ehloName = ehloName
+    }
+
+    public func tls(host: DomainName, address: IPAddress, port: Int, sni: Bool) async -> Result<TLSObservation, ConnectionFailure> {
+        let session = ProbeSession(group: group, timeout: timeout)
+        defer { session.close() }
+        if let failure = await session.connect(address, port) { return .failure(failure) }
+        switch await session.startTLS(context: context, host: host, sni: sni) {
+        case .failed(let f): return .failure(f)
+        case .injected(let bytes): return .failure(.handshake("the server sent `\(bytes)` before the handshake"))
+        case .established(let version, let chain):
+            let report = await evaluator.evaluate(chain: chain, host: host, now: Date())
+            return .success(TLSObservation(version: version, chainDER: chain, certificate: report))
+        }
+    }
+
+    public func smtp(host: DomainName, address: IPAddress, port: Int, sni: Bool) async -> SMTPProbe {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var probe = SMTPProbe(address: address, port: port)
+        let session = ProbeSession(group: group, timeout: timeout)
+        await run(session, host: host, sni: sni, into: &probe)
+        session.close()
+        probe.elapsed = clock.now - start
+        return probe
+    }
+
+    /// The SMTP dialogue (RFC 5321, RFC 3207), stopping at the first failure.
+    private func run(_ s: ProbeSession, host: DomainName, sni: Bool, into p: inout SMTPProbe) async {
+        if let failure = await s.connect(p.address, p.port) { return p.failure = .connection(failure) }
+        func reply(_ stage: String) async -> SMTPReply? {
+            switch await s.reply() {
+            case .success(let r): return r
+            case .failure(let f):
+                p.failure = .connection(f == .timeout("") ? .timeout(stage) : f)
+                return nil
+            }
+        }
+        guard let banner = await reply("waiting for the greeting") else { return }
+        p.banner = banner.lines.first
+        guard banner.code == 220 else { return p.failure = .protocolError("the greeting was `\(banner.text)`, not 220") }
+        s.send("EHLO \(ehloName)\r\n")
+        guard let ehlo = await reply("waiting for the EHLO reply") else { return }
+        guard ehlo.code == 250 else { return p.failure = .protocolError("EHLO was answered `\(ehlo.text)`") }
+        p.ehloKeywords = ehlo.lines.dropFirst().map { $0.split(separator: " ").first.map { $0.uppercased() } ?? "" }
+        guard p.ehloKeywords.contains("STARTTLS") else {
+            s.send("QUIT\r\n")
+            return p.failure = .starttlsMissing
+        }
+        s.send("STARTTLS\r\n")
+        guard let ready = await reply("waiting for the STARTTLS reply") else { return }
+        guard ready.code == 220 else { return p.failure = .starttlsRefused(ready.text) }
+        switch await s.startTLS(context: context, host: host, sni: sni) {
+        case .injected(let bytes):
+            return p.failure = .injection(bytes)
+        case .failed(let f):
+            return p.failure = .connection(f)
+        case .established(let version, let chain):
+            let report = await evaluator.evaluate(chain: chain, host: host, now: Date())
+            p.tls = TLSObservation(version: version, chainDER: chain, certificate: report)
+        }
+        // RFC 3207 §4.2: forget what was learnt before TLS and ask again.
+        s.send("EHLO \(ehloName)\r\n")
+        if let again = await reply("waiting for EHLO over TLS") { p.ehloAfterTLS = again.code == 250 } else { p.failure = nil }
+        s.send("QUIT\r\n")
+    }
+}
+
+/// One SMTP reply: the code and the text of each line.
+struct SMTPReply: Sendable {
+    let code: Int
+    let lines: [String]
+    var text: String { lines.map { "\(code) \($0)" }.joined(separator: " / ") }
+}
+
+/// One connection driven step by step from async code; all channel state lives on its event loop.
+final class ProbeSession: @unchecked Sendable {
+    enum TLSStart {
+        case established(version: String, chain: [[UInt8]])
+        case failed(ConnectionFailure)
+        /// Bytes arrived after the `220` to STARTTLS, before the handshake.
+        case injected(String)
+    }
+
+    private let loop: any EventLoop
+    private let timeout: Duration
+    private var channel: (any Channel)?
+    private let handler: ReplyReader
+    private var deadline: Scheduled<Void>?
+
+    init(group: any EventLoopGroup, timeout: Duration) {
+        loop = group.next()
+        self.timeout = timeout
+        handler = ReplyReader()
+    }
+
+    /// Connects; a failure is returned as a value.
+    func connect(_ address: IPAddress, _ port: Int) async -> ConnectionFailure? {
+        let handler = self.handler
+        do {
+            let socketAddress = try SocketAddress(ipAddress: address.description, port: port)
+            let channel = try await ClientBootstrap(group: loop)
+                .connectTimeout(.nanoseconds(timeout.nanoseconds))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(handler) } }
+                .connect(to: socketAddress).get()
+            self.channel = channel
+            deadline = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+                handler.timedOut = true
+                channel.close(promise: nil)
+            }
+            return nil
+        } catch let e as IOError {
+            return .connect(String(cString: strerror(e.errnoCode)))
+        } catch ChannelError.connectTimeout {
+            return .timeout("connecting")
+        } catch {
+            return .connect(String(describing: error))
+        }
+    }
+
+    func send(_ line: String) {
+        guard let channel else { return }
+        var buffer = channel.allocator.buffer(capacity: line.utf8.count)
+        buffer.writeString(line)
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    /// The next complete reply, or why none came.
+    func reply() async -> Result<SMTPReply, ConnectionFailure> {
+        let handler = self.handler
+        do {
+            let loop = self.loop
+            return .success(try await loop.flatSubmit { handler.nextReply(on: loop) }.get())
+        } catch {
+            return .failure(handler.timedOut ? .timeout("") : .connect("the server closed the connection"))
+        }
+    }
+
+    /// Adds TLS below the reply reader and waits for the handshake. Bytes already received and not yet read
+    /// (sent after the `220` to STARTTLS) are an injection: a sender must abort (RFC 3207 §5).
+    func startTLS(context: NIOSSLContext, host: DomainName, sni: Bool) async -> TLSStart {
+        guard let channel else { return .failed(.connect("not connected")) }
+        let handler = self.handler
+        let chain = ChainBox()
+        do {
+            try await loop.flatSubmit { () -> EventLoopFuture<Void> in
+                if !handler.buffer.isEmpty {
+                    let shown = String(decoding: handler.buffer.prefix(200), as: UTF8.self)
+                        .replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+                    return channel.eventLoop.makeFailedFuture(InjectionError(shown: shown))
+                }
+                let promise = channel.eventLoop.makePromise(of: Void.self)
+                handler.handshake = promise
+                do {
+                    let tls = try NIOSSLClientHandler(context: context, serverHostname: sni ? host.value : nil) { certificates, verdict in
+                        chain.der = certificates.compactMap { try? $0.toDERBytes() }
+                        verdict.succeed(.certificateVerified)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(tls, position: .first)
+                } catch {
+                    promise.fail(error)
+                }
+                return promise.futureResult
+            }.get()
+            let version = try await channel.nioSSL_tlsVersion().get()
+            return .established(version: version.map(Self.name) ?? "unknown", chain: chain.der)
+        } catch let e as InjectionError {
+            return .injected(e.shown)
+        } catch {
+            if handler.timedOut { return .failed(.timeout("during the TLS handshake")) }
+            let text = String(describing: error)
+            return .failed(.handshake(text.contains("OPENSSL_internal") ? boringSSLReason(text) : text))
+        }
+    }
+
+    static func name(_ v: TLSVersion) -> String {
+        switch v {
+        case .tlsv1: "TLSv1"
+        case .tlsv11: "TLSv1.1"
+        case .tlsv12: "TLSv1.2"
+        case .tlsv13: "TLSv1.3"
+        }
+    }
+
+    func close() {
+        deadline?.cancel()
+        channel?.close(promise: nil)
+    }
+
+    private struct InjectionError: Error { let shown: String }
+    private final class ChainBox: @unchecked Sendable { var der: [[UInt8]] = [] }
+}
+
+/// Collects bytes and hands out complete SMTP replies; completes the handshake promise. Event loop only.
+final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    var buffer: [UInt8] = []
+    var waiting: EventLoopPromise<SMTPReply>?
+    var handshake: EventLoopPromise<Void>?
+    var timedOut = false
+    private var closed = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        buffer += unwrapInboundIn(data).readableBytesView
+        deliver()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            handshake?.succeed(())
+            handshake = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        handshake?.fail(error)
+        handshake = nil
+        waiting?.fail(error)
+        waiting = nil
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        handshake?.fail(ChannelError.eof)
+        handshake = nil
+        waiting?.fail(ChannelError.eof)
+        waiting = nil
+        context.fireChannelInactive()
+    }
+
+    /// Completes the waiting promise when the buffer holds a whole reply (its last line is `DDD ` or `DDD`).
+    private func deliver() {
+        guard let promise = waiting, let reply = takeReply() else { return }
+        waiting = nil
+        promise.succeed(reply)
+    }
+
+    private func takeReply() -> SMTPReply? {
+        var lines: [String] = []
+        var start = 0
+        while let nl = buffer[start...].firstIndex(of: 0x0A) {
+            var line = buffer[start..<nl]
+            if line.last == 0x0D { line = line.dropLast() }
+            start = nl + 1
+            let text = String(decoding: line, as: UTF8.self)
+            guard text.count >= 3, let code = Int(text.prefix(3)) else {
+                buffer.removeSubrange(0..<start)
+                return SMTPReply(code: 0, lines: [text])
+            }
+            let sep = text.dropFirst(3).first
+            lines.append(String(text.dropFirst(4)))
+            if sep != "-" {
+                buffer.removeSubrange(0..<start)
+                return SMTPReply(code: code, lines: lines)
+            }
+        }
+        return nil
+    }
+
+    func nextReply(on loop: any EventLoop) -> EventLoopFuture<SMTPReply> {
+        if let reply = takeReply() { return loop.makeSucceededFuture(reply) }
+        if closed { return loop.makeFailedFuture(ChannelError.eof) }
+        let promise = loop.makePromise(of: SMTPReply.self)
+        waiting = promise
+        return promise.futureResult
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import MTASTSCore
+import MTASTSDiscovery
+
+/// Runs every probe for one domain, in parallel, and hands the observations to ``CheckRules``.
+///
+/// DNS goes through the one ``DNSResolver`` (TXT, MX, A, AAAA); the policy is fetched by the strict
+/// ``PolicyFetcher`` at each policy host address separately; TLS and SMTP sessions go through
+/// ``ConnectionProbing``. Each step has its own deadline (the resolver's, the fetcher's, the prober's).
+public struct DeploymentChecker: Sendable {
+    public struct Configuration: Sendable {
+        /// The SMTP port of the MX hosts (25; tests use another).
+        public var smtpPort: Int
+        /// The HTTPS port of the policy host (443).
+        public var httpsPort: Int
+        /// Refuse private, loopback and link-local addresses (for running as a service).
+        public var publicOnly: Bool
+
+        public init(smtpPort: Int = 25, httpsPort: Int = 443, publicOnly: Bool = false) {
+            self.smtpPort = smtpPort
+            self.httpsPort = httpsPort
+            self.publicOnly = publicOnly
+        }
+    }
+
+    public let resolver: any DNSResolver
+    public let fetcher: any PolicyFetcher
+    public let prober: any ConnectionProbing
+    public let configuration: Configuration
+
+    public init(resolver: any DNSResolver, fetcher: any PolicyFetcher, prober: any ConnectionProbing, configuration: Configuration = .init()) {
+        self.resolver = resolver
+        self.fetcher = fetcher
+        self.prober = prober
+        self.configuration = configuration
+    }
+
+    public func check(_ domain: DomainName) async -> CheckReport {
+        CheckRules.evaluate(await observe(domain))
+    }
+
+    /// Every probe, as values.
+    public func observe(_ domain: DomainName) async -> Observations {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let now = Int64(Date().timeIntervalSince1970)
+        async let txt = resolver.query(domain.recordName, .txt)
+        async let tlsrpt = resolver.query("_smtp._tls." + domain.value, .txt)
+        async let host = policyHost(domain)
+        async let mx = mxHosts(domain)
+        let txtAnswer = await txt
+        var apex: DNSAnswer?
+        switch txtAnswer.result {
+        case .nxdomain, .nodata: apex = await resolver.query(domain.value, .txt)
+        default: break
+        }
+        let (hostAnswers, hostProbes) = await host
+        let (mxAnswer, mxObservations) = await mx
+        var o = Observations(domain: domain, now: now, publicOnly: configuration.publicOnly, txt: txtAnswer, apexTXT: apex,
+                             hostAnswers: hostAnswers, hostProbes: hostProbes, mx: mxAnswer, mxHosts: mxObservations,
+                             tlsrpt: await tlsrpt)
+        o.elapsed = clock.now - start
+        return o
+    }
+
+    /// A and AAAA of a name, asked together.
+    private func addresses(_ name: String) async -> ([DNSRecordType: DNSAnswer], [IPAddress], [String]) {
+        async let a = resolver.query(name, .a)
+        async let aaaa = resolver.query(name, .aaaa)
+        let answers: [DNSRecordType: DNSAnswer] = [.a: await a, .aaaa: await aaaa]
+        var found: [IPAddress] = []
+        var failures: [String] = []
+        for type in [DNSRecordType.a, .aaaa] {
+            switch answers[type]!.result {
+            case .records(let rdata): found += rdata.compactMap(DNSRecordData.address)
+            case .failure(let reason): failures.append("\(type): \(reason)")
+            case .nxdomain, .nodata: break
+            }
+        }
+        return (answers, found, failures)
+    }
+
+    /// The policy host at each address: a TLS session (chain, version) and the strict fetch, side by side.
+    private func policyHost(_ domain: DomainName) async -> ([DNSRecordType: DNSAnswer], [PolicyHostProbe]) {
+        guard let host = domain.policyHost else { return ([:], []) }
+        let (answers, found, _) = await addresses(host.value)
+        let probes = await withTaskGroup(of: (Int, PolicyHostProbe).self) { group in
+            for (i, address) in found.enumerated() {
+                group.addTask {
+                    let clock = ContinuousClock()
+                    let start = clock.now
+                    if configuration.publicOnly && !address.isPublic {
+                        return (i, PolicyHostProbe(address: address, tls: .failure(.notPublic), fetch: nil, elapsed: .zero))
+                    }
+                    async let tls = prober.tls(host: host, address: address, port: configuration.httpsPort, sni: true)
+                    async let plain = prober.tls(host: host, address: address, port: configuration.httpsPort, sni: false)
+                    async let fetch = fetcher.fetch(host: host, addresses: [address])
+                    let (t, p, f) = await (tls, plain, fetch)
+                    return (i, PolicyHostProbe(address: address, tls: t, fetch: f, withoutSNI: p, elapsed: clock.now - start))
+                }
+            }
+            var out: [(Int, PolicyHostProbe)] = []
+            for await p in group { out.append(p) }
+            return out.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        return (answers, probes)
+    }
+
+    /// The MX RRset (or the implicit MX), each host's addresses, and an SMTP probe per address, all in parallel.
+    private func mxHosts(_ domain: DomainName) async -> (DNSAnswer, [MXObservation]) {
+        let answer = await resolver.query(domain.value, .mx)
+        var hosts: [MXObservation] = []
+        switch answer.result {
+        case .records(let rdata):
+            let records = rdata.compactMap(DNSRecordData.mx)
+            // RFC 7505: a single MX with the root as exchange ("null MX") means no mail at all.
+            if !(records.count == 1 && (records[0].host == "." || records[0].host.isEmpty)) {
+                hosts = records.sorted { $0.preference < $1.preference }.compactMap { r in
+                    (try? DomainName(r.host)).map { MXObservation(host: $0, preference: r.preference) }
+                }
+            }
+        case .nxdomain, .nodata:
+            hosts = [MXObservation(host: domain, preference: 0)]  // RFC 5321 §5.1 implicit MX
+        case .failure:
+            break
+        }
+        let port = configuration.smtpPort
+        let publicOnly = configuration.publicOnly
+        let prober = self.prober
+        let observed = await withTaskGroup(of: (Int, MXObservation).self) { group in
+            for (i, mx) in hosts.enumerated() {
+                group.addTask {
+                    var mx = mx
+                    let (_, found, failures) = await addresses(mx.host.value)
+                    mx.addresses = found
+                    mx.addressFailures = failures
+                    let name = mx.host
+                    mx.probes = await withTaskGroup(of: (Int, SMTPProbe).self) { inner in
+                        for (j, address) in found.enumerated() {
+                            inner.addTask {
+                                if publicOnly && !address.isPublic {
+                                    return (j, SMTPProbe(address: address, port: port, failure: .connection(.notPublic)))
+                                }
+                                async let withSNI = prober.smtp(host: name, address: address, port: port, sni: true)
+                                async let plain = prober.smtp(host: name, address: address, port: port, sni: false)
+                                var probe = await withSNI
+                                let p = await plain
+                                probe.withoutSNI = p.tls.map { .success($0) } ?? p.failure.map { f -> Result<TLSObservation, ConnectionFailure> in
+                                    if case .connection(let c) = f { return .failure(c) }
+                                    return .failure(.handshake("\(f)"))
+                                }
+                                return (j, probe)
+                            }
+                        }
+                        var out: [(Int, SMTPProbe)] = []
+                        for await p in inner { out.append(p) }
+                        return out.sorted { $0.0 < $1.0 }.map(\.1)
+                    }
+                    return (i, mx)
+                }
+            }
+            var out: [(Int, MXObservation)] = []
+            for await m in group { out.append(m) }
+            return out.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        return (answer, observed)
+    }
+}

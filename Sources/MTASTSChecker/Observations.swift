@@ -1,0 +1,220 @@
+import MTASTSCore
+import MTASTSDiscovery
+
+// The values the probes produce. The rules (CheckRules) turn them into findings without any I/O, so every
+// rule is testable with hand-made observations.
+
+/// What swift-certificates and ``CertificateIdentity`` say about a presented chain.
+public struct CertificateReport: Sendable, Hashable {
+    /// Why a sender would reject the certificate. Several can hold at once.
+    public enum Problem: String, Sendable, Hashable, CaseIterable {
+        case expired
+        case notYetValid = "not-yet-valid"
+        case selfSigned = "self-signed"
+        /// No chain to a trusted root (unknown issuer, missing intermediate).
+        case untrusted
+        /// No SAN DNS-ID covers the name the sender connected to.
+        case nameMismatch = "name-mismatch"
+        /// The leaf is not a parseable X.509 certificate.
+        case unparseable
+    }
+
+    public var subject: String
+    public var issuer: String
+    /// The SAN dNSName entries of the leaf.
+    public var dnsNames: [String]
+    /// Validity, in seconds since 1970.
+    public var notBefore: Int64
+    public var notAfter: Int64
+    public var chainLength: Int
+    public var problems: [Problem]
+    /// The verifier's words when the chain did not validate.
+    public var trustDetail: String?
+
+    public init(subject: String, issuer: String, dnsNames: [String], notBefore: Int64, notAfter: Int64, chainLength: Int,
+                problems: [Problem], trustDetail: String? = nil) {
+        self.subject = subject
+        self.issuer = issuer
+        self.dnsNames = dnsNames
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+        self.chainLength = chainLength
+        self.problems = problems
+        self.trustDetail = trustDetail
+    }
+
+    /// Whole days until `notAfter` (negative once expired).
+    public func daysLeft(now: Int64) -> Int { Int((notAfter - now) / 86400) }
+}
+
+/// One TLS handshake as observed (the chain is accepted whatever it is, then judged).
+public struct TLSObservation: Sendable, Hashable {
+    /// `TLSv1.3`, `TLSv1.2`, ...
+    public var version: String
+    /// The chain exactly as presented, leaf first (DER).
+    public var chainDER: [[UInt8]]
+    public var certificate: CertificateReport
+
+    public init(version: String, chainDER: [[UInt8]], certificate: CertificateReport) {
+        self.version = version
+        self.chainDER = chainDER
+        self.certificate = certificate
+    }
+
+    /// RFC 8461 §7.2: TLS 1.2 or later.
+    public var versionAcceptable: Bool { version == "TLSv1.2" || version == "TLSv1.3" }
+}
+
+/// Why a connection gave no TLS session.
+public enum ConnectionFailure: Error, Sendable, Hashable {
+    case connect(String)
+    case timeout(String)
+    case handshake(String)
+    /// `--public-only`: the address was not contacted.
+    case notPublic
+}
+
+/// The policy host at one of its addresses: the TLS session, then the strict fetch.
+public struct PolicyHostProbe: Sendable {
+    public var address: IPAddress
+    public var tls: Result<TLSObservation, ConnectionFailure>
+    /// The strict fetch at this address alone (nil when not attempted).
+    public var fetch: PolicyFetchResult?
+    /// The same handshake without SNI (what clients that send none get; RFC 8461 §7.1, checklist C43).
+    public var withoutSNI: Result<TLSObservation, ConnectionFailure>?
+    public var elapsed: Duration
+
+    public init(address: IPAddress, tls: Result<TLSObservation, ConnectionFailure>, fetch: PolicyFetchResult?,
+                withoutSNI: Result<TLSObservation, ConnectionFailure>? = nil, elapsed: Duration) {
+        self.address = address
+        self.tls = tls
+        self.fetch = fetch
+        self.withoutSNI = withoutSNI
+        self.elapsed = elapsed
+    }
+
+    /// The body when this address served a policy.
+    public var body: [UInt8]? {
+        if case .body(let b)? = fetch?.outcome { return b }
+        return nil
+    }
+}
+
+/// One SMTP STARTTLS session with one MX address.
+public struct SMTPProbe: Sendable, Hashable {
+    public enum Failure: Sendable, Hashable {
+        case connection(ConnectionFailure)
+        /// No 220 greeting, EHLO refused, a malformed reply.
+        case protocolError(String)
+        /// EHLO did not offer STARTTLS.
+        case starttlsMissing
+        /// STARTTLS was answered with something other than 220.
+        case starttlsRefused(String)
+        /// Bytes arrived after the 220 to STARTTLS and before the handshake (RFC 3207 §5, CVE-2011-0411 class).
+        case injection(String)
+    }
+
+    public var address: IPAddress
+    public var port: Int
+    public var banner: String?
+    /// The EHLO keywords offered before TLS.
+    public var ehloKeywords: [String]
+    public var tls: TLSObservation?
+    /// True when EHLO was sent again over TLS and answered 250 (RFC 3207 §4.2).
+    public var ehloAfterTLS: Bool
+    public var failure: Failure?
+    /// The STARTTLS handshake again without SNI: SMTP servers must not require it (RFC 8461 §7.1).
+    public var withoutSNI: Result<TLSObservation, ConnectionFailure>?
+    public var elapsed: Duration
+
+    public init(address: IPAddress, port: Int, banner: String? = nil, ehloKeywords: [String] = [], tls: TLSObservation? = nil,
+                ehloAfterTLS: Bool = false, failure: Failure? = nil, elapsed: Duration = .zero) {
+        self.address = address
+        self.port = port
+        self.banner = banner
+        self.ehloKeywords = ehloKeywords
+        self.tls = tls
+        self.ehloAfterTLS = ehloAfterTLS
+        self.failure = failure
+        self.elapsed = elapsed
+    }
+}
+
+/// An MX host: its DNS data and one probe per address.
+public struct MXObservation: Sendable {
+    public var host: DomainName
+    public var preference: UInt16
+    public var addresses: [IPAddress]
+    /// A/AAAA lookup failures ("A: SERVFAIL").
+    public var addressFailures: [String]
+    public var probes: [SMTPProbe]
+    /// DANE/TLSA status of this MX: filled in by the DANE check (issue 7); nil until then.
+    public var dane: String?
+
+    public init(host: DomainName, preference: UInt16, addresses: [IPAddress] = [], addressFailures: [String] = [],
+                probes: [SMTPProbe] = [], dane: String? = nil) {
+        self.host = host
+        self.preference = preference
+        self.addresses = addresses
+        self.addressFailures = addressFailures
+        self.probes = probes
+        self.dane = dane
+    }
+}
+
+/// Everything the probes learned about one domain: the input of ``CheckRules/evaluate(_:)``.
+public struct Observations: Sendable {
+    public var domain: DomainName
+    /// Unix seconds when the check ran (certificate expiry is judged against it).
+    public var now: Int64
+    public var publicOnly: Bool
+    public var txt: DNSAnswer
+    /// The apex TXT RRset, asked only when `_mta-sts` has no record (a record published at the wrong name).
+    public var apexTXT: DNSAnswer?
+    public var hostAnswers: [DNSRecordType: DNSAnswer]
+    public var hostProbes: [PolicyHostProbe]
+    /// The MX RRset (with its DNSSEC status, which DANE will need).
+    public var mx: DNSAnswer
+    public var mxHosts: [MXObservation]
+    public var tlsrpt: DNSAnswer
+    public var elapsed: Duration
+
+    public init(domain: DomainName, now: Int64, publicOnly: Bool = false, txt: DNSAnswer, apexTXT: DNSAnswer? = nil,
+                hostAnswers: [DNSRecordType: DNSAnswer] = [:], hostProbes: [PolicyHostProbe] = [], mx: DNSAnswer,
+                mxHosts: [MXObservation] = [], tlsrpt: DNSAnswer, elapsed: Duration = .zero) {
+        self.domain = domain
+        self.now = now
+        self.publicOnly = publicOnly
+        self.txt = txt
+        self.apexTXT = apexTXT
+        self.hostAnswers = hostAnswers
+        self.hostProbes = hostProbes
+        self.mx = mx
+        self.mxHosts = mxHosts
+        self.tlsrpt = tlsrpt
+        self.elapsed = elapsed
+    }
+}
+
+extension ConnectionFailure: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .connect(let why): "could not connect: \(why)"
+        case .timeout(let stage): "timed out \(stage)"
+        case .handshake(let why): "TLS handshake failed: \(why)"
+        case .notPublic: "not a public address (--public-only)"
+        }
+    }
+}
+
+extension SMTPProbe.Failure: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .connection(let c): c.description
+        case .protocolError(let why): why
+        case .starttlsMissing: "STARTTLS not offered"
+        case .starttlsRefused(let reply): "STARTTLS refused: \(reply)"
+        case .injection(let bytes): "plaintext after STARTTLS: \(bytes)"
+        }
+    }
+}

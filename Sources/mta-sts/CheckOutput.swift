@@ -1,0 +1,317 @@
+import Foundation
+import MTASTSChecker
+import MTASTSCore
+import MTASTSDiscovery
+
+/// `mta-sts check --json` (a documented contract, docs/check.md: keys are only ever added).
+struct CheckJSON: Encodable {
+    struct FindingJSON: Encodable {
+        let code: String
+        let severity: String
+        let rfc: String
+        let subject: String
+        let message: String
+        let fix: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(code, forKey: .code)
+            try c.encode(severity, forKey: .severity)
+            try c.encode(rfc, forKey: .rfc)
+            try c.encode(subject, forKey: .subject)
+            try c.encode(message, forKey: .message)
+            try c.encode(fix, forKey: .fix)  // null when there is none
+        }
+        enum CodingKeys: String, CodingKey { case code, severity, rfc, subject, message, fix }
+    }
+    struct RecordJSON: Encodable {
+        let name: String
+        let status: String
+        let texts: [String]
+        let id: String?
+        let canonical_name: String?
+        let dnssec: String
+        let ttl: UInt32
+    }
+    struct CertificateJSON: Encodable {
+        let subject: String
+        let issuer: String
+        let dns_names: [String]
+        let not_before: String
+        let not_after: String
+        let days_left: Int
+        let chain_length: Int
+        let problems: [String]
+
+        init(_ c: CertificateReport, now: Int64) {
+            subject = c.subject
+            issuer = c.issuer
+            dns_names = c.dnsNames
+            not_before = iso8601(c.notBefore)
+            not_after = iso8601(c.notAfter)
+            days_left = c.daysLeft(now: now)
+            chain_length = c.chainLength
+            problems = c.problems.map(\.rawValue)
+        }
+    }
+    /// The handshake without SNI: the names presented, or why it failed.
+    struct WithoutSNIJSON: Encodable {
+        let dns_names: [String]?
+        let error: String?
+
+        static func from(_ r: Result<TLSObservation, ConnectionFailure>?) -> Self? {
+            switch r {
+            case .success(let t)?: Self(dns_names: t.certificate.dnsNames, error: nil)
+            case .failure(let f)?: Self(dns_names: nil, error: f.description)
+            case nil: nil
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(dns_names, forKey: .dns_names)
+            try c.encode(error, forKey: .error)
+        }
+        enum CodingKeys: String, CodingKey { case dns_names, error }
+    }
+    struct HostJSON: Encodable {
+        let address: String
+        let tls_version: String?
+        let certificate: CertificateJSON?
+        let http: String?
+        let error: String?
+        let without_sni: WithoutSNIJSON?
+        let ms: Double
+    }
+    struct MXAddressJSON: Encodable {
+        let address: String
+        let port: Int
+        let banner: String?
+        let starttls: Bool
+        let tls_version: String?
+        let certificate: CertificateJSON?
+        let injection: Bool
+        let error: String?
+        let usable: Bool
+        let without_sni: WithoutSNIJSON?
+        let ms: Double
+    }
+    struct MXJSON: Encodable {
+        let host: String
+        let preference: UInt16
+        let dnssec: String
+        let covered: Bool?
+        let pattern: String?
+        let suggestion: String?
+        let addresses: [MXAddressJSON]
+        let dane: String?
+    }
+    struct TLSRPTJSON: Encodable {
+        let name: String
+        let status: String
+        let texts: [String]
+        let rua: [String]
+    }
+    struct Skipped: Encodable {
+        let host: String
+        let reason: String
+    }
+    struct VerdictJSON: Encodable {
+        let mode: String?
+        let action: String
+        let deliver_to: [String]
+        let skipped: [Skipped]
+        let reason: String
+    }
+    struct Summary: Encodable {
+        let errors: Int
+        let warnings: Int
+        let infos: Int
+    }
+
+    let domain: String
+    let findings: [FindingJSON]
+    let record: RecordJSON
+    let policy: PolicyJSON?
+    let hosts: [HostJSON]
+    let mx: [MXJSON]
+    let tlsrpt: TLSRPTJSON
+    let verdict: VerdictJSON
+    let summary: Summary
+    let ms: Double
+
+    init(_ r: CheckReport) {
+        let o = r.observations
+        domain = r.domain.value
+        findings = r.findings.map {
+            FindingJSON(code: $0.code, severity: $0.severity.rawValue, rfc: $0.rfc, subject: $0.subject, message: $0.message, fix: $0.fix)
+        }
+        record = RecordJSON(name: r.domain.recordName, status: r.recordStatus, texts: r.recordTexts, id: r.record?.id,
+                            canonical_name: o.txt.canonicalName, dnssec: o.txt.dnssec.description, ttl: o.txt.ttl)
+        policy = r.policy.map(PolicyJSON.init)
+        hosts = o.hostProbes.map { p in
+            var tls: TLSObservation?
+            var error: String?
+            switch p.tls {
+            case .success(let t): tls = t
+            case .failure(let f): error = f.description
+            }
+            var http: String?
+            switch p.fetch?.outcome {
+            case .body?: http = p.fetch?.attempts.last?.summary
+            case .failure(let f)?: http = "\(f.code): \(f.message)"
+            case nil: break
+            }
+            return HostJSON(address: p.address.description, tls_version: tls?.version,
+                            certificate: tls.map { CertificateJSON($0.certificate, now: o.now) }, http: http, error: error,
+                            without_sni: .from(p.withoutSNI), ms: rounded(p.elapsed))
+        }
+        mx = o.mxHosts.map { m in
+            let match = r.mxMatches[m.host]
+            var pattern: String?, suggestion: String?
+            switch match {
+            case .matched(let p)?: pattern = p.description
+            case .notMatched(_, let s)?: suggestion = s?.description
+            case nil: break
+            }
+            return MXJSON(host: m.host.value, preference: m.preference, dnssec: o.mx.dnssec.description, covered: match.map(\.isMatch),
+                          pattern: pattern, suggestion: suggestion,
+                          addresses: m.probes.map { p in
+                              var injection = false
+                              var error: String?
+                              switch p.failure {
+                              case .injection?: injection = true; error = "starttls-injection"
+                              case .some(let f): error = f.description
+                              case nil: break
+                              }
+                              return MXAddressJSON(address: p.address.description, port: p.port, banner: p.banner,
+                                                   starttls: p.ehloKeywords.contains("STARTTLS"), tls_version: p.tls?.version,
+                                                   certificate: p.tls.map { CertificateJSON($0.certificate, now: o.now) },
+                                                   injection: injection, error: error, usable: CheckRules.isUsable(p),
+                                                   without_sni: .from(p.withoutSNI), ms: rounded(p.elapsed))
+                          }, dane: m.dane)
+        }
+        let tlsrptStatus: String
+        var rua: [String] = []
+        switch r.tlsrpt {
+        case .record(let rec, _)?: tlsrptStatus = "valid"; rua = rec.rua
+        case .multiple?: tlsrptStatus = "multiple"
+        case .invalid?: tlsrptStatus = "invalid"
+        case .none?: tlsrptStatus = "missing"
+        case nil:
+            if case .failure = o.tlsrpt.result { tlsrptStatus = "dns-failure" } else { tlsrptStatus = "missing" }
+        }
+        tlsrpt = TLSRPTJSON(name: "_smtp._tls.\(r.domain)", status: tlsrptStatus, texts: r.tlsrptTexts, rua: rua)
+        verdict = VerdictJSON(mode: r.verdict.mode?.rawValue, action: r.verdict.action.rawValue, deliver_to: r.verdict.deliverTo,
+                              skipped: r.verdict.skipped.map { Skipped(host: $0.host, reason: $0.reason) }, reason: r.verdict.reason)
+        summary = Summary(errors: r.findings.count(.error), warnings: r.findings.count(.warning), infos: r.findings.count(.info))
+        ms = rounded(o.elapsed)
+    }
+}
+
+private func rounded(_ d: Duration) -> Double { (d.milliseconds * 10).rounded() / 10 }
+
+private func iso8601(_ seconds: Int64) -> String {
+    ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+}
+
+/// The human-readable report: one group per part of the deployment, each with the command that shows the
+/// same thing by hand, then the findings and the verdict.
+struct CheckText {
+    let style: Style
+    let network: NetworkOptions
+    let smtpPort: Int
+
+    private var digServer: String {
+        guard let s = network.dnsServers.first else { return "" }
+        let (host, port) = s.split(separator: ":").count == 2 ? (String(s.split(separator: ":")[0]), String(s.split(separator: ":")[1])) : (s, "")
+        return " @\(host)" + (port.isEmpty ? "" : " -p \(port)")
+    }
+
+    private func command(_ c: String) -> String { "    " + style.dim("$ " + c) + "\n" }
+    private func heading(_ title: String, _ detail: String) -> String { style.bold(title) + "  " + detail + "\n" }
+
+    private func certificateLine(_ c: CertificateReport, now: Int64) -> String {
+        let names = c.dnsNames.isEmpty ? "(no DNS names)" : c.dnsNames.joined(separator: ",")
+        let problems = c.problems.isEmpty ? style.green("valid") : style.red(c.problems.map(\.rawValue).joined(separator: ","))
+        return "cert \(names), \(c.daysLeft(now: now)) days left, \(problems)"
+    }
+
+    func render(_ r: CheckReport) -> String {
+        let o = r.observations
+        let d = r.domain
+        var out = style.bold("mta-sts check \(d)") + "\n\n"
+
+        out += heading("TXT record", "\(d.recordName) (\(o.txt.dnssec)\(o.txt.canonicalName.map { ", via CNAME to \($0)" } ?? ""))")
+        if r.recordTexts.isEmpty { out += "    (\(r.recordStatus))\n" }
+        for t in r.recordTexts { out += "    \"\(t)\"\n" }
+        out += command("dig +short TXT \(d.recordName)\(digServer)")
+
+        if let host = d.policyHost {
+            out += heading("Policy host", host.value)
+            if o.hostProbes.isEmpty { out += "    (no address)\n" }
+            let ca = network.caFile.map { " --cacert \($0)" } ?? ""
+            for p in o.hostProbes {
+                var line = "    \(p.address)  "
+                switch p.tls {
+                case .success(let t): line += "\(t.version)  " + certificateLine(t.certificate, now: o.now)
+                case .failure(let f): line += style.red(f.description)
+                }
+                if let a = p.fetch?.attempts.last { line += "  \(a.summary)" }
+                out += line + "  " + style.dim(String(format: "%.1f ms", p.elapsed.milliseconds)) + "\n"
+                out += command("curl -sS -D -\(ca) --resolve \(host):443:\(p.address) https://\(host)\(policyPath)")
+            }
+        }
+        if let p = r.policy {
+            out += heading("Policy", "mode \(p.mode.rawValue), max_age \(p.maxAge), mx " + (p.mx.isEmpty ? "(none)" : p.mx.map(\.description).joined(separator: " ")))
+        }
+
+        out += heading("MX", "\(d) (\(o.mx.dnssec))")
+        if o.mxHosts.isEmpty { out += "    (none)\n" }
+        let caFile = network.caFile.map { " -CAfile \($0)" } ?? ""
+        for m in o.mxHosts {
+            var coverage = ""
+            switch r.mxMatches[m.host] {
+            case .matched(let p)?: coverage = style.green("covered by \(p)")
+            case .notMatched(_, let s)?: coverage = style.red("not covered") + (s.map { ", add `mx: \($0)`" } ?? "")
+            case nil: break
+            }
+            out += "    \(m.preference) \(m.host)  \(coverage)\n"
+            if m.addresses.isEmpty { out += "        (no address)\n" }
+            for p in m.probes {
+                var line = "        \(p.address):\(p.port)  "
+                if let t = p.tls { line += "STARTTLS \(t.version)  " + certificateLine(t.certificate, now: o.now) }
+                if let f = p.failure { line += style.red(f.description) }
+                out += line + "  " + style.dim(String(format: "%.1f ms", p.elapsed.milliseconds)) + "\n"
+                out += "    " + command("openssl s_client -starttls smtp -connect \(p.address):\(p.port) -servername \(m.host) -verify_hostname \(m.host)\(caFile) </dev/null")
+            }
+        }
+        out += command("dig +short MX \(d)\(digServer)")
+
+        out += heading("TLS-RPT", "_smtp._tls.\(d)")
+        if r.tlsrptTexts.isEmpty { out += "    (none)\n" }
+        for t in r.tlsrptTexts { out += "    \"\(t)\"\n" }
+        out += command("dig +short TXT _smtp._tls.\(d)\(digServer)")
+
+        if !r.findings.isEmpty {
+            out += "\n" + style.bold("Findings") + "\n"
+            for f in r.findings.sorted(by: { $0.severity < $1.severity }) {
+                out += "  " + style.severity(f.severity) + style.bold("[\(f.code)]") + " \(f.subject): \(f.message)\n"
+                if let fix = f.fix { out += "      " + style.green("= fix:") + " " + fix + "\n" }
+                out += "      " + style.dim("= rule: \(f.rfc)") + "\n"
+            }
+        }
+
+        let v = r.verdict
+        let action: String
+        switch v.action {
+        case .deliver: action = style.green("deliver") + (v.deliverTo.isEmpty ? "" : " to " + v.deliverTo.joined(separator: ", "))
+        case .defer: action = style.red("defer")
+        case .noPolicy: action = style.yellow("no policy")
+        }
+        out += "\n" + style.bold("Verdict:") + " \(action)" + (v.mode.map { " (mode \($0.rawValue))" } ?? "") + ": \(v.reason)\n"
+        out += "\(r.findings.count(.error)) error(s), \(r.findings.count(.warning)) warning(s), \(r.findings.count(.info)) note(s) "
+            + style.dim(String(format: "in %.0f ms", o.elapsed.milliseconds)) + "\n"
+        return out
+    }
+}
