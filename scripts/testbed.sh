@@ -48,7 +48,7 @@ render() {
   dir=${dir//|/\\|}
   dir=${dir//&/\\&}
   sed -e "s|@DIR@|$dir|g" -e "s|@DNS_PORT@|$DNS_PORT|g" -e "s|@SERIAL@|$SERIAL|g" -e "s|@USER@|$NGINX_USER|g" \
-    "$1" > "$2"
+    -e "s|@MXGOOD_SPKI@|${MXGOOD_SPKI:-}|g" "$1" > "$2"
 }
 
 # padded_policy FILE SIZE NAME: a valid policy padded with extension lines to exactly SIZE bytes.
@@ -111,6 +111,10 @@ up() {
 
   # PKI
   bash "$DATA/certs.sh" "$DIR" || { [ -f "$DIR/certs/openssl.log" ] && cat "$DIR/certs/openssl.log" >&2; die "certificate generation failed"; }
+  # DANE-EE SPKI SHA-256 of the MX listeners' "good" key, for dane.test's TLSA records (a fresh key every run).
+  MXGOOD_SPKI=$(openssl x509 -in "$DIR/certs/mxgood.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
+    openssl dgst -sha256 -hex | sed 's/^.*= //')
+  [ ${#MXGOOD_SPKI} -eq 64 ] || die "cannot compute the TLSA data of certs/mxgood.pem"
 
   # Policy bodies (tests may rewrite them while the world runs)
   cp "$DATA"/www/* "$DIR/www/"

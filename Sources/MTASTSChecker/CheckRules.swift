@@ -43,6 +43,8 @@ public struct CheckReport: Sendable {
     public var mxMatches: [DomainName: MXMatch]
     public var tlsrptTexts: [String]
     public var tlsrpt: TLSRPTRecord.Selection?
+    /// Per MX host: its TLSA state and whether each presented certificate matches (empty without DNSSEC).
+    public var dane: [DomainName: DANEHostCheck] = [:]
     public var verdict: Verdict
 
     public var domain: DomainName { observations.domain }
@@ -61,9 +63,10 @@ public enum CheckRules {
         let (policy, body) = hostFindings(o, recordUsable: record != nil, into: &findings)
         let matches = mxFindings(o, policy: policy, into: &findings)
         let (tlsrptTexts, tlsrpt) = tlsrptFindings(o, into: &findings)
+        let dane = daneFindings(o, into: &findings)
         let verdict = verdictFor(o, record: record, policy: policy, matches: matches, into: &findings)
         return CheckReport(observations: o, findings: findings, recordTexts: texts, recordStatus: recordStatus, record: record, policy: policy,
-                           policyBody: body, mxMatches: matches, tlsrptTexts: tlsrptTexts, tlsrpt: tlsrpt, verdict: verdict)
+                           policyBody: body, mxMatches: matches, tlsrptTexts: tlsrptTexts, tlsrpt: tlsrpt, dane: dane, verdict: verdict)
     }
 
     // MARK: TXT (RFC 8461 §3.1)

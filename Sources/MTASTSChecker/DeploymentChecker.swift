@@ -26,12 +26,16 @@ public struct DeploymentChecker: Sendable {
     public let resolver: any DNSResolver
     public let fetcher: any PolicyFetcher
     public let prober: any ConnectionProbing
+    /// Answers the DANE-deciding questions (MX, TLSA) with the DNSSEC trust of the chosen mode; nil: no DANE check.
+    public let daneResolver: (any DNSResolver)?
     public let configuration: Configuration
 
-    public init(resolver: any DNSResolver, fetcher: any PolicyFetcher, prober: any ConnectionProbing, configuration: Configuration = .init()) {
+    public init(resolver: any DNSResolver, fetcher: any PolicyFetcher, prober: any ConnectionProbing, daneResolver: (any DNSResolver)? = nil,
+                configuration: Configuration = .init()) {
         self.resolver = resolver
         self.fetcher = fetcher
         self.prober = prober
+        self.daneResolver = daneResolver
         self.configuration = configuration
     }
 
@@ -48,6 +52,7 @@ public struct DeploymentChecker: Sendable {
         async let tlsrpt = resolver.query("_smtp._tls." + domain.value, .txt)
         async let host = policyHost(domain)
         async let mx = mxHosts(domain)
+        async let dane: DANEStatus? = if let daneResolver { await DANEStatus.lookup(domain, resolver: daneResolver) } else { nil }
         let txtAnswer = await txt
         var apex: DNSAnswer?
         switch txtAnswer.result {
@@ -58,7 +63,7 @@ public struct DeploymentChecker: Sendable {
         let (mxAnswer, mxObservations) = await mx
         var o = Observations(domain: domain, now: now, publicOnly: configuration.publicOnly, txt: txtAnswer, apexTXT: apex,
                              hostAnswers: hostAnswers, hostProbes: hostProbes, mx: mxAnswer, mxHosts: mxObservations,
-                             tlsrpt: await tlsrpt)
+                             tlsrpt: await tlsrpt, dane: await dane)
         o.elapsed = clock.now - start
         return o
     }

@@ -115,6 +115,13 @@ public struct FindingCode: Hashable, Sendable, CustomStringConvertible {
     public static let tlsrptInvalid = Self("tlsrpt-invalid", .error, "RFC 8460 §3")
     public static let tlsrptRUAInvalid = Self("tlsrpt-rua-invalid", .error, "RFC 8460 §3")
 
+    // MARK: DANE precedence (RFC 8461 §2; RFC 7672)
+    public static let daneApplies = Self("dane-applies", .info, "RFC 8461 §2")
+    public static let daneMXBogus = Self("dane-mx-bogus", .error, "RFC 7672 §2.2.1")
+    public static let daneTLSAFailed = Self("dane-tlsa-failed", .error, "RFC 7672 §2.2")
+    public static let daneTLSAUnusable = Self("dane-tlsa-unusable", .warning, "RFC 7672 §3.1")
+    public static let daneTLSAMismatch = Self("dane-tlsa-mismatch", .error, "RFC 7672 §3")
+
     // MARK: Verdict (RFC 8461 §5)
     public static let modeTesting = Self("mode-testing", .info, "RFC 8461 §5")
     public static let modeNone = Self("mode-none", .info, "RFC 8461 §5")
@@ -134,6 +141,7 @@ public struct FindingCode: Hashable, Sendable, CustomStringConvertible {
         .smtpTLSFailed, .smtpTLSVersion, .smtpCertExpired, .smtpCertNotYetValid, .smtpCertSelfSigned,
         .smtpCertUntrusted, .smtpCertName, .smtpCertExpiring, .smtpSNIRequired,
         .tlsrptMissing, .tlsrptDNSFailure, .tlsrptMultiple, .tlsrptInvalid, .tlsrptRUAInvalid,
+        .daneApplies, .daneMXBogus, .daneTLSAFailed, .daneTLSAUnusable, .daneTLSAMismatch,
         .modeTesting, .modeNone, .verdictNoPolicy, .verdictDefer, .verdictMXSkipped,
     ]
 }

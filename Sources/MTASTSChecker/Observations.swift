@@ -148,17 +148,14 @@ public struct MXObservation: Sendable {
     /// A/AAAA lookup failures ("A: SERVFAIL").
     public var addressFailures: [String]
     public var probes: [SMTPProbe]
-    /// DANE/TLSA status of this MX: filled in by the DANE check (issue 7); nil until then.
-    public var dane: String?
 
     public init(host: DomainName, preference: UInt16, addresses: [IPAddress] = [], addressFailures: [String] = [],
-                probes: [SMTPProbe] = [], dane: String? = nil) {
+                probes: [SMTPProbe] = []) {
         self.host = host
         self.preference = preference
         self.addresses = addresses
         self.addressFailures = addressFailures
         self.probes = probes
-        self.dane = dane
     }
 }
 
@@ -173,15 +170,17 @@ public struct Observations: Sendable {
     public var apexTXT: DNSAnswer?
     public var hostAnswers: [DNSRecordType: DNSAnswer]
     public var hostProbes: [PolicyHostProbe]
-    /// The MX RRset (with its DNSSEC status, which DANE will need).
+    /// The MX RRset, as the one DNS path answers it.
     public var mx: DNSAnswer
     public var mxHosts: [MXObservation]
     public var tlsrpt: DNSAnswer
+    /// What a DANE-aware sender finds (MX RRset DNSSEC state, TLSA per MX host); nil with DNSSEC off.
+    public var dane: DANEStatus?
     public var elapsed: Duration
 
     public init(domain: DomainName, now: Int64, publicOnly: Bool = false, txt: DNSAnswer, apexTXT: DNSAnswer? = nil,
                 hostAnswers: [DNSRecordType: DNSAnswer] = [:], hostProbes: [PolicyHostProbe] = [], mx: DNSAnswer,
-                mxHosts: [MXObservation] = [], tlsrpt: DNSAnswer, elapsed: Duration = .zero) {
+                mxHosts: [MXObservation] = [], tlsrpt: DNSAnswer, dane: DANEStatus? = nil, elapsed: Duration = .zero) {
         self.domain = domain
         self.now = now
         self.publicOnly = publicOnly
@@ -192,6 +191,7 @@ public struct Observations: Sendable {
         self.mx = mx
         self.mxHosts = mxHosts
         self.tlsrpt = tlsrpt
+        self.dane = dane
         self.elapsed = elapsed
     }
 }

@@ -104,7 +104,20 @@ struct CheckJSON: Encodable {
         let pattern: String?
         let suggestion: String?
         let addresses: [MXAddressJSON]
-        let dane: String?
+        /// TLSA state and per-address certificate matches (null with --dnssec off).
+        let dane: MXDANEJSON?
+    }
+    struct MXDANEJSON: Encodable {
+        struct Match: Encodable {
+            let address: String
+            let matches: Bool
+            let record: String?
+        }
+        /// usable | unusable | none | failed | not-checked
+        let tlsa: String
+        let records: [String]
+        let detail: String?
+        let matches: [Match]
     }
     struct TLSRPTJSON: Encodable {
         let name: String
@@ -136,6 +149,8 @@ struct CheckJSON: Encodable {
     let hosts: [HostJSON]
     let mx: [MXJSON]
     let tlsrpt: TLSRPTJSON
+    /// DANE precedence: what a DANE-aware sender finds (null with --dnssec off); see docs/dane.md.
+    let dane: DANEJSON?
     let verdict: VerdictJSON
     let summary: Summary
     let ms: Double
@@ -189,8 +204,14 @@ struct CheckJSON: Encodable {
                                                    certificate: p.tls.map { CertificateJSON($0.certificate, now: o.now) },
                                                    injection: injection, error: error, usable: CheckRules.isUsable(p),
                                                    without_sni: .from(p.withoutSNI), ms: rounded(p.elapsed))
-                          }, dane: m.dane)
+                          }, dane: r.dane[m.host].map { check in
+                              let tlsa = DANEJSON.Host(DANEStatus.Host(name: m.host.value, preference: m.preference, tlsa: check.tlsa))
+                              return MXDANEJSON(tlsa: tlsa.tlsa, records: tlsa.records, detail: tlsa.detail,
+                                                matches: check.matches.map { .init(address: $0.address.description, matches: $0.matched != nil,
+                                                                                    record: $0.matched?.description) })
+                          })
         }
+        dane = o.dane.map(DANEJSON.init)
         let tlsrptStatus: String
         var rua: [String] = []
         switch r.tlsrpt {
@@ -277,6 +298,11 @@ struct CheckText {
             case nil: break
             }
             out += "    \(m.preference) \(m.host)  \(coverage)\n"
+            if let check = r.dane[m.host] {
+                let tlsa = DANEJSON.Host(DANEStatus.Host(name: m.host.value, preference: m.preference, tlsa: check.tlsa))
+                let matches = check.matches.map { "\($0.address) " + ($0.matched != nil ? style.green("matches") : style.red("does not match")) }
+                out += "        DANE: \(tlsa.summary)" + (matches.isEmpty ? "" : "; certificate " + matches.joined(separator: ", ")) + "\n"
+            }
             if m.addresses.isEmpty { out += "        (no address)\n" }
             for p in m.probes {
                 var line = "        \(p.address):\(p.port)  "
@@ -287,6 +313,15 @@ struct CheckText {
             }
         }
         out += command("dig +short MX \(d)\(digServer)")
+        if let dane = o.dane {
+            let regime = switch dane.regime {
+            case .dane: style.green("DANE applies")
+            case .mtaSTS: "DANE does not apply"
+            case .deferred: style.red("DANE cannot be evaluated")
+            }
+            out += heading("DANE", regime) + "    \(style.dim(dane.reason))\n"
+            out += command("dig +dnssec MX \(d)\(digServer)   # the ad flag: DNSSEC-secure")
+        }
 
         out += heading("TLS-RPT", "_smtp._tls.\(d)")
         if r.tlsrptTexts.isEmpty { out += "    (none)\n" }

@@ -59,13 +59,20 @@ struct CheckCommandTests {
         PeerCase("good.chk.test", ["--public-only"], codes: ["address-not-public"]),
         // Clean: CNAME-delegated record, proxied policy with the provider's pattern, provider MX.
         PeerCase("seed.chk.test", status: 0, codes: ["txt-cname"]),
+        // DANE (signed zone dane.test, validated with the test anchors): TLSA of the real listener's key, and of another.
+        PeerCase("checkok.dane.test", ["--test-anchor"], codes: ["dane-applies"]),
+        PeerCase("checkbad.dane.test", ["--test-anchor"], codes: ["dane-tlsa-mismatch", "dane-applies"]),
+        PeerCase("badtlsa.dane.test", ["--test-anchor"], codes: ["dane-tlsa-failed"]),
+        PeerCase("unusable.dane.test", ["--test-anchor"], codes: ["dane-tlsa-unusable"]),
+        PeerCase("badmx.dane.test", ["--test-anchor"], codes: ["dane-mx-bogus"]),
     ]
 
     static func run(_ domain: String, _ options: [String] = [], json: Bool = true) throws -> CommandRun {
         let world = try Testbed.shared()
         var args = ["check", domain, "--dns-server", world.dnsServer, "--smtp-port", smtpPort]
         if !options.contains("--no-test-ca") { args += ["--ca-file", world.caFile] }
-        args += options.filter { $0 != "--no-test-ca" }
+        if options.contains("--test-anchor") { args += ["--dns-trust-anchor", world.trustAnchor] }
+        args += options.filter { $0 != "--no-test-ca" && $0 != "--test-anchor" }
         if json { args.append("--json") }
         return try runMTASTS(args)
     }
@@ -157,6 +164,23 @@ struct CheckCommandTests {
         #expect(Set(lines.compactMap { $0?["domain"] as? String }) == ["good.chk.test", "bad.chk.test", "not..valid"])
     }
 
+    @Test("DANE per MX in --json: TLSA records and whether the certificate presented at each address matches")
+    func daneJSON() throws {
+        for (domain, matches) in [("checkok.dane.test", true), ("checkbad.dane.test", false)] {
+            let run = try Self.run(domain, ["--test-anchor"])
+            #expect((run.json["dane"] as? [String: Any])?["regime"] as? String == "dane")
+            let mx = try #require((run.json["mx"] as? [[String: Any]])?.first)
+            let dane = try #require(mx["dane"] as? [String: Any])
+            #expect(dane["tlsa"] as? String == "usable")
+            let first = try #require((dane["matches"] as? [[String: Any]])?.first)
+            #expect(first["address"] as? String == "127.0.5.1" && first["matches"] as? Bool == matches)
+        }
+        let off = try Self.run("checkok.dane.test", ["--dnssec", "off"])
+        #expect(off.json["dane"] == nil || off.json["dane"] is NSNull)
+        let text = try Self.run("checkbad.dane.test", ["--test-anchor"], json: false)
+        #expect(text.stdout.contains("DANE: TLSA 3 1 1") && text.stdout.contains("does not match"))
+    }
+
     @Test("Usage errors exit 64", arguments: [[String](), ["good.chk.test", "--from", "x"], ["good.chk.test", "--smtp-port", "0"]])
     func usage(_ args: [String]) throws {
         #expect(try runMTASTS(["check"] + args).status == 64)
@@ -191,5 +215,6 @@ enum FindingCodes {
         "smtp-cert-self-signed", "smtp-cert-untrusted", "smtp-cert-name", "smtp-cert-expiring",
         "tlsrpt-missing", "tlsrpt-multiple", "tlsrpt-invalid", "tlsrpt-rua-invalid",
         "mode-testing", "mode-none", "verdict-no-policy", "verdict-defer", "verdict-mx-skipped",
+        "dane-applies", "dane-mx-bogus", "dane-tlsa-failed", "dane-tlsa-unusable", "dane-tlsa-mismatch",
     ]
 }

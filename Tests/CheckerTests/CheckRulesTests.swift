@@ -48,6 +48,15 @@ enum Fake {
                      tlsrpt: txt("v=TLSRPTv1; rua=mailto:tlsrpt@example.com"))
     }
 
+    /// The MX host's DANE state as a DNSSEC-secure lookup found it.
+    static func dane(_ tlsa: DANEStatus.TLSAState, regime: DANEStatus.Regime = .dane, mx: DANEStatus.MXState = .secure) -> DANEStatus {
+        DANEStatus(regime: regime, mx: mx, hosts: [.init(name: mxHost.value, preference: 10, tlsa: tlsa)], reason: "test", ttl: 300)
+    }
+
+    /// DANE-EE, full certificate, SHA-256 of the fake chain's leaf `[0x30]`.
+    static let matchingTLSA = TLSARecord(usage: 3, selector: 0, matchingType: 1, data: TLSAMatcher.digest([0x30], 1)!)
+    static let otherTLSA = TLSARecord(usage: 3, selector: 0, matchingType: 1, data: Array(repeating: 7, count: 32))
+
     static func with(_ change: (inout Observations) -> Void) -> Observations {
         var o = clean()
         change(&o)
@@ -135,6 +144,13 @@ struct CheckRulesTests {
         RuleCase(.tlsrptMultiple, Fake.with { $0.tlsrpt = Fake.txt("v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1; rua=mailto:b@example.com") }),
         RuleCase(.tlsrptInvalid, Fake.with { $0.tlsrpt = Fake.txt("v=TLSRPTv1;") }),
         RuleCase(.tlsrptRUAInvalid, Fake.with { $0.tlsrpt = Fake.txt("v=TLSRPTv1; rua=http://r.example.com/") }),
+        RuleCase(.daneApplies, Fake.with { $0.dane = Fake.dane(.usable([Fake.matchingTLSA])) }),
+        RuleCase(.daneMXBogus, Fake.with { $0.dane = Fake.dane(.notChecked, regime: .deferred, mx: .bogus("signature expired")) }),
+        RuleCase(.daneTLSAFailed, Fake.with { $0.dane = Fake.dane(.failed("SERVFAIL"), regime: .deferred) }),
+        RuleCase(.daneTLSAUnusable, Fake.with {
+            $0.dane = Fake.dane(.unusable([TLSARecord(usage: 0, selector: 0, matchingType: 1, data: Array(repeating: 1, count: 32))]), regime: .mtaSTS)
+        }),
+        RuleCase(.daneTLSAMismatch, Fake.with { $0.dane = Fake.dane(.usable([Fake.otherTLSA])) }),
         RuleCase(.modeTesting, Fake.withPolicy("version: STSv1\r\nmode: testing\r\nmx: *.example.com\r\nmax_age: 86400\r\n")),
         RuleCase(.modeNone, Fake.withPolicy("version: STSv1\r\nmode: none\r\nmax_age: 86400\r\n")),
         RuleCase(.verdictNoPolicy, Fake.with { $0.hostProbes = [Fake.hostProbe(fetch: .failure(.status(404)))] }),
@@ -158,6 +174,23 @@ struct CheckRulesTests {
     func produces(_ c: RuleCase) {
         let findings = CheckRules.evaluate(c.observations).findings
         #expect(findings.contains { $0.code == c.code }, "\(c.code) not in \(findings.map(\.code))")
+    }
+
+    @Test("DANE: the presented certificate is matched against usable TLSA records per address; DANE-TA needs the anchor in the chain")
+    func daneMatching() {
+        let report = CheckRules.evaluate(Fake.with { $0.dane = Fake.dane(.usable([Fake.otherTLSA, Fake.matchingTLSA])) })
+        let check = report.dane[Fake.mxHost]
+        #expect(check?.matches.map { $0.address } == [Fake.mxAddress])
+        #expect(check?.matches.first?.matched == Fake.matchingTLSA)
+        #expect(!report.findings.contains { $0.code == "dane-tlsa-mismatch" })
+        // The leaf alone never satisfies a DANE-TA record; an issuer in the chain does.
+        let ta = TLSARecord(usage: 2, selector: 0, matchingType: 1, data: TLSAMatcher.digest([0x30], 1)!)
+        #expect(TLSAMatcher.match([ta], chain: [[0x30]]) == nil)
+        #expect(TLSAMatcher.match([ta], chain: [[0x31], [0x30]]) == ta)
+        // Unusable records never match, even when the digest does.
+        #expect(TLSAMatcher.match([TLSARecord(usage: 1, selector: 0, matchingType: 1, data: TLSAMatcher.digest([0x30], 1)!)], chain: [[0x30]]) == nil)
+        // Without DNSSEC (--dnssec off) there is no DANE section.
+        #expect(CheckRules.evaluate(Fake.clean()).dane.isEmpty)
     }
 
     @Test("Every finding carries its catalogue's RFC section and a fix")
