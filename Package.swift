@@ -66,12 +66,33 @@ let package = Package(
             name: "PostfixSocketmap",
             dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
+        // The operators' HTTP listener (/metrics, /healthz) and lock-free counters, shared by the long-running roles.
+        .target(
+            name: "MTASTSAdminHTTP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
+        ),
+        // `mta-sts serve`: the HTTPS policy host (per-Host policies rendered once, SNI certificates, proxy mode).
+        .target(
+            name: "MTASTSPolicyHost",
+            dependencies: [
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSAdminHTTP",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // `mta-sts resolver`: Postfix replies, zones, configuration, metrics, the daemon's services.
         .target(
             name: "MTASTSResolverDaemon",
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "MTASTSStorePostgres",
-                "PostfixSocketmap",
+                "PostfixSocketmap", "MTASTSAdminHTTP",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,7 +105,7 @@ let package = Package(
             name: "mta-sts",
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "MTASTSStorePostgres",
-                "MTASTSResolverDaemon",
+                "MTASTSResolverDaemon", "MTASTSPolicyHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -117,5 +138,16 @@ let package = Package(
             dependencies: ["MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]
         ),
         .testTarget(name: "CLITests", dependencies: ["mta-sts", "TestSupport"]),
+        // The policy host: routing, rendering, configuration and proxy state with fakes and a manual clock.
+        .testTarget(
+            name: "PolicyHostTests",
+            dependencies: ["MTASTSPolicyHost", "MTASTSCore", "MTASTSDiscovery", .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
+        ),
+        // `mta-sts serve` as real processes on 127.0.4.x:443 against NSD and real clients (curl, openssl, our fetcher).
+        .testTarget(
+            name: "PolicyHostIntegrationTests",
+            dependencies: ["MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]
+        ),
     ]
 )
