@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test), nginx
+# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test, host.test), nginx
 # (policy hosts, 127.0.1.1:443) and a Python fault server (127.0.1.2:443), all on loopback; 127.0.1.9 has nothing.
 #
 #   scripts/testbed.sh up DIR      generate CA, certs, signed zones, configs under DIR; start the peers;
@@ -117,6 +117,7 @@ up() {
 
   # Zones: t.test unsigned; sec.test and bogus.test signed (fresh keys each run), bogus.test then tampered.
   render "$DATA/t.test.zone.in" "$DIR/dns/t.test.zone"
+  render "$DATA/host.test.zone.in" "$DIR/dns/host.test.zone"
   render "$DATA/sec.test.zone.in" "$DIR/dns/sec.test.zone"
   render "$DATA/bogus.test.zone.in" "$DIR/dns/bogus.test.zone"
   : > "$DIR/ta.key"
@@ -132,6 +133,7 @@ up() {
   {
     nsd-checkconf "$DIR/nsd.conf" &&
       nsd-checkzone t.test "$DIR/dns/t.test.zone" &&
+      nsd-checkzone host.test "$DIR/dns/host.test.zone" &&
       nsd-checkzone sec.test "$DIR/dns/sec.test.zone.signed" &&
       nsd-checkzone bogus.test "$DIR/dns/bogus.test.zone.signed"
   } >> "$DIR/logs/nsd-check.log" 2>&1 || fail_peer "nsd (configuration check)" "$DIR/logs/nsd-check.log"
@@ -246,6 +248,8 @@ check() {
   expect "multi: two A" "$(addr mta-sts.multi.t.test)" "127.0.1.9,127.0.1.1"
   expect "MX good" "$(q +short MX good.t.test | sort | paste -sd' ' -)" "10 mx1.good.t.test. 20 a.mx.good.t.test."
   expect "TCP works" "$(q +tcp +short TXT _mta-sts.good.t.test)" '"v=STSv1; id=good1;"'
+  expect "host.test: CNAME customer -> provider" "$(q +short TXT _mta-sts.customer.host.test | paste -sd' ' -)" \
+    '_mta-sts.provider.host.test. "v=STSv1; id=prov1;"'
   expect_grep "sec.test: RRSIG with +dnssec" "$(q +dnssec TXT _mta-sts.sec.test)" 'RRSIG[[:space:]]+TXT'
   expect_grep "bogus.test: forged TXT served" "$(q +short TXT _mta-sts.bogus.test)" 'id=EVIL'
   expect "ta.key: two KSK DNSKEYs" "$(grep -cE '^(sec|bogus)\.test\.[[:space:]]+(IN[[:space:]]+)?DNSKEY[[:space:]]+257 ' \
