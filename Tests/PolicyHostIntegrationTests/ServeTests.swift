@@ -121,7 +121,7 @@ struct ServeTests {
         #expect(try w.curl("mta-sts.file.host.test").stdout.contains("max_age: 172800\r\n"))
     }
 
-    @Test("SIGHUP reloads the configuration on a kept-alive connection without dropping it")
+    @Test("SIGHUP reloads configuration and certificates; a kept-alive connection is not dropped")
     func sighup() throws {
         let w = try HostWorld.shared()
         let fd = try connectTCP(host: HostWorld.hostAddr, port: 80)
@@ -133,13 +133,18 @@ struct ServeTests {
             return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
         }
         #expect(try get("mta-sts.added.host.test").hasPrefix("HTTP/1.1 404 "))
+        #expect(try w.certificate(sni: "mta-sts.added.host.test").contains("DNS:default.host.test"))
+        // A new domain with its own certificate (any leaf of the test CA will do to see it chosen by SNI).
+        let leaf = "certificate: \(w.certs)/host-flaky.chain.pem, key: \(w.certs)/host-flaky.key"
         try w.host.rewrite(HostWorld.hostConfig(certs: w.certs, testbed: w.testbed, policyFile: w.policyFile,
-                                                extraDomains: "  added.host.test: {mode: none, max_age: 86400}"))
+                                                extraDomains: "  added.host.test: {mode: none, max_age: 86400, \(leaf)}"))
         let before = w.host.logText.components(separatedBy: "configuration reloaded").count
         w.host.signal(SIGHUP)
         #expect(HostWorld.eventually { w.host.logText.components(separatedBy: "configuration reloaded").count > before })
         let after = try get("mta-sts.added.host.test")
         #expect(after.hasPrefix("HTTP/1.1 200 ") && after.hasSuffix("version: STSv1\r\nmode: none\r\nmax_age: 86400\r\n"))
+        // New handshakes get the reloaded certificates.
+        #expect(try w.certificate(sni: "mta-sts.added.host.test").contains("DNS:mta-sts.flaky.host.test"))
         // A bad configuration is refused; the running one stays.
         try w.host.rewrite("domains: {added.host.test: {mode: bogus, max_age: 1}}")
         w.host.signal(SIGHUP)
