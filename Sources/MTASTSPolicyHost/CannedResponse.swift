@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import Synchronization
 
 /// One HTTP/1.1 response rendered once (when its policy changes, or at start for the fixed error answers):
 /// the status line and fixed headers, and the body. Per request only the `Date` line and, when the
@@ -52,18 +51,10 @@ public struct CannedResponse: Sendable {
     static let unavailable = plain(503, "Service Unavailable", "no valid policy available right now", headers: [("Retry-After", "60")])
 }
 
-/// The `Date` header line (RFC 9110 §6.6.1), formatted at most once per second for the whole process.
+/// The `Date` header line (RFC 9110 §6.6.1); each connection keeps its own for the current second.
 enum HTTPDate {
-    private static let cache = Mutex<(second: Int, line: ByteBuffer)>((-1, ByteBuffer()))
-
-    static func line() -> ByteBuffer {
-        let now = time(nil)
-        return cache.withLock { c in
-            if c.second != now {
-                c = (now, ByteBuffer(string: "Date: \(format(now))\r\n"))
-            }
-            return c.line
-        }
+    static func line(for second: time_t) -> ByteBuffer {
+        ByteBuffer(string: "Date: \(format(second))\r\n")
     }
 
     /// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.

@@ -23,6 +23,8 @@ public final class PolicyHost: Sendable {
     /// Nil when `access_log: false`.
     let accessLog: Logger?
     private let stateBox: Mutex<HostState>
+    /// Bumped on every reload, so connections re-read ``state`` only when it changed (no lock per request).
+    let stateVersion = Atomic(0)
     private let load: @Sendable () throws(PolicyHostConfiguration.Invalid) -> PolicyHostConfiguration
     /// Where each listener bound (port 0 resolved), in configuration order: HTTPS, HTTP, admin.
     public let boundAddresses = Mutex<[String: SocketAddress]>([:])
@@ -81,6 +83,7 @@ public final class PolicyHost: Sendable {
                 defer { s = next }
                 return s.configuration
             }
+            stateVersion.wrappingAdd(1, ordering: .releasing)
             if fresh.https != old.https || fresh.http != old.http || fresh.admin != old.admin {
                 logger.warning("listen addresses changed: restart to apply")
             }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -17,6 +18,11 @@ final class PolicyRequestHandler: ChannelInboundHandler {
     private var timer: Scheduled<Void>?
     private var closing = false
     private var needsFlush = false
+    /// The host's state as of `stateVersion` (re-read after a reload).
+    private var state: HostState
+    private var stateVersion: Int
+    /// This connection's `Date` line and the second it was made for.
+    private var date = (second: -1, line: ByteBuffer())
 
     /// The request decoder with tight header limits: a policy fetch needs a few short headers.
     static func makeDecoder() -> ByteToMessageHandler<HTTPRequestDecoder> {
@@ -30,6 +36,23 @@ final class PolicyRequestHandler: ChannelInboundHandler {
     init(host: PolicyHost, requestTimeout: TimeAmount) {
         self.host = host
         self.requestTimeout = requestTimeout
+        stateVersion = host.stateVersion.load(ordering: .acquiring)
+        state = host.state
+    }
+
+    private func currentState() -> HostState {
+        let version = host.stateVersion.load(ordering: .acquiring)
+        if version != stateVersion {
+            stateVersion = version
+            state = host.state
+        }
+        return state
+    }
+
+    private func dateLine() -> ByteBuffer {
+        let now = time(nil)
+        if now != date.second { date = (now, HTTPDate.line(for: now)) }
+        return date.line
     }
 
     func handlerAdded(context: ChannelHandlerContext) { arm(context) }
@@ -44,7 +67,7 @@ final class PolicyRequestHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = unwrapInboundIn(data), !closing else { return }
-        let state = host.state
+        let state = currentState()
         var route: Route?
         let decision = Router.decide(method: head.method.rawValue, uri: head.uri, hosts: head.headers["host"]) { key in
             route = state.routes[key]
@@ -70,7 +93,7 @@ final class PolicyRequestHandler: ChannelInboundHandler {
 
     private func write(_ response: CannedResponse, includeBody: Bool, close: Bool, context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: response.size)
-        response.render(into: &buffer, date: HTTPDate.line(), close: close, includeBody: includeBody)
+        response.render(into: &buffer, date: dateLine(), close: close, includeBody: includeBody)
         if close {
             closing = true
             timer?.cancel()
