@@ -57,13 +57,14 @@ struct ProxyUpstreamTests {
     }
 
     @Test("Upstream serves garbage → still the last good copy, never the garbage; down → last good copy, then 503 after its max_age")
-    func flakyUpstream() throws {
-        let w = try HostWorld.shared()
+    func flakyUpstream() async throws {
+        let w = try await HostWorld.shared()
         let body = try temporaryFile(Array(Self.good.utf8))
         let script = try temporaryFile(Array(Self.server.utf8), suffix: ".py")
-        var upstream = try Upstream(script: script, body: body, certs: w.certs)
-        defer { upstream.stop() }
-        let proxy = try ServeProcess("flakyproxy", yaml: """
+        let certs = w.certs
+        let upstream = LockedValue(try await offPool { try Upstream(script: script, body: body, certs: certs) })
+        defer { upstream.withLock { $0 }.stop() }
+        let yaml = """
             https: \(Self.proxyAddr):443
             admin: \(Self.proxyAddr):\(Self.adminPort)
             certificate: \(w.certs)/host-flakyproxy.chain.pem
@@ -73,44 +74,46 @@ struct ProxyUpstreamTests {
             proxy_retry: 1
             domains:
               flakyproxy.host.test: {proxy: "https://mta-sts.flaky.host.test/.well-known/mta-sts.txt"}
-            """, ready: (Self.proxyAddr, 443))
+            """
+        let proxy = try await offPool { try ServeProcess("flakyproxy", yaml: yaml, ready: (Self.proxyAddr, 443)) }
         defer { proxy.stop() }
         /// What the proxy answers: the body for a 200, "503" otherwise; it must never be anything else.
-        func served() throws -> String {
+        let served: @Sendable () throws -> String = {
             let r = try w.curl("mta-sts.flakyproxy.host.test", at: Self.proxyAddr, ["-w", "\n%{http_code}"])
             let code = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
             return code == "200" ? String(r.stdout.dropLast(code.count + 1)) : code
         }
-        #expect(HostWorld.eventually { try served() == Self.good })
+        /// Polls until 503, collecting every answer on the way.
+        let answersUntil503: @Sendable () async -> Set<String> = {
+            let seen = LockedValue<Set<String>>([])
+            _ = await HostWorld.eventually(20) {
+                let s = try served()
+                seen.withLock { _ = $0.insert(s) }
+                return s == "503"
+            }
+            return seen.withLock { $0 }
+        }
+        #expect(await HostWorld.eventually { try served() == Self.good })
 
         // Garbage upstream: each fetch is refused by the core parser; the good copy stays until it expires.
         try Data("<html><body>Service moved</body></html>\n".utf8).write(to: URL(fileURLWithPath: body))
-        #expect(HostWorld.eventually { fetches("policy-invalid") >= 1 })
-        var seen: Set<String> = []
-        _ = HostWorld.eventually(20) {
-            let s = try served()
-            seen.insert(s)
-            return s == "503"
-        }
+        #expect(await HostWorld.eventually { fetches("policy-invalid") >= 1 })
+        var seen = await answersUntil503()
         #expect(seen.isSubset(of: [Self.good, "503"]), "served: \(seen)")
         #expect(seen.contains(Self.good) && seen.contains("503"), "served: \(seen)")
 
         // Good again, then the upstream goes away: last good copy, then 503.
         try Data(Self.good.utf8).write(to: URL(fileURLWithPath: body))
-        #expect(HostWorld.eventually { try served() == Self.good })
+        #expect(await HostWorld.eventually { try served() == Self.good })
         let errorsBefore = fetches("fetch-error")
-        upstream.stop()
-        #expect(HostWorld.eventually { fetches("fetch-error") > errorsBefore })
-        seen = []
-        _ = HostWorld.eventually(20) {
-            let s = try served()
-            seen.insert(s)
-            return s == "503"
-        }
+        upstream.withLock { $0 }.stop()
+        #expect(await HostWorld.eventually { fetches("fetch-error") > errorsBefore })
+        seen = await answersUntil503()
         #expect(seen.isSubset(of: [Self.good, "503"]) && seen.contains("503"), "served: \(seen)")
-        #expect(HostWorld.eventually { proxy.logText.contains("nothing valid to serve (503)") })
+        #expect(await HostWorld.eventually { proxy.logText.contains("nothing valid to serve (503)") })
         // Back up: served again.
-        upstream = try Upstream(script: script, body: body, certs: w.certs)
-        #expect(HostWorld.eventually { try served() == Self.good })
+        let again = try await offPool { try Upstream(script: script, body: body, certs: certs) }
+        upstream.withLock { $0 = again }
+        #expect(await HostWorld.eventually { try served() == Self.good })
     }
 }

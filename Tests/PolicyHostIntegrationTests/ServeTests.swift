@@ -12,8 +12,8 @@ struct ServeTests {
     static let hosted = ["static", "file", "deflt", "customer", "guarded", "provider"]
 
     @Test("Per-SNI certificates: each name gets its own chain; an unknown name gets the default (L108, C43)")
-    func sni() throws {
-        let w = try HostWorld.shared()
+    func sni() async throws {
+        let w = try await HostWorld.shared()
         for name in ["static", "file", "deflt", "customer", "guarded", "moved"] {
             let host = "mta-sts.\(name).host.test"
             #expect(try w.certificate(sni: host) == "subject=CN = \(host) X509v3 Subject Alternative Name: DNS:\(host)", "\(name)")
@@ -28,8 +28,8 @@ struct ServeTests {
     }
 
     @Test("TLS 1.2 and later only (RFC 8461 §7.2)")
-    func tlsVersions() throws {
-        let w = try HostWorld.shared()
+    func tlsVersions() async throws {
+        let w = try await HostWorld.shared()
         #expect(try w.status("mta-sts.static.host.test", ["--tlsv1.2", "--tls-max", "1.2"]) == 200)
         #expect(try w.status("mta-sts.static.host.test", ["--tlsv1.3"]) == 200)
         let old = try runProgram("/bin/sh", ["-c", "openssl s_client -connect \(HostWorld.hostAddr):443 -servername mta-sts.static.host.test"
@@ -38,8 +38,8 @@ struct ServeTests {
     }
 
     @Test("The response: 200, text/plain; charset=utf-8, CRLF lines, final newline, Cache-Control; HEAD has no body (L107, L109)")
-    func response() throws {
-        let w = try HostWorld.shared()
+    func response() async throws {
+        let w = try await HostWorld.shared()
         let r = try w.curl("mta-sts.static.host.test", ["-D", "-"])
         let parts = r.stdout.components(separatedBy: "\r\n\r\n")
         let head = parts[0].lowercased()
@@ -58,7 +58,7 @@ struct ServeTests {
 
     @Test("Our strict discovery fetcher accepts every served policy (C34–C44)")
     func fetcher() async throws {
-        let w = try HostWorld.shared()
+        let w = try await HostWorld.shared()
         let fetcher = try HTTPPolicyFetcher(.init(extraTrustRootsFile: w.testbed.caFile, timeout: .seconds(10)))
         for name in Self.hosted {
             let address = IPAddress(bytes: name == "provider" ? [127, 0, 4, 2] : [127, 0, 4, 1])!
@@ -79,11 +79,11 @@ struct ServeTests {
                       LookupCase(domain: "file.host.test", id: "file1", mode: "testing"),
                       LookupCase(domain: "deflt.host.test", id: "deflt1", mode: "testing"),
                       LookupCase(domain: "customer.host.test", id: "prov1", mode: "enforce")])
-    func lookup(_ c: LookupCase) throws {
+    func lookup(_ c: LookupCase) async throws {
         let (domain, id, mode) = (c.domain, c.id, c.mode)
-        let w = try HostWorld.shared()
+        let w = try await HostWorld.shared()
         // A proxied domain serves once the first upstream fetch is in.
-        #expect(HostWorld.eventually { try w.status("mta-sts.\(domain)") == 200 })
+        #expect(await HostWorld.eventually { try w.status("mta-sts.\(domain)") == 200 })
         let r = try runMTASTS(["lookup", "--json", "--dns-server", w.testbed.dnsServer, "--ca-file", w.testbed.caFile, domain])
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
         #expect(r.json["outcome"] as? String == "valid")
@@ -92,9 +92,9 @@ struct ServeTests {
     }
 
     @Test("Proxy: the customer's host serves the provider's policy byte for byte, under the customer's certificate")
-    func proxy() throws {
-        let w = try HostWorld.shared()
-        #expect(HostWorld.eventually { try w.status("mta-sts.customer.host.test") == 200 })
+    func proxy() async throws {
+        let w = try await HostWorld.shared()
+        #expect(await HostWorld.eventually { try w.status("mta-sts.customer.host.test") == 200 })
         let upstream = try w.curl("mta-sts.provider.host.test", at: HostWorld.providerAddr).stdout
         #expect(upstream == HostWorld.providerPolicy)
         #expect(try w.curl("mta-sts.customer.host.test").stdout == upstream)
@@ -103,27 +103,27 @@ struct ServeTests {
     }
 
     @Test("MX guard: served while the MX matches the upstream policy, 404 once the domain's mail goes elsewhere")
-    func mxGuard() throws {
-        let w = try HostWorld.shared()
-        #expect(HostWorld.eventually { try w.status("mta-sts.guarded.host.test") == 200 })
-        #expect(HostWorld.eventually { try w.status("mta-sts.moved.host.test") == 404 })
+    func mxGuard() async throws {
+        let w = try await HostWorld.shared()
+        #expect(await HostWorld.eventually { try w.status("mta-sts.guarded.host.test") == 200 })
+        #expect(await HostWorld.eventually { try w.status("mta-sts.moved.host.test") == 404 })
         #expect(try w.status("mta-sts.moved.host.test") == 404)
     }
 
     @Test("A changed policy file is served at once; an invalid one is refused and the previous one stays")
-    func fileReload() throws {
-        let w = try HostWorld.shared()
+    func fileReload() async throws {
+        let w = try await HostWorld.shared()
         defer { try? Data(HostWorld.filePolicy.utf8).write(to: URL(fileURLWithPath: w.policyFile)) }
         try Data("version: STSv1\nmode: testing\nmx: mx.file.host.test\nmax_age: 172800\n".utf8).write(to: URL(fileURLWithPath: w.policyFile))
-        #expect(HostWorld.eventually { try w.curl("mta-sts.file.host.test").stdout.contains("max_age: 172800\r\n") })
+        #expect(await HostWorld.eventually { try w.curl("mta-sts.file.host.test").stdout.contains("max_age: 172800\r\n") })
         try Data("<html>not a policy</html>\n".utf8).write(to: URL(fileURLWithPath: w.policyFile))
-        #expect(HostWorld.eventually { w.host.logText.contains("policy file changed but is not valid") })
+        #expect(await HostWorld.eventually { w.host.logText.contains("policy file changed but is not valid") })
         #expect(try w.curl("mta-sts.file.host.test").stdout.contains("max_age: 172800\r\n"))
     }
 
     @Test("SIGHUP reloads configuration and certificates; a kept-alive connection is not dropped")
-    func sighup() throws {
-        let w = try HostWorld.shared()
+    func sighup() async throws {
+        let w = try await HostWorld.shared()
         let fd = try connectTCP(host: HostWorld.hostAddr, port: 80)
         defer { close(fd) }
         func get(_ host: String) throws -> String {
@@ -140,7 +140,7 @@ struct ServeTests {
                                                 extraDomains: "  added.host.test: {mode: none, max_age: 86400, \(leaf)}"))
         let before = w.host.logText.components(separatedBy: "configuration reloaded").count
         w.host.signal(SIGHUP)
-        #expect(HostWorld.eventually { w.host.logText.components(separatedBy: "configuration reloaded").count > before })
+        #expect(await HostWorld.eventually { w.host.logText.components(separatedBy: "configuration reloaded").count > before })
         let after = try get("mta-sts.added.host.test")
         #expect(after.hasPrefix("HTTP/1.1 200 ") && after.hasSuffix("version: STSv1\r\nmode: none\r\nmax_age: 86400\r\n"))
         // New handshakes get the reloaded certificates.
@@ -148,18 +148,18 @@ struct ServeTests {
         // A bad configuration is refused; the running one stays.
         try w.host.rewrite("domains: {added.host.test: {mode: bogus, max_age: 1}}")
         w.host.signal(SIGHUP)
-        #expect(HostWorld.eventually { w.host.logText.contains("reload failed; the running configuration stays") })
+        #expect(await HostWorld.eventually { w.host.logText.contains("reload failed; the running configuration stays") })
         #expect(try get("mta-sts.added.host.test").hasPrefix("HTTP/1.1 200 "))
         try w.host.rewrite(HostWorld.hostConfig(certs: w.certs, testbed: w.testbed, policyFile: w.policyFile))
     }
 
     @Test("Admin listener: Prometheus metrics by host and status, /healthz; neither on the policy listener")
-    func admin() throws {
-        let w = try HostWorld.shared()
+    func admin() async throws {
+        let w = try await HostWorld.shared()
         _ = try w.status("mta-sts.static.host.test")
         #expect(try metricValue(host: HostWorld.hostAddr, port: HostWorld.adminPort,
                                 "mtasts_host_requests_total{host=\"mta-sts.static.host.test\",status=\"200\"}") ?? 0 >= 1)
-        #expect(HostWorld.eventually {
+        #expect(await HostWorld.eventually {
             try runProgram("/usr/bin/curl", ["-s", "http://\(HostWorld.hostAddr):\(HostWorld.adminPort)/healthz"]).stdout == "ok\n"
         })
         #expect(try w.status("mta-sts.static.host.test", path: "/healthz") == 404)

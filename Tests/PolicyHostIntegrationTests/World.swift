@@ -55,7 +55,8 @@ struct HostWorld: Sendable {
     /// The file policy of file.host.test (tests rewrite it).
     let policyFile: String
 
-    static func shared() throws -> HostWorld { try started.get() }
+    /// Started on a dispatch thread (it waits for processes; see ``offPool(_:)``).
+    static func shared() async throws -> HostWorld { try await offPool { try started.get() } }
 
     static let providerPolicy = "version: STSv1\r\nmode: enforce\r\nmx: *.mx.provider.host.test\r\nmax_age: 604800\r\n"
     static let filePolicy = "version: STSv1\nmode: testing\nmx: mx.file.host.test\nmax_age: 86400\n"
@@ -132,14 +133,17 @@ struct HostWorld: Sendable {
             + " | openssl x509 -noout -subject -ext subjectAltName 2>&1 | tr -s ' \\n' ' ' | sed 's/ $//'"]).stdout
     }
 
-    /// Polls `condition` every 50 ms for up to `seconds`; true once it holds (a throw counts as not yet).
-    static func eventually(_ seconds: Double = 15, _ condition: () throws -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if (try? condition()) == true { return true }
-            usleep(50_000)
-        }
-        return (try? condition()) == true
+    /// Polls `condition` every 50 ms for up to `seconds`, off the cooperative pool; true once it holds (a
+    /// throw counts as not yet).
+    static func eventually(_ seconds: Double = 15, _ condition: @escaping @Sendable () throws -> Bool) async -> Bool {
+        (try? await offPool {
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end {
+                if (try? condition()) == true { return true }
+                usleep(50_000)
+            }
+            return (try? condition()) == true
+        }) ?? false
     }
 }
 
@@ -148,4 +152,12 @@ final class LockedValue<T>: @unchecked Sendable {
     private var value: T
     init(_ value: T) { self.value = value }
     func withLock<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
+}
+
+/// Runs blocking work (polling, waiting for processes, many sockets) on a dispatch thread. On the cooperative
+/// pool it would hold one of its few threads and starve other suites' async tasks running in parallel.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
 }
