@@ -55,7 +55,7 @@ struct HostWorld: Sendable {
     /// The file policy of file.host.test (tests rewrite it).
     let policyFile: String
 
-    /// Started on a dispatch thread (it waits for processes; see ``offPool(_:)``).
+    /// Started on a thread of its own (it waits for processes; see ``offPool(_:)``).
     static func shared() async throws -> HostWorld { try await offPool { try started.get() } }
 
     static let providerPolicy = "version: STSv1\r\nmode: enforce\r\nmx: *.mx.provider.host.test\r\nmax_age: 604800\r\n"
@@ -154,10 +154,12 @@ final class LockedValue<T>: @unchecked Sendable {
     func withLock<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
 }
 
-/// Runs blocking work (polling, waiting for processes, many sockets) on a dispatch thread. On the cooperative
-/// pool it would hold one of its few threads and starve other suites' async tasks running in parallel.
+/// Runs blocking work (polling, waiting for processes, many sockets) on a thread of its own. On the
+/// cooperative pool it would hold one of its few threads and starve other suites' async tasks; on
+/// Dispatch's global queues (a few threads on Linux) it could starve Foundation's `Process`, which needs
+/// them to see its child exit (the self-started testbed then never finished starting).
 func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
