@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test, dane.test, chk.test),
+# Real-peer integration world for MTA-STS tests: NSD (authoritative DNS for t.test, sec.test, bogus.test, dane.test, chk.test,
+# host.test),
 # nginx (policy hosts, 127.0.1.1:443), a Python fault server (127.0.1.2:443) and MX listeners for `mta-sts check`
 # (a dedicated Postfix instance + a scripted server on 127.0.5.x:2525, testbed/mx.sh), all on loopback; 127.0.1.9
 # has nothing.
@@ -124,6 +125,7 @@ up() {
 
   # Zones: t.test unsigned; sec.test and bogus.test signed (fresh keys each run), bogus.test then tampered.
   render "$DATA/t.test.zone.in" "$DIR/dns/t.test.zone"
+  render "$DATA/host.test.zone.in" "$DIR/dns/host.test.zone"
   render "$DATA/sec.test.zone.in" "$DIR/dns/sec.test.zone"
   render "$DATA/bogus.test.zone.in" "$DIR/dns/bogus.test.zone"
   render "$DATA/dane.test.zone.in" "$DIR/dns/dane.test.zone"
@@ -148,6 +150,7 @@ up() {
     nsd-checkconf "$DIR/nsd.conf" &&
       nsd-checkzone t.test "$DIR/dns/t.test.zone" &&
       nsd-checkzone chk.test "$DIR/dns/chk.test.zone" &&
+      nsd-checkzone host.test "$DIR/dns/host.test.zone" &&
       nsd-checkzone sec.test "$DIR/dns/sec.test.zone.signed" &&
       nsd-checkzone bogus.test "$DIR/dns/bogus.test.zone.signed" &&
       nsd-checkzone dane.test "$DIR/dns/dane.test.zone.signed"
@@ -268,6 +271,8 @@ check() {
   expect "multi: two A" "$(addr mta-sts.multi.t.test)" "127.0.1.9,127.0.1.1"
   expect "MX good" "$(q +short MX good.t.test | sort | paste -sd' ' -)" "10 mx1.good.t.test. 20 a.mx.good.t.test."
   expect "TCP works" "$(q +tcp +short TXT _mta-sts.good.t.test)" '"v=STSv1; id=good1;"'
+  expect "host.test: CNAME customer -> provider" "$(q +short TXT _mta-sts.customer.host.test | paste -sd' ' -)" \
+    '_mta-sts.provider.host.test. "v=STSv1; id=prov1;"'
   expect_grep "sec.test: RRSIG with +dnssec" "$(q +dnssec TXT _mta-sts.sec.test)" 'RRSIG[[:space:]]+TXT'
   expect_grep "bogus.test: forged TXT served" "$(q +short TXT _mta-sts.bogus.test)" 'id=EVIL'
   expect "ta.key: three KSK DNSKEYs" "$(grep -cE '^(sec|bogus|dane)\.test\.[[:space:]]+(IN[[:space:]]+)?DNSKEY[[:space:]]+257 ' \

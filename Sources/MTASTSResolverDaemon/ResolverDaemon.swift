@@ -13,12 +13,6 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
-/// The real clock.
-public struct SystemClock: WallClock {
-    public init() {}
-    public func now() -> Double { Date().timeIntervalSince1970 }
-}
-
 /// `mta-sts resolver`: the socketmap server, the policy cache with its store, the maintenance loop, an
 /// optional metrics listener, SIGTERM draining and SIGHUP reloading, composed as Services.
 public final class ResolverDaemon: Sendable {

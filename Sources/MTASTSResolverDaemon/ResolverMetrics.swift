@@ -1,8 +1,7 @@
+import MTASTSAdminHTTP
 import MTASTSDiscovery
 import NIOCore
-import NIOHTTP1
 import NIOPosix
-import Synchronization
 
 /// The daemon's counters, exposed in the Prometheus text format (a handful of counters: no package needed).
 public final class ResolverMetrics: Sendable {
@@ -13,37 +12,13 @@ public final class ResolverMetrics: Sendable {
     }
 
     // One atomic per counter (no lock on the hot path).
-    private let hit = Atomic(0), miss = Atomic(0), skipped = Atomic(0), replyOK = Atomic(0), replyNotFound = Atomic(0)
-    private let fetchValid = Atomic(0), fetchError = Atomic(0), fetchWebPKI = Atomic(0), fetchPolicyInvalid = Atomic(0)
-    private let refreshFailed = Atomic(0), storeError = Atomic(0)
-    private let replyDANE = Atomic(0), replyTemp = Atomic(0), daneApplies = Atomic(0), daneNotApplicable = Atomic(0), daneDeferred = Atomic(0)
+    private let counters = AtomicCounters(count: Counter.allCases.count)
     private let cacheSize: @Sendable () -> Int
 
     public init(cacheSize: @escaping @Sendable () -> Int = { 0 }) { self.cacheSize = cacheSize }
 
-    private func atomic<R>(_ counter: Counter, _ body: (borrowing Atomic<Int>) -> R) -> R {
-        switch counter {
-        case .hit: body(hit)
-        case .miss: body(miss)
-        case .skipped: body(skipped)
-        case .replyOK: body(replyOK)
-        case .replyNotFound: body(replyNotFound)
-        case .replyDANE: body(replyDANE)
-        case .replyTemp: body(replyTemp)
-        case .daneApplies: body(daneApplies)
-        case .daneNotApplicable: body(daneNotApplicable)
-        case .daneDeferred: body(daneDeferred)
-        case .fetchValid: body(fetchValid)
-        case .fetchError: body(fetchError)
-        case .fetchWebPKI: body(fetchWebPKI)
-        case .fetchPolicyInvalid: body(fetchPolicyInvalid)
-        case .refreshFailed: body(refreshFailed)
-        case .storeError: body(storeError)
-        }
-    }
-
-    public func count(_ counter: Counter) { atomic(counter) { $0.wrappingAdd(1, ordering: .relaxed) } }
-    public func value(_ counter: Counter) -> Int { atomic(counter) { $0.load(ordering: .relaxed) } }
+    public func count(_ counter: Counter) { counters.add(counter.rawValue) }
+    public func value(_ counter: Counter) -> Int { counters.value(counter.rawValue) }
 
     /// Counts a cache event.
     public func record(_ event: PolicyCache.Event) {
@@ -111,34 +86,6 @@ public final class ResolverMetrics: Sendable {
 
     /// Serves `GET /metrics` on an HTTP/1.1 listener (loopback in the default configuration).
     public func serve(host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: self))
-                }
-            }
-            .bind(host: host, port: port).get()
-    }
-}
-
-private final class MetricsHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-    let metrics: ResolverMetrics
-    init(metrics: ResolverMetrics) { self.metrics = metrics }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(let head) = unwrapInboundIn(data) else { return }
-        let found = head.method == .GET && head.uri == "/metrics"
-        let body = found ? metrics.exposition() : "not found\n"
-        var headers = HTTPHeaders([("Content-Type", found ? "text/plain; version=0.0.4" : "text/plain"),
-                                   ("Content-Length", String(body.utf8.count))])
-        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
-        let keepAlive = head.isKeepAlive
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in if !keepAlive { context.close(promise: nil) } }
+        try await AdminListener(routes: ["/metrics": { [self] in .prometheus(exposition()) }]).serve(host: host, port: port, group: group)
     }
 }

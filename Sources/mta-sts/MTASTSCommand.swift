@@ -4,13 +4,14 @@ import ArgumentParser
 struct MTASTSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mta-sts",
-        abstract: "MTA-STS (RFC 8461) toolkit: records, policies, discovery, and the Postfix policy resolver.",
+        abstract: "MTA-STS (RFC 8461) toolkit: records, policies, discovery, the Postfix policy resolver and the policy host.",
         discussion: """
             Exit status: 0 when the checked thing is valid (or the command succeeded), 1 when it is not valid, \
             2 for input/output and internal errors, 64 for usage errors.
             """,
         version: "0.1.0",
-        subcommands: [RecordCommand.self, PolicyCommand.self, LookupCommand.self, CheckCommand.self, ResolverCommand.self, CacheCommand.self]
+        subcommands: [RecordCommand.self, PolicyCommand.self, LookupCommand.self, CheckCommand.self, ResolverCommand.self, CacheCommand.self,
+                      ServeCommand.self, ZoneCommand.self]
     )
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MTASTSCore
+import MTASTSPolicyHost
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,7 +72,9 @@ extension RecordCommand {
             discussion: """
                 The id defaults to a fresh timestamp id (UTC, e.g. 20230615T153000). With --policy the id is a \
                 stable content hash of that policy: the same policy always gives the same id, and any change \
-                to it gives a new one. Publish the policy first, then the record.
+                to it gives a new one. With --for DOMAIN --config FILE (the policy host's configuration) it prints \
+                the zone line for that domain: the TXT with the content hash of the policy `mta-sts serve` serves, \
+                or for a proxied domain the CNAME to the provider's _mta-sts. Publish the policy first, then the record.
                 """
         )
 
@@ -81,14 +84,30 @@ extension RecordCommand {
         @Option(help: "Derive the id from this policy file's content (a stable hash).")
         var policy: String?
 
+        @Option(name: .customLong("for"), help: "A domain of the policy host's configuration (with --config).")
+        var domain: String?
+
+        @Option(help: "The policy host's YAML configuration (with --for).")
+        var config: String?
+
         func validate() throws {
             if id != nil && policy != nil { throw ValidationError("give --id or --policy, not both") }
+            if (domain == nil) != (config == nil) { throw ValidationError("--for and --config go together") }
+            if domain != nil && (id != nil || policy != nil) { throw ValidationError("--for takes neither --id nor --policy") }
             if let id, !PolicyID.isValid(id) {
                 throw ValidationError("the id '\(id)' is not 1 to 32 letters and digits (A-Z, a-z, 0-9)")
             }
         }
 
         func run() throws {
+            if let domain, let config {
+                let c = try PolicyHostSource.load(config)
+                let entry = try ZoneCommand.select([domain], from: c)[0]
+                do {
+                    print(ZoneSnippet.recordLine(entry.name, try ZoneSnippet.record(for: entry), ttl: c.zone.ttl))
+                } catch { throw PolicyHostSource.fail(error) }
+                return
+            }
             var recordID = id ?? PolicyID.timestamp(unixSeconds: Int64(Date().timeIntervalSince1970))
             if let policy {
                 let (name, bytes) = try Input.read(policy)

@@ -85,12 +85,7 @@ struct ResolverCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(logLevel)
         let logger = Logger(label: "mta-sts.resolver")
         let cache = try source.cacheSetting()
         let (listen, socket, dns, anchor, ca, metrics, dnssec) = (self.listen, self.socket, dnsServers, trustAnchor, caFile, self.metrics, self.dnssec)
@@ -122,3 +117,12 @@ struct ResolverCommand: AsyncParsableCommand {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 extension DNSSECMode: ExpressibleByArgument {}
+
+/// Log lines to standard error (journald under systemd) at `level` and above, for the daemons.
+func bootstrapLogging(_ level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}

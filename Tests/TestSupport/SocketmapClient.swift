@@ -27,19 +27,19 @@ public func socketmapQuery(port: Int, name: String = "postfix", keys: [String], 
     return replies
 }
 
-/// Connects to 127.0.0.1:port with a receive timeout.
-public func connectTCP(port: Int, timeout: Int = 15) throws -> Int32 {
+/// Connects to host:port (IPv4, default 127.0.0.1) with a receive timeout.
+public func connectTCP(host: String = "127.0.0.1", port: Int, timeout: Int = 15) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var tv = timeval(tv_sec: timeout, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_addr.s_addr = inet_addr(host)
     let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
     guard rc == 0 else {
         close(fd)
-        throw TestbedError(description: "cannot connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))")
+        throw TestbedError(description: "cannot connect to \(host):\(port): \(String(cString: strerror(errno)))")
     }
     return fd
 }
@@ -73,9 +73,9 @@ public var mtastsBinary: String {
     URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("mta-sts").path
 }
 
-/// Fetches http://127.0.0.1:port/metrics and returns the value of one sample line.
-public func metricValue(port: Int, _ sample: String) throws -> Int? {
-    let fd = try connectTCP(port: port)
+/// Fetches http://host:port/metrics and returns the value of one sample line.
+public func metricValue(host: String = "127.0.0.1", port: Int, _ sample: String) throws -> Int? {
+    let fd = try connectTCP(host: host, port: port)
     defer { close(fd) }
     try sendAll(fd, Data("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
     var text = [UInt8]()

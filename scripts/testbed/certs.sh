@@ -91,6 +91,12 @@ for f in redirect301 redirect302 notfound servererror html ctparam noct bigcl bi
   leaf "$f" "mta-sts.$f.t.test"
 done
 
+# host.test (the policy host's tests, `mta-sts serve` on 127.0.4.x): a default and one leaf per policy host.
+leaf host-default default.host.test
+for f in static file deflt provider customer guarded moved flaky flakyproxy; do
+  leaf "host-$f" "mta-sts.$f.host.test"
+done
+
 # Expired: signed by the CA, valid from two days ago until yesterday.
 : > "$C/index.txt"
 echo 1000 > "$C/serial"

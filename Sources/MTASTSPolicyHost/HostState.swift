@@ -1,0 +1,107 @@
+import MTASTSCore
+import MTASTSDiscovery
+import NIOSSL
+import Synchronization
+
+/// Everything the request path reads, built from one configuration and swapped whole on reload: routes by
+/// lowercased `mta-sts.<domain>`, the TLS context with its SNI certificate table, and the sources that change
+/// over time (files, upstreams, MX guards) for the background services.
+public final class HostState: Sendable {
+    public let configuration: PolicyHostConfiguration
+    public let routes: [String: Route]
+    public let files: [FileSource]
+    public let upstreams: [DomainName: ProxyUpstream]
+    /// Each guarded domain with its upstream.
+    public let guards: [(MXGuard, ProxyUpstream)]
+    /// Nil when no HTTPS listener is configured.
+    public let tls: NIOSSLContext?
+
+    /// Builds the state. Files are read and validated and certificates loaded now; any problem throws and,
+    /// on reload, leaves the running state in place. Upstreams of `previous` with the same domain are kept
+    /// with their last good copy.
+    public init(_ c: PolicyHostConfiguration, previous: HostState?, metrics: PolicyHostMetrics) throws(PolicyHostConfiguration.Invalid) {
+        configuration = c
+        var routes: [String: Route] = [:]
+        var files: [String: FileSource] = [:]
+        var upstreams: [DomainName: ProxyUpstream] = [:]
+        var guards: [(MXGuard, ProxyUpstream)] = []
+        let timing = ProxyUpstream.Timing(refresh: c.proxyRefresh, retry: c.proxyRetry)
+        for d in c.domains {
+            let host = d.name.policyHost!.value
+            let slot: PolicySlot
+            var mxGuard: MXGuard?
+            switch d.source {
+            case .fixed(let policy):
+                slot = PolicySlot(policy: policy, body: Array(policy.text.utf8), cacheControl: c.cacheControl)
+            case .file(let path):
+                if let f = files[path] { slot = f.slot } else {
+                    let f = try FileSource(path: path, cacheControl: c.cacheControl)
+                    files[path] = f
+                    slot = f.slot
+                }
+            case .proxy(let upstream, let guarded):
+                let u = upstreams[upstream] ?? previous?.upstreams[upstream]
+                    ?? ProxyUpstream(domain: upstream, timing: timing, cacheControl: c.cacheControl)
+                upstreams[upstream] = u
+                slot = u.slot
+                if guarded {
+                    let g = previous?.guards.first(where: { $0.0.domain == d.name })?.0 ?? MXGuard(domain: d.name)
+                    mxGuard = g
+                    guards.append((g, u))
+                }
+            }
+            routes[host] = Route(domain: d.name, slot: slot, mxGuard: mxGuard, counters: metrics.counters(host: host))
+        }
+        self.routes = routes
+        self.files = files.values.sorted { $0.path < $1.path }
+        self.upstreams = upstreams
+        self.guards = guards
+        tls = c.https.isEmpty ? nil : try Self.makeTLS(c)
+    }
+
+    /// The server TLS context: the default certificate, TLS 1.2 or later (RFC 8461 §7.2), and per-domain
+    /// certificates chosen by SNI (RFC 8461 §7.1: the chain must match `mta-sts.<domain>`). An unknown SNI
+    /// name gets the default certificate.
+    static func makeTLS(_ c: PolicyHostConfiguration) throws(PolicyHostConfiguration.Invalid) -> NIOSSLContext {
+        guard let d = c.certificate else { throw .init("an HTTPS listener needs the default certificate and key") }
+        let (chain, key) = try load(d)
+        var table: [String: NIOSSLContextConfigurationOverride] = [:]
+        for domain in c.domains {
+            guard let cert = domain.certificate else { continue }
+            let (chain, key) = try load(cert)
+            var o = NIOSSLContextConfigurationOverride()
+            o.certificateChain = chain.map { .certificate($0) }
+            o.privateKey = .privateKey(key)
+            table[domain.name.policyHost!.value] = o
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        tls.applicationProtocols = ["http/1.1"]
+        if !table.isEmpty {
+            let frozen = table
+            tls.sslContextCallback = { ext, promise in
+                let name = ext.serverHostname.map { Router.hostKey($0) ?? $0 }
+                promise.succeed(name.flatMap { frozen[$0] } ?? .noChanges)
+            }
+        }
+        do { return try NIOSSLContext(configuration: tls) } catch { throw .init("cannot set up TLS: \(error)") }
+    }
+
+    static func load(_ c: PolicyHostConfiguration.Certificate) throws(PolicyHostConfiguration.Invalid) -> ([NIOSSLCertificate], NIOSSLPrivateKey) {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(c.chain)
+            guard !chain.isEmpty else { throw PolicyHostConfiguration.Invalid("\(c.chain) holds no certificate", isIOError: true) }
+            return (chain, try NIOSSLPrivateKey(file: c.key, format: .pem))
+        } catch let e as PolicyHostConfiguration.Invalid {
+            throw e
+        } catch {
+            throw .init("cannot load certificate \(c.chain) / key \(c.key): \(error)", isIOError: true)
+        }
+    }
+
+    /// Domains answered 503 right now: nothing valid to serve (for /healthz). A domain the MX guard turned
+    /// away (404) is not unhealthy: its mail no longer goes to the provider.
+    public func unavailable(now: Double) -> [DomainName] {
+        routes.values.filter { $0.answer(now: now).status == 503 }.map(\.domain).sorted()
+    }
+}

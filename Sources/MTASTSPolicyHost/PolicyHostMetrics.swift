@@ -1,0 +1,81 @@
+import MTASTSAdminHTTP
+import MTASTSCore
+import MTASTSDiscovery
+import Synchronization
+
+/// Requests of one host by answer, one atomic each.
+final class RequestCounters: Sendable {
+    let counters = AtomicCounters(count: PolicyHostMetrics.statuses.count)
+
+    func count(_ status: Int) {
+        if let i = PolicyHostMetrics.statuses.firstIndex(of: status) { counters.add(i) }
+    }
+}
+
+/// The policy host's Prometheus counters: requests by host and status, upstream fetches by outcome.
+/// Counters live as long as the process; a reload keeps them.
+public final class PolicyHostMetrics: Sendable {
+    /// Every status the host answers with.
+    public static let statuses = [200, 400, 404, 405, 431, 503]
+    /// Upstream fetch outcomes (``DiscoveryOutcome`` raw values of a policy fetch).
+    public static let fetchOutcomes: [DiscoveryOutcome] = [.valid, .fetchError, .webpkiInvalid, .policyInvalid]
+
+    private let hosts = Mutex<[String: RequestCounters]>([:])
+    private let upstreams = Mutex<[String: AtomicCounters]>([:])
+    /// Requests for names that are not configured (counted under host="").
+    let unknownHost = RequestCounters()
+
+    public init() {}
+
+    func counters(host: String) -> RequestCounters {
+        hosts.withLock { h in
+            if let c = h[host] { return c }
+            let c = RequestCounters()
+            h[host] = c
+            return c
+        }
+    }
+
+    public func recordFetch(upstream: DomainName, outcome: DiscoveryOutcome) {
+        let c = upstreams.withLock { u in
+            if let c = u[upstream.value] { return c }
+            let c = AtomicCounters(count: Self.fetchOutcomes.count)
+            u[upstream.value] = c
+            return c
+        }
+        c.add(Self.fetchOutcomes.firstIndex(of: outcome) ?? Self.fetchOutcomes.firstIndex(of: .fetchError)!)
+    }
+
+    /// Requests answered with `status` for `host` (`""`: unknown hosts).
+    public func requests(host: String, status: Int) -> Int {
+        guard let i = Self.statuses.firstIndex(of: status) else { return 0 }
+        let c: RequestCounters? = host.isEmpty ? unknownHost : hosts.withLock { $0[host] }
+        return c?.counters.value(i) ?? 0
+    }
+
+    public func exposition() -> String {
+        var out = """
+            # HELP mtasts_host_requests_total Policy host requests by Host and status (host="" for names not configured).
+            # TYPE mtasts_host_requests_total counter
+
+            """
+        var all = hosts.withLock { $0 }.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
+        all.append(("", unknownHost))
+        for (host, c) in all {
+            for (i, status) in Self.statuses.enumerated() {
+                out += "mtasts_host_requests_total{host=\"\(host)\",status=\"\(status)\"} \(c.counters.value(i))\n"
+            }
+        }
+        out += """
+            # HELP mtasts_upstream_fetches_total Proxied policy fetches by upstream and outcome.
+            # TYPE mtasts_upstream_fetches_total counter
+
+            """
+        for (upstream, c) in upstreams.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            for (i, outcome) in Self.fetchOutcomes.enumerated() {
+                out += "mtasts_upstream_fetches_total{upstream=\"\(upstream)\",outcome=\"\(outcome.rawValue)\"} \(c.value(i))\n"
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,81 @@
+import MTASTSCore
+import MTASTSDiscovery
+
+/// One configured policy host name `mta-sts.<domain>`: where its policy comes from right now.
+public final class Route: Sendable {
+    public let domain: DomainName
+    public let slot: PolicySlot
+    /// Set for proxied domains with `mx_guard: true`.
+    public let mxGuard: MXGuard?
+    /// Requests by answer (``PolicyHostMetrics/statuses``).
+    let counters: RequestCounters
+
+    init(domain: DomainName, slot: PolicySlot, mxGuard: MXGuard?, counters: RequestCounters) {
+        self.domain = domain
+        self.slot = slot
+        self.mxGuard = mxGuard
+        self.counters = counters
+    }
+
+    /// The answer for a GET or HEAD of the policy path.
+    func answer(now: @autoclosure () -> Double) -> CannedResponse {
+        if let mxGuard {
+            switch mxGuard.current {
+            case .matches: break
+            case .mismatch: return .notFound
+            case .unknown: return .unavailable
+            }
+        }
+        // Never invent a policy: nothing valid in force → 503.
+        return slot.current(now: now())?.response ?? .unavailable
+    }
+}
+
+/// Request routing, without I/O: `GET`/`HEAD /.well-known/mta-sts.txt` on a configured `mta-sts.<domain>`.
+public enum Router {
+    public enum Decision: Equatable, Sendable {
+        /// Serve the route's policy (or its 503/404 when it has none in force).
+        case policy(String)
+        case response(Int)
+
+        static let badRequest = Decision.response(400)
+    }
+
+    /// Decides what to answer. Unknown host or path → 404; a method other than GET/HEAD on the policy →
+    /// 405; CONNECT and absolute-form targets → 400 (never a proxy); no redirects anywhere.
+    ///
+    /// - Parameters:
+    ///   - hosts: the values of every `Host` header.
+    ///   - knownHost: whether a lowercased `mta-sts.<domain>` is configured.
+    public static func decide(method: String, uri: String, hosts: [String], knownHost: (String) -> Bool) -> Decision {
+        // Origin-form only: "http://...", "host:port" (CONNECT) or "*" would make us a proxy or are meaningless here.
+        guard uri.utf8.first == UInt8(ascii: "/"), method != "CONNECT" else { return .response(400) }
+        guard hosts.count == 1, let host = hostKey(hosts[0]) else { return .response(400) }
+        guard knownHost(host) else { return .response(404) }
+        let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(uri[..<$0]) } ?? uri
+        guard path == policyPath else { return .response(404) }
+        guard method == "GET" || method == "HEAD" else { return .response(405) }
+        return .policy(host)
+    }
+
+    /// The `Host` value as a route key: port stripped, lowercase, trailing dot removed, IDN as A-labels.
+    /// Nil when it is not a host name at all.
+    public static func hostKey(_ value: String) -> String? {
+        var v = Substring(value)
+        if v.hasPrefix("[") { return nil }  // an IPv6 literal is never a policy host
+        if let colon = v.lastIndex(of: ":") {
+            guard v[v.index(after: colon)...].allSatisfy(\.isASCIIDigit) else { return nil }
+            v = v[..<colon]
+        }
+        // The common case: already lowercase ASCII.
+        if v.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }) {
+            if v.hasSuffix(".") { v = v.dropLast() }
+            return v.isEmpty ? nil : String(v)
+        }
+        return (try? DomainName(String(v)))?.value
+    }
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
