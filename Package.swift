@@ -161,7 +161,18 @@ let package = Package(
             dependencies: ["MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]
         ),
         .testTarget(name: "CLITests", dependencies: ["mta-sts", "TestSupport"]),
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
-                "MTASTSStorePostgres", "MTASTSResolverDaemon", "MTASTSChecker", "MTASTSPolicyHost",
+        // Pure finding rules with fakes, and `mta-sts check` against real NSD, nginx and Postfix peers.
+        .testTarget(name: "CheckerTests", dependencies: ["MTASTSChecker", "TestSupport", "mta-sts"]),
+        // The policy host: routing, rendering, configuration and proxy state with fakes and a manual clock.
+        .testTarget(
+            name: "PolicyHostTests",
+            dependencies: ["MTASTSPolicyHost", "MTASTSCore", "MTASTSDiscovery", .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
+        ),
+        // `mta-sts serve` as real processes on 127.0.4.x:443 against NSD and real clients (curl, openssl, our fetcher).
+        .testTarget(
+            name: "PolicyHostIntegrationTests",
+            dependencies: ["MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]
+        ),
     ]
 )
