@@ -79,7 +79,8 @@ public enum CheckRules {
     static func recordFindings(_ o: Observations, into f: inout [Finding]) -> ([String], STSRecord?, String) {
         let name = o.domain.recordName
         if let target = o.txt.canonicalName {
-            f.append(Finding(.txtCNAME, nil, name, "\(name) is a CNAME to \(target); the record there applies to \(o.domain)",
+            let hops = o.txtChain.count > 1 ? " (via \(o.txtChain.dropLast().joined(separator: " → ")))" : ""
+            f.append(Finding(.txtCNAME, nil, name, "\(name) is a CNAME to \(target)\(hops); the record there applies to \(o.domain)",
                              fix: "nothing to do: the policy host is still mta-sts.\(o.domain), with its own certificate (RFC 8461 §8.2)"))
         }
         switch o.txt.result {

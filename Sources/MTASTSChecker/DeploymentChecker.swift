@@ -54,6 +54,7 @@ public struct DeploymentChecker: Sendable {
         async let mx = mxHosts(domain)
         async let dane: DANEStatus? = if let daneResolver { await DANEStatus.lookup(domain, resolver: daneResolver) } else { nil }
         let txtAnswer = await txt
+        let chain = txtAnswer.canonicalName == nil ? [] : await cnameChain(domain.recordName)
         var apex: DNSAnswer?
         switch txtAnswer.result {
         case .nxdomain, .nodata: apex = await resolver.query(domain.value, .txt)
@@ -64,8 +65,22 @@ public struct DeploymentChecker: Sendable {
         var o = Observations(domain: domain, now: now, publicOnly: configuration.publicOnly, txt: txtAnswer, apexTXT: apex,
                              hostAnswers: hostAnswers, hostProbes: hostProbes, mx: mxAnswer, mxHosts: mxObservations,
                              tlsrpt: await tlsrpt, dane: await dane)
+        o.txtChain = chain
         o.elapsed = clock.now - start
         return o
+    }
+
+    /// Each CNAME hop from `name` (the resolver reports only the last target), at most 8.
+    private func cnameChain(_ name: String) async -> [String] {
+        var chain: [String] = []
+        var current = name
+        while chain.count < 8 {
+            guard case .records(let rdata) = await resolver.query(current, .cname).result,
+                  let target = rdata.first.flatMap({ DNSRecordData.name($0[...]) }), !chain.contains(target) else { break }
+            chain.append(target)
+            current = target
+        }
+        return chain
     }
 
     /// A and AAAA of a name, asked together.

@@ -166,6 +166,8 @@ public struct Observations: Sendable {
     public var now: Int64
     public var publicOnly: Bool
     public var txt: DNSAnswer
+    /// The CNAME chain from `_mta-sts.DOMAIN` to the name holding the record, one hop per entry (empty: no CNAME).
+    public var txtChain: [String] = []
     /// The apex TXT RRset, asked only when `_mta-sts` has no record (a record published at the wrong name).
     public var apexTXT: DNSAnswer?
     public var hostAnswers: [DNSRecordType: DNSAnswer]

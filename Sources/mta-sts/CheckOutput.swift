@@ -30,6 +30,8 @@ struct CheckJSON: Encodable {
         let texts: [String]
         let id: String?
         let canonical_name: String?
+        /// Every CNAME hop from the record name, in order (empty without CNAME).
+        let cname_chain: [String]
         let dnssec: String
         let ttl: UInt32
     }
@@ -162,7 +164,7 @@ struct CheckJSON: Encodable {
             FindingJSON(code: $0.code, severity: $0.severity.rawValue, rfc: $0.rfc, subject: $0.subject, message: $0.message, fix: $0.fix)
         }
         record = RecordJSON(name: r.domain.recordName, status: r.recordStatus, texts: r.recordTexts, id: r.record?.id,
-                            canonical_name: o.txt.canonicalName, dnssec: o.txt.dnssec.description, ttl: o.txt.ttl)
+                            canonical_name: o.txt.canonicalName, cname_chain: o.txtChain, dnssec: o.txt.dnssec.description, ttl: o.txt.ttl)
         policy = r.policy.map(PolicyJSON.init)
         hosts = o.hostProbes.map { p in
             var tls: TLSObservation?
@@ -263,7 +265,8 @@ struct CheckText {
         let d = r.domain
         var out = style.bold("mta-sts check \(d)") + "\n\n"
 
-        out += heading("TXT record", "\(d.recordName) (\(o.txt.dnssec)\(o.txt.canonicalName.map { ", via CNAME to \($0)" } ?? ""))")
+        let via = o.txtChain.isEmpty ? o.txt.canonicalName.map { [$0] } ?? [] : o.txtChain
+        out += heading("TXT record", "\(d.recordName) (\(o.txt.dnssec)\(via.isEmpty ? "" : ", via CNAME " + via.joined(separator: " → ")))")
         if r.recordTexts.isEmpty { out += "    (\(r.recordStatus))\n" }
         for t in r.recordTexts { out += "    \"\(t)\"\n" }
         out += command("dig +short TXT \(d.recordName)\(digServer)")

@@ -164,6 +164,16 @@ struct CheckCommandTests {
         #expect(Set(lines.compactMap { $0?["domain"] as? String }) == ["good.chk.test", "bad.chk.test", "not..valid"])
     }
 
+    @Test("The CNAME chain of the record is shown hop by hop (two hops: chain → chain2 → chain3)")
+    func cnameChain() throws {
+        let run = try Self.run("chain.t.test")
+        let record = try #require(run.json["record"] as? [String: Any])
+        #expect(record["cname_chain"] as? [String] == ["_mta-sts.chain2.t.test", "_mta-sts.chain3.t.test"])
+        #expect(record["canonical_name"] as? String == "_mta-sts.chain3.t.test")
+        let text = try Self.run("chain.t.test", json: false)
+        #expect(text.stdout.contains("via CNAME _mta-sts.chain2.t.test → _mta-sts.chain3.t.test"))
+    }
+
     @Test("DANE per MX in --json: TLSA records and whether the certificate presented at each address matches")
     func daneJSON() throws {
         for (domain, matches) in [("checkok.dane.test", true), ("checkbad.dane.test", false)] {

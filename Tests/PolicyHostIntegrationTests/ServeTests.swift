@@ -166,3 +166,26 @@ struct ServeTests {
         #expect(try w.status("mta-sts.static.host.test", path: "/metrics") == 404)
     }
 }
+
+/// The seed's whole deployment, checked as a strict sender: `_mta-sts` CNAME-delegated to the provider, the policy
+/// proxied by the customer's `mta-sts serve` from the provider's `mta-sts serve`, the provider's MX (a real Postfix
+/// smtpd with a certificate for `*.mx.provider.host.test`), a TLS-RPT record.
+@Suite("The seed deployment, end to end")
+struct SeedDeploymentTests {
+    @Test("mta-sts check of a CNAME-delegated, proxied customer domain with the provider's MX is clean")
+    func seedChecksClean() async throws {
+        let w = try await HostWorld.shared()
+        #expect(await HostWorld.eventually { try w.status("mta-sts.customer.host.test") == 200 })
+        let run = try await offPool {
+            try runMTASTS(["check", "customer.host.test", "--json", "--dns-server", w.testbed.dnsServer, "--ca-file", w.testbed.caFile,
+                           "--smtp-port", "2525"])
+        }
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let findings = run.json["findings"] as? [[String: Any]] ?? []
+        let notable = findings.filter { ($0["severity"] as? String) != "info" }
+        #expect(notable.isEmpty, "\(notable)")
+        #expect(findings.contains { $0["code"] as? String == "txt-cname" }, "the delegation is shown")
+        let verdict = try #require(run.json["verdict"] as? [String: Any])
+        #expect(verdict["action"] as? String == "deliver" && verdict["deliver_to"] as? [String] == ["a.mx.provider.host.test"])
+    }
+}

@@ -118,6 +118,7 @@ leaf chk mta-sts.good.chk.test mta-sts.seed.chk.test mta-sts.bad.chk.test mta-st
   mta-sts.testing.chk.test mta-sts.off.chk.test
 leaf mxgood mx1.good.chk.test mx2.good.chk.test mx3.good.chk.test
 leaf mxprovider '*.mx.provider.chk.test'
+leaf mxhostprovider '*.mx.provider.host.test'   # the seed end to end: host.test's provider MX (mx.sh 127.0.5.12)
 leaf mxwrong other.chk.test
 LEAF_DAYS=5 leaf mxsoon soon.bad.chk.test
 openssl req -new "${ec[@]}" -keyout "$C/mxexpired.key" -out "$C/mxexpired.csr" -subj "/CN=expired.bad.chk.test" 2>>"$LOG"

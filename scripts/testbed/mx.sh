@@ -28,6 +28,7 @@ LISTENERS=(
   "127.0.5.7 selfsigned selfsigned.bad.chk.test mxself"
   "127.0.5.8 nostarttls nostarttls.bad.chk.test -"
   "127.0.5.11 soon soon.bad.chk.test mxsoon"
+  "127.0.5.12 hostprovider a.mx.provider.host.test mxhostprovider"
 )
 INJECT_ADDR=127.0.5.9
 
