@@ -1,5 +1,6 @@
 import CResolv
 import Dispatch
+import Foundation
 import MTASTSDiscovery
 
 /// The `trust-ad` DNSSEC mode's resolver: glibc's stub resolver asking the configured resolvers (or one
@@ -15,7 +16,11 @@ public final class ADTrustingResolver: DNSResolver, Sendable {
 
     private let server: (address: String, port: UInt16)?
     private let timeoutSeconds: Int32
-    private let queue = DispatchQueue(label: "mta-sts.stub-dns", attributes: .concurrent)
+    /// glibc's resolver blocks its thread for the whole exchange. A Dispatch queue would run only about one
+    /// such query per core at a time (a burst of first lookups then waits in line past its deadline), so each
+    /// query gets a thread of its own, at most this many at once.
+    private static let maxConcurrent = 64
+    private static let slots = DispatchSemaphore(value: maxConcurrent)
 
     /// - Parameters:
     ///   - server: `ADDR[:PORT]` (IPv4), or nil for the servers of /etc/resolv.conf.
@@ -39,7 +44,13 @@ public final class ADTrustingResolver: DNSResolver, Sendable {
 
     public func query(_ name: String, _ type: DNSRecordType) async -> DNSAnswer {
         await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.blockingQuery(name, type)) }
+            let thread = Thread {
+                Self.slots.wait()
+                defer { Self.slots.signal() }
+                continuation.resume(returning: self.blockingQuery(name, type))
+            }
+            thread.stackSize = 512 << 10
+            thread.start()
         }
     }
 
