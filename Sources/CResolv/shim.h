@@ -16,8 +16,9 @@ static inline int mtasts_dns_query(const char *server_ipv4, unsigned short port,
     if (res_ninit(&state) != 0) return -2;
     state.options |= RES_TRUSTAD;
     state.options &= ~(RES_DNSRCH | RES_DEFNAMES);
-    state.retrans = timeout_seconds > 2 ? timeout_seconds / 2 : 1;
-    state.retry = 2;
+    // Resend after 1 s (then 2 s): a lost UDP datagram costs one second, not half the timeout.
+    state.retrans = 1;
+    state.retry = timeout_seconds > 3 ? 3 : 2;
     // glibc's res_send turns SERVFAIL/REFUSED/NOTIMP into "no answer" unless pfcode is set (as dig sets it);
     // we need the RCODE: SERVFAIL is how a validating resolver reports DNSSEC-bogus data.
     state.pfcode = 1;

@@ -106,7 +106,8 @@ public final class ResolverResponder: SocketmapResponder {
             return frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
         }
         let left = memo.zone.timeout - (ContinuousClock.now - started)
-        guard let status = await dane.resolve(domain, deadline: max(left, .milliseconds(500))) else {
+        // At least 2.5 s for the MX and TLSA questions (one resent datagram), even when discovery used the zone's time.
+        guard let status = await dane.resolve(domain, deadline: max(left, .milliseconds(2500))) else {
             // An enforced policy but DANE not yet known: answering `secure` could override DANE, so the mail waits
             // for the lookup that goes on in the background.
             return frame(.temp("the DANE status of \(domain) is not known yet (slow DNS); try again"))
