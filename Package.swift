@@ -142,7 +142,7 @@ let package = Package(
             path: "Benchmarks/discovery-bench"
         ),
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
-        .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery", "MTASTSStubDNS"]),
+        .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery", "MTASTSStubDNS", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite"]),
         // Against a real PostgreSQL (scripts/postgres.sh; MTASTS_POSTGRES_URL when scripts/test.sh started one).
         .testTarget(
@@ -150,7 +150,7 @@ let package = Package(
             dependencies: ["MTASTSStorePostgres", "MTASTSResolverDaemon", "TestSupport", "mta-sts",
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "ResolverDaemonTests", dependencies: ["MTASTSResolverDaemon", "PostfixSocketmap"]),
+        .testTarget(name: "ResolverDaemonTests", dependencies: ["MTASTSResolverDaemon", "PostfixSocketmap", "TestSupport"]),
         .testTarget(
             name: "PostfixSocketmapTests",
             dependencies: ["PostfixSocketmap", .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -2,6 +2,7 @@ import MTASTSCore
 import MTASTSStubDNS
 import Synchronization
 import Testing
+import TestSupport
 @testable import MTASTSDiscovery
 
 private func mx(_ hosts: [(UInt16, String)], _ dnssec: DNSSECStatus = .secure, ttl: UInt32 = 300) -> DNSAnswer {
@@ -154,8 +155,7 @@ struct DANEStatusCacheTests {
         clock.advance(101)
         resolver.world.withLock { $0.set("_25._tcp.mx.example.com", .tlsa, DNSAnswer(.failure("SERVFAIL"))) }
         #expect(cache.cached(domain)?.regime == .dane, "stale while refreshing")
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(cache.cached(domain)?.regime == .deferred, "refreshed")
+        #expect(await eventually { cache.cached(domain)?.regime == .deferred }, "refreshed")
         #expect(resolver.mxQueries.withLock { $0 } == 2)
         // Past the stale limit nothing is answered from memory.
         clock.advance(15 + 86_401)
@@ -180,8 +180,7 @@ struct DANEStatusCacheTests {
         let domain = try DomainName("example.com")
         let first = DANEStatusCache(resolver: resolver, clock: clock, store: store)
         #expect(await first.resolve(domain, deadline: .seconds(5))?.regime == .dane)
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(store.rows.withLock { $0.map(\.regime) } == [.dane])
+        #expect(await eventually { store.rows.withLock { $0.map(\.regime) } == [.dane] }, "written through")
         let restarted = DANEStatusCache(resolver: FakeResolver(), clock: clock, store: store)
         try await restarted.load()
         #expect(restarted.cached(domain)?.regime == .dane)
@@ -194,8 +193,7 @@ struct DANEStatusCacheTests {
         let cache = DANEStatusCache(resolver: resolver, clock: ManualClock())
         let domain = try DomainName("example.com")
         #expect(await cache.resolve(domain, deadline: .milliseconds(1)) == nil)
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(cache.cached(domain)?.regime == .mtaSTS)
+        #expect(await eventually { cache.cached(domain)?.regime == .mtaSTS }, "finished in the background")
     }
 }
 
