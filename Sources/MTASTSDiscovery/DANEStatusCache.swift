@@ -71,23 +71,31 @@ public final class DANEStatusCache: Sendable {
         }
     }
 
-    /// The hot path: the status when memory has an unexpired one, else nil (then call ``resolve(_:deadline:)``).
-    public func cached(_ domain: DomainName) -> DANEStatus? {
+    /// The hot path: the status when memory has one (expired entries are answered while their refresh runs,
+    /// up to `staleLimit`), else nil (then call ``resolve(_:deadline:)``). The status kept in memory is a
+    /// summary: regime, reason and TTL, without the per-host TLSA details (``resolve(_:deadline:)`` returns
+    /// them for a fresh lookup).
+    public func cached(_ domain: DomainName) -> DANEStatus? { look(domain) { $0.status } }
+
+    /// Only the regime of ``cached(_:)``: no copy of the status on the hot path.
+    public func regime(_ domain: DomainName) -> DANEStatus.Regime? { look(domain) { $0.status.regime } }
+
+    private func look<R: Sendable>(_ domain: DomainName, _ answer: (inout Entry) -> R) -> R? {
         let now = clock.now()
         var refresh = false
-        let status: DANEStatus? = state.withLock { s in
+        let result: R? = state.withLock { s in
             guard let index = s.entries.index(forKey: domain) else { return nil }
-            let entry = s.entries.values[index]
-            guard now < entry.expiresAt + settings.staleLimit else { return nil }
-            if !entry.refreshing, s.inflight[domain] == nil,
-               entry.expiresAt - now < (entry.expiresAt - entry.storedAt) * settings.refreshShare {
+            let (expiresAt, storedAt) = (s.entries.values[index].expiresAt, s.entries.values[index].storedAt)
+            guard now < expiresAt + settings.staleLimit else { return nil }
+            if !s.entries.values[index].refreshing, s.inflight[domain] == nil,
+               expiresAt - now < (expiresAt - storedAt) * settings.refreshShare {
                 s.entries.values[index].refreshing = true
                 refresh = true
             }
-            return entry.status
+            return answer(&s.entries.values[index])  // in place: no copy of the entry
         }
         if refresh { _ = task(for: domain) }
-        return status
+        return result
     }
 
     /// The status, looked up when memory has none; nil when `deadline` passes first (the lookup then
@@ -140,7 +148,8 @@ public final class DANEStatusCache: Sendable {
                 s.entries = s.entries.filter { now < $0.value.expiresAt }
                 if s.entries.count >= settings.maxEntries { s.entries.removeAll(keepingCapacity: true) }
             }
-            s.entries[domain] = Entry(status: status, storedAt: now, expiresAt: now + lifetime)
+            let summary = DANEStatus(regime: status.regime, mx: status.mx, hosts: [], reason: status.reason, ttl: status.ttl)
+            s.entries[domain] = Entry(status: summary, storedAt: now, expiresAt: now + lifetime)
         }
         guard let store else { return }
         let row = StoredDANEStatus(domain: domain, regime: status.regime, reason: status.reason, storedAt: now, expiresAt: now + lifetime)

@@ -60,20 +60,77 @@ public final class PolicyCache: Sendable {
         case storeError(String)
     }
 
+    /// What a hit looks like without copying the policy (the responder's hot path): which version of the
+    /// domain's policy is cached, and its mode.
+    public enum Glance: Sendable, Equatable {
+        /// A valid policy; `generation` changes whenever the cached policy does (fetch, load, store change).
+        case policy(generation: UInt64, mode: STSPolicy.Mode, hasMX: Bool)
+        case none
+    }
+
     private struct Entry {
-        var cached: CachedPolicy?
+        /// Set only through `State.put`, which gives it a new generation.
+        private(set) var cached: CachedPolicy?
+        private(set) var generation: UInt64 = 0
         /// "No policy" is the answer until then.
         var negativeUntil: Double?
         /// Failed fetch of a domain with nothing cached: (id, when).
         var failure: (id: String, at: Double)?
         var revalidating = false
         var usageDirty = false
+
+        enum Use { case policy(revalidate: Bool), none, unknown }
+
+        /// A lookup at `now`, in place (no copy of the policy): a valid policy is marked used.
+        mutating func use(at now: Double, revalidateAfter: Double) -> Use {
+            if let expiresAt = cached?.expiresAt, now < expiresAt {
+                cached!.lastUsed = now
+                usageDirty = true
+                return .policy(revalidate: !revalidating && now - cached!.lastChecked >= revalidateAfter)
+            }
+            if let until = negativeUntil, now < until { return .none }
+            return .unknown
+        }
+
+        mutating func put(_ policy: CachedPolicy?, generation: UInt64) {
+            cached = policy
+            self.generation = generation
+        }
+
+        mutating func setLastChecked(_ time: Double) { cached?.lastChecked = time }
     }
 
     private struct State {
         var entries: [DomainName: Entry] = [:]
         var inflight: [DomainName: Task<Decision, Never>] = [:]
         var storeCounter: Int?
+        private var generations: UInt64 = 0
+        /// One copy of each distinct policy body in memory: domains of one provider share its policy.
+        private var interned: [[UInt8]: (body: [UInt8], policy: STSPolicy)] = [:]
+
+        /// Caches `policy` (or forgets it) for `domain` under a new generation.
+        mutating func put(_ policy: CachedPolicy?, for domain: DomainName) {
+            generations += 1
+            entries[domain, default: Entry()].put(policy.map { intern($0) }, generation: generations)
+        }
+
+        /// `policy` with the body and parsed policy shared with every other domain that serves the same bytes.
+        private mutating func intern(_ policy: CachedPolicy) -> CachedPolicy {
+            var shared = policy
+            if let known = interned[policy.body], known.policy == policy.policy {
+                shared.body = known.body
+                shared.policy = known.policy
+            } else {
+                interned[policy.body] = (policy.body, policy.policy)
+            }
+            return shared
+        }
+
+        /// Drops interned policies no domain uses any more.
+        mutating func pruneInterned() {
+            let used = Set(entries.values.lazy.compactMap { $0.cached?.body })
+            interned = interned.filter { used.contains($0.key) }
+        }
     }
 
     public let settings: Settings
@@ -98,7 +155,7 @@ public final class PolicyCache: Sendable {
         let all = try await store.loadAll()
         let counter = try await store.externalChangeCounter()
         state.withLock { s in
-            for entry in all { s.entries[entry.domain, default: Entry()].cached = entry }
+            for entry in all { s.put(entry, for: entry.domain) }
             s.storeCounter = counter
         }
     }
@@ -114,23 +171,32 @@ public final class PolicyCache: Sendable {
     /// The hot path: the answer when memory already has it, else nil (then call ``resolve(_:)``).
     /// No I/O and no suspension; a due revalidation is started in the background.
     public func cached(_ domain: DomainName) -> Decision? {
+        look(domain, policy: { .policy($0.cached!) }, none: Decision.none)
+    }
+
+    /// ``cached(_:)`` without copying the policy: for a caller that keeps what it rendered from a policy and
+    /// needs the policy itself only when the generation changed.
+    public func glance(_ domain: DomainName) -> Glance? {
+        look(domain, policy: { .policy(generation: $0.generation, mode: $0.cached!.policy.mode, hasMX: !$0.cached!.policy.mx.isEmpty) },
+             none: Glance.none)
+    }
+
+    private func look<R: Sendable>(_ domain: DomainName, policy: (inout Entry) -> R, none: R) -> R? {
         let now = clock.now()
         var revalidate = false
-        let decision: Decision? = state.withLock { s in
+        let result: R? = state.withLock { s in
             // Mutated in place: no copy of the entry on the hot path.
             guard let index = s.entries.index(forKey: domain) else { return nil }
-            if let cached = s.entries.values[index].cached, cached.isValid(at: now) {
-                s.entries.values[index].cached!.lastUsed = now
-                s.entries.values[index].usageDirty = true
-                if now - cached.lastChecked >= settings.revalidateAfter, !s.entries.values[index].revalidating,
-                   s.inflight[domain] == nil {
+            switch s.entries.values[index].use(at: now, revalidateAfter: settings.revalidateAfter) {
+            case .unknown: return nil
+            case .none: return none
+            case .policy(let due):
+                if due, s.inflight[domain] == nil {
                     s.entries.values[index].revalidating = true
                     revalidate = true
                 }
-                return .policy(cached)
+                return policy(&s.entries.values[index])
             }
-            if let until = s.entries.values[index].negativeUntil, now < until { return Decision.none }
-            return nil
         }
         if revalidate {
             Task { [self] in
@@ -138,7 +204,7 @@ public final class PolicyCache: Sendable {
                 self.state.withLock { $0.entries[domain]?.revalidating = false }
             }
         }
-        return decision
+        return result
     }
 
     /// A lookup that may need discovery: coalesced with concurrent lookups of the same domain and bounded by
@@ -273,7 +339,7 @@ public final class PolicyCache: Sendable {
     /// Notes in memory that the TXT record was checked (no store write: a restart merely re-checks sooner, and a
     /// shared store is not written by every host every minute).
     private func checked(_ entry: CachedPolicy, at now: Double) -> CachedPolicy {
-        state.withLock { $0.entries[entry.domain]?.cached?.lastChecked = now }
+        state.withLock { $0.entries[entry.domain]?.setLastChecked(now) }
         var copy = entry
         copy.lastChecked = now
         return copy
@@ -287,7 +353,7 @@ public final class PolicyCache: Sendable {
     /// Puts an entry in memory and writes it through to the store.
     private func commit(_ entry: CachedPolicy) async {
         state.withLock { s in
-            s.entries[entry.domain, default: Entry()].cached = entry
+            s.put(entry, for: entry.domain)
             s.entries[entry.domain]?.usageDirty = false
         }
         guard let store else { return }
@@ -323,6 +389,7 @@ public final class PolicyCache: Sendable {
                 }
             }
             for d in evicted { s.entries[d] = nil }
+            s.pruneInterned()
             return (evicted, due)
         }
         if let store {
@@ -363,9 +430,9 @@ public final class PolicyCache: Sendable {
             state.withLock { s in
                 s.storeCounter = counter
                 for (domain, entry) in s.entries where entry.cached != nil && stored[domain] == nil {
-                    s.entries[domain]?.cached = nil  // purged by `mta-sts cache purge`
+                    s.put(nil, for: domain)  // purged by `mta-sts cache purge`
                 }
-                for (domain, entry) in stored { s.entries[domain, default: Entry()].cached = entry }
+                for (domain, entry) in stored { s.put(entry, for: domain) }
             }
         } catch {
             onEvent(.storeError("syncing with the store: \(error)"))

@@ -89,7 +89,11 @@ public enum PostfixPolicyReply {
 
     /// Whether the policy changes delivery (so DANE precedence must be decided first).
     public static func isEnforced(_ policy: STSPolicy, options: ZoneOptions) -> Bool {
-        (policy.mode == .enforce || (policy.mode == .testing && options.strictTesting)) && !policy.mx.isEmpty
+        isEnforced(mode: policy.mode, hasMX: !policy.mx.isEmpty, options: options)
+    }
+
+    public static func isEnforced(mode: STSPolicy.Mode, hasMX: Bool, options: ZoneOptions) -> Bool {
+        (mode == .enforce || (mode == .testing && options.strictTesting)) && hasMX
     }
 
     public static func reply(for policy: STSPolicy, domain: DomainName, dane: DANEStatus? = nil, options: ZoneOptions) -> SocketmapReply {

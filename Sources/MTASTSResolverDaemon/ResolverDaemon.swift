@@ -8,6 +8,7 @@ import MTASTSStoreSQLite
 import MTASTSStubDNS
 import MTASTSUnbound
 import NIOCore
+import NIOPosix
 import PostfixSocketmap
 import ServiceLifecycle
 import Synchronization
@@ -29,6 +30,8 @@ public final class ResolverDaemon: Sendable {
     private let overrides: @Sendable (inout ResolverConfiguration) -> Void
     /// Where the socketmap server listens once bound (port 0 resolved).
     public let boundAddress = Mutex<SocketAddress?>(nil)
+    /// The socketmap connections' own threads (policy fetches use NIO's shared group).
+    private let listenGroup: MultiThreadedEventLoopGroup
 
     public struct SetupError: Error, CustomStringConvertible { public let description: String }
 
@@ -41,6 +44,7 @@ public final class ResolverDaemon: Sendable {
         } ?? ResolverConfiguration()
         overrides(&configuration)
         self.configuration = configuration
+        listenGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.listenThreads)
         self.configPath = configPath
         self.overrides = overrides
         self.logger = logger
@@ -141,7 +145,10 @@ public final class ResolverDaemon: Sendable {
     }
 
     /// Closes the store's connections (after run(), or when only the cache was used, as `mta-sts cache refresh` does).
-    public func shutdown() async { await store?.close() }
+    public func shutdown() async {
+        await store?.close()
+        try? await listenGroup.shutdownGracefully()
+    }
 
     private func serve() async throws {
         try await cache.load()
@@ -158,10 +165,11 @@ public final class ResolverDaemon: Sendable {
             endpoint = .unix(path: path, mode: mode, owner: owner.flatMap(Self.userID), group: group.flatMap(Self.groupID))
         }
         let server = SocketmapServer(.init(endpoint: endpoint, idleTimeout: .nanoseconds(Duration.seconds(configuration.idleTimeout).nanoseconds)),
-                                     responder: responder)
+                                     responder: responder, group: listenGroup)
         var services: [any Service] = [
             SocketmapService(server: server, daemon: self, logger: logger),
             MaintenanceService(cache: cache, proactive: configuration.proactiveRefresh, logger: logger),
+            MemoryTrimService(metrics: metrics),
             ReloadService(daemon: self, logger: logger),
         ]
         if let m = configuration.metricsListen { services.append(MetricsService(metrics: metrics, host: m.host, port: m.port, logger: logger)) }
@@ -224,8 +232,30 @@ struct MaintenanceService: Service {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) } } catch { return }
             let refreshed = await cache.maintain(maxRefreshes: proactive ? 100 : 0)
             if !refreshed.isEmpty { logger.info("proactive refresh", metadata: ["domains": "\(refreshed.count)"]) }
-            // glibc keeps freed memory of busy threads' arenas (TLS handshakes, discovery); give it back once
-            // a minute so RSS follows the cache's real size (measured: 102 → 57 MiB after ~3000 fetches).
+        }
+    }
+}
+
+/// glibc keeps the memory freed by busy threads in their arenas (TLS handshakes, HTTP and DNS buffers of a
+/// burst of misses or refreshes): RSS would stay at the burst's peak. Once a burst has ended (a second without
+/// misses, fetches or DANE lookups after some), the free memory goes back to the system, so RSS follows the
+/// cache's real size. Hits do not count: they allocate nothing that outlives them.
+struct MemoryTrimService: Service {
+    let metrics: ResolverMetrics
+    private static let activity: [ResolverMetrics.Counter] = [
+        .miss, .fetchValid, .fetchError, .fetchWebPKI, .fetchPolicyInvalid, .daneApplies, .daneNotApplicable, .daneDeferred,
+    ]
+
+    func run() async throws {
+        func activity() -> Int { Self.activity.reduce(0) { $0 + metrics.value($1) } }
+        var trimmedAt = activity()
+        var last = trimmedAt
+        while !Task.isCancelled {
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) } } catch { return }
+            let now = activity()
+            defer { last = now }
+            guard now == last, now != trimmedAt else { continue }  // still busy, or nothing new since the last trim
+            trimmedAt = now
             _ = mallocTrim?(0)
         }
     }

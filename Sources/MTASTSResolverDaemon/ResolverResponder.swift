@@ -7,22 +7,23 @@ import Synchronization
 /// Answers Postfix's TLS policy lookups from the policy cache: a hit is answered on the event loop from
 /// memory; a miss waits (at most the zone's timeout) for discovery.
 ///
-/// The hot path keeps, per raw request (`name key`), the parsed key and the last reply frame together with
-/// the policy it was rendered from; a hit whose policy is unchanged writes that frame again, so a cached
-/// domain costs two dictionary lookups and no parsing or rendering.
+/// The hot path keeps, per raw request (the `name key` bytes), the parsed key and the last reply frame
+/// together with the policy generation and DANE regime it was rendered from; a hit whose policy and regime
+/// are unchanged writes that frame again, so a cached domain costs three dictionary lookups and no
+/// decoding, copying or rendering.
 public final class ResolverResponder: SocketmapResponder {
     private struct Memo {
         let key: PolicyKey
         let zone: ZoneOptions
-        /// Which policy version the frame was rendered from (nil: rendered for "no policy").
+        /// What the frame was rendered from (nil: not rendered yet).
         var renderedFrom: Stamp?
         var frame: ByteBuffer?
     }
 
     /// A policy version and DANE regime: a new fetch or regime gives a new stamp, usage bookkeeping does not.
     private struct Stamp: Equatable {
-        let id: String
-        let fetchedAt: Double
+        /// The policy cache's generation of the domain's policy (nil: "no policy").
+        let generation: UInt64?
         let regime: DANEStatus.Regime?
     }
 
@@ -30,11 +31,12 @@ public final class ResolverResponder: SocketmapResponder {
     /// DANE precedence (RFC 8461 §2); nil when the DNSSEC mode is `off`.
     private let dane: DANEStatusCache?
     private let zones: Mutex<(default: ZoneOptions, named: [String: ZoneOptions])>
-    private let memos = Mutex<[String: Memo]>([:])
+    /// By request bytes (a compact copy of the first request's payload).
+    private let memos = Mutex<[ByteBuffer: Memo]>([:])
     /// Identical replies share one frame (many domains point at one provider's policy).
     private let frames = Mutex<[String: ByteBuffer]>([:])
     /// Bound on remembered requests (a client sending endless distinct keys cannot grow memory without limit).
-    private let maxMemos = 100_000
+    private let maxMemos = 200_000
     public let metrics: ResolverMetrics
     private static let notFound = SocketmapReply.notFound.frame
 
@@ -58,9 +60,11 @@ public final class ResolverResponder: SocketmapResponder {
     }
 
     /// The parsed key and zone of a request, remembered.
-    private func memo(for request: SocketmapRequest, id: String) -> Memo {
-        if let memo = memos.withLock({ $0[id] }) { return memo }
+    private func memo(for request: SocketmapRequest) -> Memo {
+        if let memo = memos.withLock({ $0[request.payload] }) { return memo }
         let memo = Memo(key: PolicyKey(request.key), zone: options(request.name), renderedFrom: nil, frame: nil)
+        // A copy of just these bytes: the request's buffer is a slice of the connection's read buffer.
+        let id = ByteBuffer(bytes: request.payload.readableBytesView)
         memos.withLock { m in
             if m.count >= maxMemos { m.removeAll(keepingCapacity: true) }
             m[id] = memo
@@ -69,35 +73,41 @@ public final class ResolverResponder: SocketmapResponder {
     }
 
     public func immediateReply(to request: SocketmapRequest) -> ByteBuffer? {
-        let id = request.name + " " + request.key
-        let memo = memo(for: request, id: id)
+        let memo = memo(for: request)
         guard case .domain(let domain) = memo.key else {
             metrics.count(.skipped)
             metrics.count(.replyNotFound)
             return Self.notFound
         }
-        guard let decision = cache.cached(domain) else { return nil }
-        var status: DANEStatus? = nil
-        if let dane, needsDANE(decision, memo.zone) {
-            guard let known = dane.cached(domain) else { return nil }  // the DANE status needs DNS: not here
-            status = known
+        guard let glance = cache.glance(domain) else { return nil }
+        var regime: DANEStatus.Regime? = nil
+        var generation: UInt64? = nil
+        if case .policy(let g, let mode, let hasMX) = glance {
+            generation = g
+            if let dane, PostfixPolicyReply.isEnforced(mode: mode, hasMX: hasMX, options: memo.zone) {
+                guard let known = dane.regime(domain) else { return nil }  // the DANE status needs DNS: not here
+                regime = known
+            }
         }
         metrics.count(.hit)
-        let source: Stamp? = if case .policy(let p) = decision { Stamp(id: p.id, fetchedAt: p.fetchedAt, regime: status?.regime) } else { nil }
-        if let frame = memo.frame, memo.renderedFrom == source, status?.regime != .deferred {
-            metrics.count(frame == Self.notFound ? .replyNotFound : status?.regime == .dane ? .replyDANE : .replyOK)
+        let source = Stamp(generation: generation, regime: regime)
+        if let frame = memo.frame, memo.renderedFrom == source, regime != .deferred {
+            metrics.count(frame == Self.notFound ? .replyNotFound : regime == .dane ? .replyDANE : .replyOK)
             return frame
         }
+        // Changed (or first, or deferred with its reason): render from the full policy and status.
+        guard let decision = cache.cached(domain) else { return nil }
+        let status = regime == nil ? nil : dane?.cached(domain)
         let frame = self.frame(PostfixPolicyReply.reply(for: decision, dane: status, options: memo.zone))
         memos.withLock { m in
-            m[id]?.renderedFrom = source
-            m[id]?.frame = frame
+            m[request.payload]?.renderedFrom = source
+            m[request.payload]?.frame = frame
         }
         return frame
     }
 
     public func reply(to request: SocketmapRequest) async -> ByteBuffer {
-        let memo = memo(for: request, id: request.name + " " + request.key)
+        let memo = memo(for: request)
         guard case .domain(let domain) = memo.key else { return Self.notFound }
         metrics.count(.miss)
         let started = ContinuousClock.now

@@ -2,22 +2,26 @@ import NIOCore
 
 /// One socketmap lookup: `<map name> <key>` (Postfix socketmap_table(5)).
 public struct SocketmapRequest: Sendable, Hashable {
-    /// The table name Postfix puts in front (the last field of `socketmap:inet:host:port:NAME`).
-    public let name: String
-    /// The lookup key exactly as sent (Postfix does not fold case).
-    public let key: String
+    /// The request exactly as received: `name key`.
+    public let payload: ByteBuffer
+    /// Where the first space is, in `payload`'s readable bytes.
+    private let space: Int
 
-    /// Splits a request at its first space; nil when there is none.
+    /// The table name Postfix puts in front (the last field of `socketmap:inet:host:port:NAME`).
+    public var name: String { String(decoding: payload.readableBytesView.prefix(space), as: UTF8.self) }
+    /// The lookup key exactly as sent (Postfix does not fold case).
+    public var key: String { String(decoding: payload.readableBytesView.dropFirst(space + 1), as: UTF8.self) }
+
+    /// Splits a request at its first space; nil when there is none. Nothing is copied or decoded here: a
+    /// responder that recognises the payload (a cache hit) never needs the strings.
     public init?(_ payload: ByteBuffer) {
-        let view = payload.readableBytesView
-        guard let space = view.firstIndex(of: UInt8(ascii: " ")) else { return nil }
-        name = String(decoding: view[view.startIndex..<space], as: UTF8.self)
-        key = String(decoding: view[(space + 1)...], as: UTF8.self)
+        guard let space = payload.readableBytesView.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        self.payload = payload
+        self.space = space - payload.readableBytesView.startIndex
     }
 
     public init(name: String, key: String) {
-        self.name = name
-        self.key = key
+        self.init(ByteBuffer(string: name + " " + key))!
     }
 }
 

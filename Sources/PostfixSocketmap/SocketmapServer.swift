@@ -73,10 +73,8 @@ public final class SocketmapServer: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let ops = channel.pipeline.syncOperations
-                    try ops.addHandler(IdleStateHandler(readTimeout: idle))
-                    try ops.addHandler(ByteToMessageHandler(NetstringDecoder(maxLength: maxLength)))
-                    try ops.addHandler(SocketmapConnectionHandler(responder: responder))
+                    try channel.pipeline.syncOperations.addHandler(
+                        SocketmapConnectionHandler(responder: responder, decoder: NetstringDecoder(maxLength: maxLength), idleTimeout: idle))
                 }
             }
         switch configuration.endpoint {
@@ -96,22 +94,84 @@ public final class SocketmapServer: Sendable {
 }
 
 /// One connection: decodes requests, answers in order, closes on a protocol error or when idle.
+///
+/// One handler does the framing, the idle timer and the answers: on a cache hit (most lookups) a request is
+/// decoded in place from the bytes just read and answered with a prebuilt frame, with no further pipeline
+/// hops (the hot path's cost is measured in BENCHMARKS.md).
 final class SocketmapConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let responder: any SocketmapResponder
+    private var decoder: NetstringDecoder
+    /// Bytes of a request not yet complete (nil when none are pending).
+    private var pending: ByteBuffer?
     /// Replies not yet written, in request order; nil while a reply is still being computed.
     private var slots = CircularBuffer<ByteBuffer?>()
     /// The sequence number of `slots.first`.
     private var firstSequence = 0
     private var pendingFlush = false
     private var inputClosed = false
+    private var failed = false
+    /// Idle timeout: the connection is closed once nothing was read for this long and no reply is pending.
+    private let idleTimeout: TimeAmount
+    private var lastRead = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
 
-    init(responder: any SocketmapResponder) { self.responder = responder }
+    init(responder: any SocketmapResponder, decoder: NetstringDecoder = NetstringDecoder(), idleTimeout: TimeAmount = .seconds(300)) {
+        self.responder = responder
+        self.decoder = decoder
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { armIdleTimer(context: context, in: idleTimeout) }
+
+    func handlerRemoved(context: ChannelHandlerContext) { idleTimer?.cancel() }
+
+    private func armIdleTimer(context: ChannelHandlerContext, in delay: TimeAmount) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = bound.value
+            handler.idleTimerFired(context: context)
+        }
+    }
+
+    private func idleTimerFired(context: ChannelHandlerContext) {
+        let quietSince = NIODeadline.now() - lastRead
+        if quietSince >= idleTimeout, slots.isEmpty {
+            context.close(promise: nil)
+        } else {
+            armIdleTimer(context: context, in: max(idleTimeout - quietSince, .milliseconds(10)))
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let payload = unwrapInboundIn(data)
+        guard !failed else { return }
+        lastRead = .now()
+        var bytes = unwrapInboundIn(data)
+        let ours = pending != nil
+        if var earlier = pending {
+            pending = nil
+            earlier.writeBuffer(&bytes)
+            bytes = earlier
+        }
+        do {
+            while let payload = try decoder.decode(buffer: &bytes) { handle(payload, context: context) }
+        } catch {
+            fail(context: context)
+            return
+        }
+        guard bytes.readableBytes > 0 else { return }
+        // An unfinished request: keep its bytes, but not the whole read buffer they may sit in.
+        if ours {
+            if bytes.readerIndex > 4096 { bytes.discardReadBytes() }  // bounded, without a copy per read
+            pending = bytes
+        } else {
+            pending = ByteBuffer(bytes: bytes.readableBytesView)
+        }
+    }
+
+    private func handle(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         guard let request = SocketmapRequest(payload) else {
             answer(SocketmapReply.notFound.frame, context: context)
             return
@@ -126,8 +186,10 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
         let responder = self.responder
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
+        // The request must not pin the connection's read buffer while the miss is computed.
+        let owned = SocketmapRequest(ByteBuffer(bytes: payload.readableBytesView))!
         Task {
-            let reply = await responder.reply(to: request)
+            let reply = await responder.reply(to: owned)
             loop.execute {
                 let (handler, context) = bound.value
                 handler.fill(sequence, with: reply, context: context)
@@ -168,12 +230,11 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, slots.isEmpty {
-            context.close(promise: nil)
-        } else if case .some(.inputClosed) = event as? ChannelEvent {
-            // Postfix may half-close after its last request: answer what is pending, then close.
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            // Postfix may half-close after its last request: answer what is pending, then close. Bytes of an
+            // unfinished request are an error.
             inputClosed = true
-            closeIfDone(context: context)
+            if pending != nil { fail(context: context) } else { closeIfDone(context: context) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -183,9 +244,16 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
         if inputClosed && slots.isEmpty { context.close(promise: nil) }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A malformed netstring (or a reset) ends this connection only; replies already due still go out.
+    /// A malformed netstring ends this connection only; replies already due still go out.
+    private func fail(context: ChannelHandlerContext) {
+        failed = true
+        pending = nil
         context.flush()
         context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A reset or another I/O error: this connection only.
+        fail(context: context)
     }
 }

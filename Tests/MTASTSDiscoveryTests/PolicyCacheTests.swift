@@ -55,6 +55,30 @@ struct PolicyCacheTests {
         #expect(events.alerts == [domain])
     }
 
+    @Test("glance: the generation changes exactly when the cached policy does; domains serving the same bytes share one copy")
+    func glanceAndInterning() async throws {
+        let c = cache()
+        let other = try DomainName("other.example")
+        dns.change {
+            $0.txt("_mta-sts.other.example", ["v=STSv1; id=x1;"])
+            $0.a("mta-sts.other.example", [[192, 0, 2, 2]])
+        }
+        http.serve("mta-sts.other.example", .body(Self.body("enforce", maxAge: 86400)))
+        #expect(c.glance(domain) == nil)
+        _ = await c.resolve(domain)
+        _ = await c.resolve(other)
+        guard case .policy(let first, .enforce, true) = c.glance(domain) else { Issue.record("no enforce glance"); return }
+        #expect(c.glance(domain) == .policy(generation: first, mode: .enforce, hasMX: true), "usage does not change it")
+        let bodies = c.entries.map { $0.body.withUnsafeBufferPointer { $0.baseAddress } }
+        #expect(bodies.count == 2 && bodies[0] == bodies[1], "one copy of the shared policy body")
+        // A new id and policy: a new generation and the new mode.
+        setID("id2")
+        http.serve("mta-sts.example.com", .body(Self.body("testing", maxAge: 86400)))
+        _ = await c.refresh(domain)
+        guard case .policy(let second, .testing, true) = c.glance(domain) else { Issue.record("no testing glance"); return }
+        #expect(second != first)
+    }
+
     @Test("C50 C68 a new id with a valid policy replaces the old one, even a weaker one")
     func idChange() async {
         let c = cache()

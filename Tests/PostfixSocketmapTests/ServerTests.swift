@@ -46,8 +46,66 @@ struct ServerTests {
         return (received, false)
     }
 
-    func start(_ endpoint: SocketmapServer.Endpoint = .tcp(host: "127.0.0.1", port: 0)) async throws -> any Channel {
-        try await SocketmapServer(.init(endpoint: endpoint), responder: TestResponder()).bind()
+    /// Sends `chunks` one by one (a pause between them), optionally half-closes, then reads until EOF or 3 s.
+    func session(_ address: SocketAddress, _ chunks: [String], halfClose: Bool) async throws -> (String, closed: Bool) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(fd) }
+                var tv = timeval(tv_sec: 3, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                guard address.withSockAddr({ connect(fd, $0, socklen_t($1)) }) == 0 else {
+                    continuation.resume(throwing: POSIXError(.ECONNREFUSED))
+                    return
+                }
+                for chunk in chunks {
+                    _ = chunk.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+                    usleep(2_000)
+                }
+                if halfClose { shutdown(fd, Int32(SHUT_WR)) }
+                var received = ""
+                var buf = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let n = read(fd, &buf, buf.count)
+                    if n == 0 { continuation.resume(returning: (received, true)); return }
+                    if n < 0 { continuation.resume(returning: (received, false)); return }  // timeout: still open
+                    received += String(decoding: buf[0..<n], as: UTF8.self)
+                }
+            }
+        }
+    }
+
+    func start(_ endpoint: SocketmapServer.Endpoint = .tcp(host: "127.0.0.1", port: 0),
+               idleTimeout: TimeAmount = .seconds(300)) async throws -> any Channel {
+        try await SocketmapServer(.init(endpoint: endpoint, idleTimeout: idleTimeout), responder: TestResponder()).bind()
+    }
+
+    @Test("Requests split across reads (byte by byte) are answered; a half-close after the last one closes after the replies")
+    func splitAndHalfClose() async throws {
+        let server = try await start()
+        defer { server.close(promise: nil) }
+        let bytes = "9:postfix a,12:postfix slow,9:postfix b,".map(String.init)
+        let (reply, closed) = try await session(server.localAddress!, bytes, halfClose: true)
+        #expect(reply == "12:OK postfix a,12:OK late slow,12:OK postfix b," && closed)
+    }
+
+    @Test("A half-close inside an unfinished request: the complete ones are answered, then the connection is closed")
+    func truncatedAtHalfClose() async throws {
+        let server = try await start()
+        defer { server.close(promise: nil) }
+        let (reply, closed) = try await session(server.localAddress!, ["9:postfix a,12:postf"], halfClose: true)
+        #expect(reply == "12:OK postfix a," && closed)
+    }
+
+    @Test("An idle connection is closed after the idle timeout, but not while a reply is still being computed")
+    func idleTimeout() async throws {
+        let server = try await start(idleTimeout: .milliseconds(40))
+        defer { server.close(promise: nil) }
+        let (nothing, idleClosed) = try await session(server.localAddress!, [], halfClose: false)
+        #expect(nothing.isEmpty && idleClosed, "closed by the server, well before the client's 3 s read timeout")
+        // The slow reply takes 100 ms, longer than the idle timeout: it still arrives, then the idle close follows.
+        let (reply, closed) = try await session(server.localAddress!, ["12:postfix slow,"], halfClose: false)
+        #expect(reply == "12:OK late slow," && closed)
     }
 
     @Test("Pipelined requests are answered in order, even when the first is slow")

@@ -182,8 +182,10 @@ struct ConfigurationTests {
             dns_servers: [127.0.0.1:5300]
             ca_file: /etc/ssl/extra.pem
             metrics: {port: 9461}
+            listen_threads: 2
             """)
         #expect(c.listen == .unix(path: "/run/mta-sts.sock", mode: 0o660, owner: nil, group: nil))
+        #expect(c.listenThreads == 2)
         #expect(c.cache == .memory)
         #expect(c.dnsServers == ["127.0.0.1:5300"])
         #expect(c.metricsListen?.port == 9461 && c.metricsListen?.host == "127.0.0.1")
@@ -194,6 +196,7 @@ struct ConfigurationTests {
         let c = try ResolverConfiguration.parse("")
         #expect(c.listen == .tcp(host: "127.0.0.1", port: 8461))
         #expect(c.cache == .sqlite(path: ResolverConfiguration.defaultSQLitePath))
+        #expect(c.listenThreads == 1)
     }
 
     @Test("Mistakes are errors that name the key", arguments: [
@@ -205,6 +208,7 @@ struct ConfigurationTests {
         ("cache: {type: postgres}", "needs cache.options.dsn"),
         ("[1, 2]", "must be a mapping"),
         ("mode: 0999\npath: /x", "file mode"),
+        ("listen_threads: 0", "listen_threads must be 1 to 64"),
     ])
     func errors(_ yaml: String, _ message: String) {
         do {
