@@ -1,26 +1,26 @@
 #!/usr/bin/env bash
-# Fuzz the MTASTSCore parsers with libFuzzer. See Fuzz/README.md.
+# Fuzz the MTASTSCore parsers and the policy host's request-head scanner with libFuzzer. See Fuzz/README.md.
 #
-# usage: scripts/fuzz.sh [record|policy|all] [SECONDS]      (default: all, 60 seconds per target)
+# usage: scripts/fuzz.sh [record|policy|request|all] [SECONDS]      (default: all, 60 seconds per target)
 #
-# For each target: build the harness with swiftc -sanitize=fuzzer,address (core sources + harness in one
-# module, no SwiftPM), replay every input in Fuzz/regressions/<target>/, then fuzz for SECONDS starting
-# from the unit-test vectors as seeds. Everything goes to .build/fuzz/. Exits non-zero on any crash.
+# For each target: build the harness with swiftc -sanitize=fuzzer,address (the parser's sources + harness in
+# one module, no SwiftPM), replay every input in Fuzz/regressions/<target>/, then fuzz for SECONDS starting
+# from the unit-test vectors (and Fuzz/seeds/<target>/) as seeds. Everything goes to .build/fuzz/. Exits non-zero on any crash.
 #
 # Environment: SWIFTC (default: swiftc on PATH, else /opt/swift/usr/bin/swiftc),
 #              FUZZ_FLAGS (extra libFuzzer flags for the fuzzing run, e.g. "-max_len=8192").
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 [record|policy|all] [SECONDS]" >&2
+    echo "usage: $0 [record|policy|request|all] [SECONDS]" >&2
     exit 2
 }
 
 target=${1:-all}
 seconds=${2:-60}
 case $target in
-    record | policy) targets=("$target") ;;
-    all) targets=(record policy) ;;
+    record | policy | request) targets=("$target") ;;
+    all) targets=(record policy request) ;;
     *) usage ;;
 esac
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
@@ -83,9 +83,11 @@ failed=0
 summaries=()
 
 for t in "${targets[@]}"; do
+    sources=("${core[@]}")
     case $t in
         record) harness=FuzzRecord ;;
         policy) harness=FuzzPolicy ;;
+        request) harness=FuzzRequest sources=(Sources/MTASTSPolicyHost/RequestHeadScanner.swift) ;;
     esac
     binary=$out/fuzz-$t
     corpus=$out/corpus-$t
@@ -93,10 +95,11 @@ for t in "${targets[@]}"; do
     log=$out/fuzz-$t.log
     mkdir -p "$corpus" "$artifacts"
 
-    compile "$binary" "$harness" "${core[@]}" "Fuzz/$harness/main.swift" -- \
+    compile "$binary" "$harness" "${sources[@]}" "Fuzz/$harness/main.swift" -- \
         -sanitize=fuzzer,address -parse-as-library -g -O
 
-    cp "$out/seeds/$t/"* "$corpus/"
+    if [[ -d $out/seeds/$t ]]; then cp "$out/seeds/$t/"* "$corpus/"; fi
+    if [[ -d Fuzz/seeds/$t ]]; then cp "Fuzz/seeds/$t/"* "$corpus/"; fi
 
     # 1. Regressions: libFuzzer runs the given files once each and exits.
     regressions=()

@@ -47,6 +47,7 @@ public struct CannedResponse: Sendable {
     static let absoluteForm = plain(400, "Bad Request", "this server is not a proxy")
     static let notFound = plain(404, "Not Found", "not found")
     static let notAllowed = plain(405, "Method Not Allowed", "only GET and HEAD", headers: [("Allow", "GET, HEAD")])
+    static let uriTooLong = plain(414, "URI Too Long", "request line too long")
     static let headersTooLarge = plain(431, "Request Header Fields Too Large", "request header fields too large")
     static let unavailable = plain(503, "Service Unavailable", "no valid policy available right now", headers: [("Retry-After", "60")])
 }

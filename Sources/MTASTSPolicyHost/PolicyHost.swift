@@ -166,7 +166,6 @@ public final class PolicyHost: Sendable {
                         guard let context = state.tls else { throw ChannelError.ioOnClosedChannel }
                         try ops.addHandler(NIOSSLServerHandler(context: context))
                     }
-                    try ops.addHandler(PolicyRequestHandler.makeDecoder())
                     try ops.addHandler(PolicyRequestHandler(host: self, requestTimeout: timeout))
                 }
             }

@@ -16,7 +16,7 @@ final class RequestCounters: Sendable {
 /// Counters live as long as the process; a reload keeps them.
 public final class PolicyHostMetrics: Sendable {
     /// Every status the host answers with.
-    public static let statuses = [200, 400, 404, 405, 431, 503]
+    public static let statuses = [200, 400, 404, 405, 414, 431, 503]
     /// Upstream fetch outcomes (``DiscoveryOutcome`` raw values of a policy fetch).
     public static let fetchOutcomes: [DiscoveryOutcome] = [.valid, .fetchError, .webpkiInvalid, .policyInvalid]
 

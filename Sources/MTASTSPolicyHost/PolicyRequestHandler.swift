@@ -1,37 +1,35 @@
 import Foundation
 import Logging
 import NIOCore
-import NIOHTTP1
 
-/// One connection's HTTP/1.1 handling after the request decoder: routes each request head, writes the
-/// pre-rendered response bytes (no response encoder: the bytes are ready), flushes once per read batch.
+/// One connection's HTTP/1.1 handling, straight on the (decrypted) bytes: ``RequestHeadScanner`` finds each
+/// request head, the router decides, the pre-rendered response bytes are written (no request decoder, no
+/// response encoder), one flush per read batch. Pipelined requests are answered in order.
 ///
 /// Slow and idle clients: every connection must deliver a complete request head within `requestTimeout`
-/// of connecting (TLS handshake included) or of its previous response, else it is closed. The request
-/// decoder (``makeDecoder()``) caps the header fields (answered 431).
+/// of connecting (TLS handshake included) or of its previous response, else it is closed. That is a
+/// deadline moved on each response and one timer per connection that, when it fires before the (moved)
+/// deadline, re-arms itself for it (no timer cancelled and scheduled per request).
 final class PolicyRequestHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let host: PolicyHost
     private let requestTimeout: TimeAmount
+    private var deadline = NIODeadline.uptimeNanoseconds(0)
     private var timer: Scheduled<Void>?
     private var closing = false
     private var needsFlush = false
+    private var scanner = RequestHeadScanner()
+    /// The start of an unfinished request head (nil when nothing is buffered).
+    private var pending: ByteBuffer?
     /// The host's state as of `stateVersion` (re-read after a reload).
     private var state: HostState
     private var stateVersion: Int
     /// This connection's `Date` line and the second it was made for.
     private var date = (second: -1, line: ByteBuffer())
-
-    /// The request decoder with tight header limits: a policy fetch needs a few short headers.
-    static func makeDecoder() -> ByteToMessageHandler<HTTPRequestDecoder> {
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = 8 * 1024
-        limits.maxHeaderListSize = 16 * 1024
-        limits.maxHeaderFieldCount = 64
-        return ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits))
-    }
+    /// The last response's buffer: reused (no allocation) once the TLS handler has encrypted it.
+    private var output = ByteBuffer()
 
     init(host: PolicyHost, requestTimeout: TimeAmount) {
         self.host = host
@@ -55,54 +53,92 @@ final class PolicyRequestHandler: ChannelInboundHandler {
         return date.line
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { arm(context) }
+    func handlerAdded(context: ChannelHandlerContext) {
+        deadline = context.eventLoop.now + requestTimeout
+        schedule(context)
+    }
 
-    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
-
-    private func arm(_ context: ChannelHandlerContext) {
+    func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: requestTimeout) { channel.close(promise: nil) }
+        timer = nil
+    }
+
+    private func schedule(_ context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            guard !closing else { return }
+            if context.eventLoop.now >= deadline { context.close(promise: nil) } else { schedule(context) }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(let head) = unwrapInboundIn(data), !closing else { return }
+        guard !closing else { return }
+        var input = unwrapInboundIn(data)
+        if var buffered = pending {
+            pending = nil
+            buffered.writeBuffer(&input)
+            input = buffered
+        }
+        while !closing {
+            switch input.withUnsafeReadableBytes({ scanner.scan($0) }) {
+            case .needMore:
+                if input.readableBytes > 0 {
+                    input.discardReadBytes()
+                    pending = input
+                }
+                return
+            case .head(let head, let length):
+                input.moveReaderIndex(forwardBy: length)
+                respond(to: head, context: context)
+            case .reject(let status):
+                let response: CannedResponse = status == 431 ? .headersTooLarge : status == 414 ? .uriTooLong : .badRequest
+                host.metrics.unknownHost.count(response.status)
+                write(response, includeBody: true, close: true, context: context)
+            }
+        }
+    }
+
+    private func respond(to head: RequestHead, context: ChannelHandlerContext) {
         let state = currentState()
         var route: Route?
-        let decision = Router.decide(method: head.method.rawValue, uri: head.uri, hosts: head.headers["host"]) { key in
+        let decision = Router.decide(method: head.method, uri: head.target, hosts: head.hosts) { key in
             route = state.routes[key]
             return route != nil
         }
         let response: CannedResponse
         switch decision {
         case .policy: response = route!.answer(now: host.clock.now())
-        case .response(400): response = head.uri.utf8.first == UInt8(ascii: "/") ? .badRequest : .absoluteForm
+        case .response(400): response = head.target.utf8.first == UInt8(ascii: "/") ? .badRequest : .absoluteForm
         case .response(405): response = .notAllowed
         case .response: response = .notFound
         }
         (route?.counters ?? host.metrics.unknownHost).count(response.status)
-        let close = !head.isKeepAlive || response.status == 400 || response.status == 405
-        write(response, includeBody: head.method != .HEAD, close: close, context: context)
+        // A request body is never read: answer, then close, so it cannot be taken for a request.
+        let close = !head.keepAlive || head.hasBody || response.status == 400 || response.status == 405
+        write(response, includeBody: head.method != "HEAD", close: close, context: context)
         if let log = host.accessLog {
             log.info("request", metadata: [
-                "remote": "\(context.remoteAddress?.ipAddress ?? "?")", "host": "\(head.headers.first(name: "host") ?? "")",
-                "method": "\(head.method.rawValue)", "uri": "\(head.uri)", "status": "\(response.status)",
+                "remote": "\(context.remoteAddress?.ipAddress ?? "?")", "host": "\(head.hosts.first ?? "")",
+                "method": "\(head.method)", "uri": "\(head.target)", "status": "\(response.status)",
             ])
         }
     }
 
     private func write(_ response: CannedResponse, includeBody: Bool, close: Bool, context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: response.size)
-        response.render(into: &buffer, date: dateLine(), close: close, includeBody: includeBody)
+        output.clear(minimumCapacity: response.size)
+        response.render(into: &output, date: dateLine(), close: close, includeBody: includeBody)
+        let buffer = output
         if close {
             closing = true
+            pending = nil
             timer?.cancel()
+            timer = nil
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
         } else {
             context.write(wrapOutboundOut(buffer), promise: nil)
             needsFlush = true
-            arm(context)
+            deadline = context.eventLoop.now + requestTimeout
         }
     }
 
@@ -115,13 +151,7 @@ final class PolicyRequestHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A malformed request: answer once and close; anything else (TLS, reset): just close.
-        if let parse = error as? HTTPParserError, !closing {
-            let response: CannedResponse = parse == .headerOverflow ? .headersTooLarge : .badRequest
-            host.metrics.unknownHost.count(response.status)
-            write(response, includeBody: true, close: true, context: context)
-        } else {
-            context.close(promise: nil)
-        }
+        // TLS errors, resets: just close (malformed requests are answered by channelRead).
+        context.close(promise: nil)
     }
 }

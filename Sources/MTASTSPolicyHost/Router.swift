@@ -61,21 +61,21 @@ public enum Router {
     /// The `Host` value as a route key: port stripped, lowercase, trailing dot removed, IDN as A-labels.
     /// Nil when it is not a host name at all.
     public static func hostKey(_ value: String) -> String? {
-        var v = Substring(value)
-        if v.hasPrefix("[") { return nil }  // an IPv6 literal is never a policy host
-        if let colon = v.lastIndex(of: ":") {
-            guard v[v.index(after: colon)...].allSatisfy(\.isASCIIDigit) else { return nil }
-            v = v[..<colon]
+        // On the UTF-8 bytes (per request; Character-wise String operations cost grapheme breaking).
+        let bytes = value.utf8
+        if bytes.first == UInt8(ascii: "[") { return nil }  // an IPv6 literal is never a policy host
+        var end = bytes.endIndex
+        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+            guard bytes[bytes.index(after: colon)...].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            end = colon
         }
+        var name = bytes[..<end]
         // The common case: already lowercase ASCII.
-        if v.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }) {
-            if v.hasSuffix(".") { v = v.dropLast() }
-            return v.isEmpty ? nil : String(v)
+        if name.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }) {
+            if name.last == UInt8(ascii: ".") { name = name.dropLast() }
+            if name.isEmpty { return nil }
+            return name.endIndex == bytes.endIndex ? value : String(Substring(name))
         }
-        return (try? DomainName(String(v)))?.value
+        return (try? DomainName(String(Substring(name))))?.value
     }
-}
-
-private extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }

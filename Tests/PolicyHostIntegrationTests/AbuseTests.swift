@@ -32,10 +32,11 @@ struct AbuseTests {
         #expect(tunnel.stdout == "400")
     }
 
-    @Test("Huge request headers: 431 and the connection closed")
+    @Test("Huge request headers: 431 (414 for the request line) and the connection closed")
     func hugeHeaders() async throws {
         let w = try await HostWorld.shared()
         #expect(try w.status("mta-sts.static.host.test", ["-H", "X-Big: " + String(repeating: "a", count: 20_000)]) == 431)
+        #expect(try w.status("mta-sts.static.host.test", ["--request-target", "/" + String(repeating: "a", count: 9000)]) == 414)
         let many = (0..<100).flatMap { ["-H", "X-\($0): v"] }
         #expect(try w.status("mta-sts.static.host.test", many) == 431)
         #expect(try w.status("mta-sts.static.host.test") == 200)

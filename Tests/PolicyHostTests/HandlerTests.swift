@@ -27,13 +27,16 @@ struct HandlerTests {
                        discovery: UpstreamWorld().discovery, clock: TestClock(), logger: Logger(label: "test"))
     }
 
-    /// Sends raw request bytes; returns everything written back and whether the channel is still open.
-    func exchange(_ host: PolicyHost, _ request: String) throws -> (String, Bool) {
+    /// Sends raw request bytes (in `chunks` pieces of about equal size, each its own read); returns everything
+    /// written back and whether the channel is still open.
+    func exchange(_ host: PolicyHost, _ request: String, chunks: Int = 1) throws -> (String, Bool) {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(PolicyRequestHandler.makeDecoder())
         try channel.pipeline.syncOperations.addHandler(PolicyRequestHandler(host: host, requestTimeout: .seconds(10)))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        _ = try? channel.writeInbound(ByteBuffer(string: request))
+        let bytes = Array(request.utf8), size = max(1, (bytes.count + chunks - 1) / chunks)
+        for start in stride(from: 0, to: bytes.count, by: size) where channel.isActive {
+            _ = try? channel.writeInbound(ByteBuffer(bytes: bytes[start..<min(bytes.count, start + size)]))
+        }
         var out = ""
         while let b = try channel.readOutbound(as: ByteBuffer.self) { out += String(buffer: b) }
         let open = channel.isActive
@@ -85,6 +88,45 @@ struct HandlerTests {
         #expect(closed.contains("\r\nConnection: close\r\n") && !stillOpen)
     }
 
+    @Test("Pipelined requests split anywhere across reads, even byte by byte, are answered in order")
+    func splitReads() throws {
+        let host = try makeHost()
+        let requests = get("mta-sts.example.com") + get("mta-sts.unknown.example", method: "HEAD") + get("mta-sts.customer.example")
+        for chunks in [2, 3, 7, requests.utf8.count] {
+            let (out, open) = try exchange(host, requests, chunks: chunks)
+            #expect(out.components(separatedBy: "HTTP/1.1 ").map { String($0.prefix(3)) } == ["", "200", "404", "200"], "\(chunks) chunks")
+            #expect(open)
+        }
+    }
+
+    @Test("A request with a body is answered and the connection closed: the body is never read as a request")
+    func bodyCloses() throws {
+        let host = try makeHost()
+        let smuggled = "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\nContent-Length: \(get("mta-sts.customer.example").utf8.count)\r\n\r\n"
+            + get("mta-sts.customer.example")
+        let (out, open) = try exchange(host, smuggled)
+        #expect(out.hasPrefix("HTTP/1.1 200 ") && out.contains("\r\nConnection: close\r\n"))
+        #expect(out.components(separatedBy: "HTTP/1.1 ").count == 2 && !out.contains("mode: testing"))
+        #expect(!open)
+    }
+
+    @Test("The request timeout: from connecting, then from each response; an idle keep-alive connection is closed")
+    func requestTimeout() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(PolicyRequestHandler(host: try makeHost(), requestTimeout: .seconds(10)))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(6))
+        try channel.writeInbound(ByteBuffer(string: get("mta-sts.example.com")))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(6))  // 12 s after connecting, 6 s after the response
+        #expect(channel.isActive)
+        try channel.writeInbound(ByteBuffer(string: "GET /.well-known/mta-sts.txt HTTP/1.1\r\n"))  // no response: no new deadline
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))  // 10 s after the response
+        #expect(!channel.isActive)
+        _ = try? channel.finish()
+    }
+
     struct Abuse: CustomTestStringConvertible, Sendable {
         let request: String, status: String, closes: Bool, why: String
         var testDescription: String { why }
@@ -100,6 +142,17 @@ struct HandlerTests {
         Abuse(request: "CONNECT mail.example:25 HTTP/1.1\r\nHost: mail.example:25\r\n\r\n", status: "400", closes: true, why: "CONNECT: not a tunnel"),
         Abuse(request: "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\nX: \(String(repeating: "a", count: 100_000))\r\n\r\n", status: "431", closes: true, why: "huge header"),
         Abuse(request: "\u{1}\u{2}garbage\r\n\r\n", status: "400", closes: true, why: "not HTTP"),
+        Abuse(request: "GET /.well-known/mta-sts.txt HTTP/1.1\nHost: mta-sts.example.com\n\n", status: "400", closes: true, why: "bare LF"),
+        Abuse(request: "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\nX: a\r\n b\r\n\r\n", status: "400", closes: true,
+              why: "obs-fold"),
+        Abuse(request: "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost : mta-sts.example.com\r\n\r\n", status: "400", closes: true,
+              why: "space before the colon"),
+        Abuse(request: "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\nHost: mta-sts.same.example\r\n\r\n", status: "400",
+              closes: true, why: "two Host fields"),
+        Abuse(request: "GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: mta-sts.example.com\r\n\r\n", status: "414", closes: true,
+              why: "request line over 8 KiB"),
+        Abuse(request: "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\n" + (1...65).map { "X\($0): y\r\n" }.joined() + "\r\n",
+              status: "431", closes: true, why: "65 fields"),
     ]
 
     @Test("Abuse is answered with a 4xx and never proxied", arguments: abusive)
