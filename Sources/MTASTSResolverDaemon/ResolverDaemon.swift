@@ -102,7 +102,7 @@ public final class ResolverDaemon: Sendable {
             })
         }
         responder = ResolverResponder(cache: cacheRef, dane: dane, defaultZone: configuration.defaultZone, zones: configuration.zones,
-                                      metrics: m)
+                                      metrics: m, logger: logger)
     }
 
     /// Every failure is logged with its reason; a failed refresh of a policy in force is an alert (RFC 8461 §10.2).
@@ -250,11 +250,14 @@ struct MemoryTrimService: Service {
         func activity() -> Int { Self.activity.reduce(0) { $0 + metrics.value($1) } }
         var trimmedAt = activity()
         var last = trimmedAt
+        var quietTicks = 0
         while !Task.isCancelled {
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) } } catch { return }
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(500)) } } catch { return }
             let now = activity()
-            defer { last = now }
-            guard now == last, now != trimmedAt else { continue }  // still busy, or nothing new since the last trim
+            quietTicks = now == last ? quietTicks + 1 : 0
+            last = now
+            // Quiet for a second (two ticks): closed TLS connections have released their state (a 500 ms close).
+            guard quietTicks >= 2, now != trimmedAt else { continue }
             trimmedAt = now
             _ = mallocTrim?(0)
         }

@@ -1,3 +1,4 @@
+import Logging
 import MTASTSCore
 import MTASTSDiscovery
 import NIOCore
@@ -38,14 +39,20 @@ public final class ResolverResponder: SocketmapResponder {
     /// Bound on remembered requests (a client sending endless distinct keys cannot grow memory without limit).
     private let maxMemos = 200_000
     public let metrics: ResolverMetrics
+    /// The least time a first lookup gives the DANE questions (MX, TLSA: one resent datagram), even when policy
+    /// discovery used up the zone's timeout.
+    private let daneMinimumWait: Duration
+    private let logger: Logger?
     private static let notFound = SocketmapReply.notFound.frame
 
     public init(cache: PolicyCache, dane: DANEStatusCache? = nil, defaultZone: ZoneOptions, zones: [String: ZoneOptions],
-                metrics: ResolverMetrics) {
+                metrics: ResolverMetrics, daneMinimumWait: Duration = .milliseconds(2500), logger: Logger? = nil) {
         self.cache = cache
         self.dane = dane
         self.zones = Mutex((defaultZone, zones))
         self.metrics = metrics
+        self.daneMinimumWait = daneMinimumWait
+        self.logger = logger
     }
 
     /// Replaces the zones (SIGHUP).
@@ -116,11 +123,13 @@ public final class ResolverResponder: SocketmapResponder {
             return frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
         }
         let left = memo.zone.timeout - (ContinuousClock.now - started)
-        // At least 2.5 s for the MX and TLSA questions (one resent datagram), even when discovery used the zone's time.
-        guard let status = await dane.resolve(domain, deadline: max(left, .milliseconds(2500))) else {
-            // An enforced policy but DANE not yet known: answering `secure` could override DANE, so the mail waits
-            // for the lookup that goes on in the background.
-            return frame(.temp("the DANE status of \(domain) is not known yet (slow DNS); try again"))
+        guard let status = await dane.resolve(domain, deadline: max(left, daneMinimumWait)) else {
+            // An enforced policy, but whether DANE applies is not known yet. `secure` could override DANE (RFC 8461 §2),
+            // so the answer is what a first lookup gets when discovery is slow: NOTFOUND, Postfix's own level for this
+            // message (its DANE, when configured), while the lookup finishes in the background for the next one.
+            logger?.warning("DANE status not known in time: NOTFOUND for this lookup (Postfix's own TLS level applies)",
+                            metadata: ["domain": "\(domain)"])
+            return frame(.notFound)
         }
         return frame(PostfixPolicyReply.reply(for: decision, dane: status, options: memo.zone))
     }

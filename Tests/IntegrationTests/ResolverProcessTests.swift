@@ -23,8 +23,11 @@ struct ResolverProcessTests {
             process.standardOutput = handle
             process.standardError = handle
             try process.run()
+            // Both listeners start concurrently: wait for the socketmap and the metrics port.
+            var waiting = [port, metricsPort]
             for _ in 0..<200 {
-                if let fd = try? connectTCP(port: port) { close(fd); return }
+                waiting.removeAll { p in (try? connectTCP(port: p)).map { close($0); return true } ?? false }
+                if waiting.isEmpty { return }
                 usleep(20_000)
             }
             throw TestbedError(description: "the resolver did not listen: \(logText)")

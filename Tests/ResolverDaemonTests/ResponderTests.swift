@@ -87,10 +87,36 @@ struct ResponderTests {
     }
 }
 
-/// MX and TLSA of example.com: secure with a usable TLSA record, or insecure.
+extension ResponderTests {
+    @Test("A first lookup whose DANE status is not known in time gets NOTFOUND (never `secure`, never TEMP); the next gets the answer")
+    func daneTooSlow() async throws {
+        let world = World()
+        let cache = PolicyCache(discovery: PolicyDiscovery(resolver: world, fetcher: world), store: nil, clock: world)
+        let daneDNS = DANEWorld()
+        daneDNS.delay.withLock { $0 = .milliseconds(300) }
+        let dane = DANEStatusCache(resolver: daneDNS, clock: world)
+        var zone = ZoneOptions()
+        zone.timeout = .milliseconds(50)
+        let responder = ResolverResponder(cache: cache, dane: dane, defaultZone: zone, zones: [:], metrics: ResolverMetrics(),
+                                          daneMinimumWait: .milliseconds(50))
+        let request = SocketmapRequest(name: "postfix", key: "example.com")
+        #expect(String(buffer: await responder.reply(to: request)) == framed("NOTFOUND "))
+        #expect(responder.metrics.value(.replyNotFound) == 1 && responder.metrics.value(.replyTemp) == 0)
+        // As the server asks: the hot path first, the async path when it has no answer.
+        #expect(await eventually {
+            let reply = if let hit = responder.immediateReply(to: request) { hit } else { await responder.reply(to: request) }
+            return String(buffer: reply) == framed("OK dane-only")
+        }, "the lookup finished in the background")
+    }
+}
+
+/// MX and TLSA of example.com: secure with a usable TLSA record, or insecure; optionally slow.
 private final class DANEWorld: DNSResolver {
     let secure = Mutex(true)
+    let delay = Mutex(Duration.zero)
     func query(_ name: String, _ type: DNSRecordType) async -> DNSAnswer {
+        let wait = delay.withLock { $0 }
+        if wait > .zero { try? await Task.sleep(for: wait) }
         let dnssec: DNSSECStatus = secure.withLock { $0 } ? .secure : .insecure
         switch (name, type) {
         case ("example.com", .mx): return DNSAnswer(.records([[0, 10, 1, 0x61, 7] + Array("example".utf8) + [3] + Array("net".utf8) + [0]]), ttl: 300, dnssec: dnssec)
