@@ -18,8 +18,9 @@ public final class DANEStatusCache: Sendable {
         public var refreshShare: Double = 0.2
         /// How long past its expiry a status may still be answered while it is being refreshed.
         public var staleLimit: Double = 86_400
-        /// Bound on remembered domains.
-        public var maxEntries = 100_000
+        /// Bound on remembered domains (statuses exist only for domains with an enforced cached policy; a full table
+        /// first drops the statuses past their stale limit).
+        public var maxEntries = 1_000_000
         public init() {}
     }
 
@@ -145,7 +146,7 @@ public final class DANEStatusCache: Sendable {
         state.withLock { s in
             s.inflight.removeValue(forKey: domain)
             if s.entries.count >= settings.maxEntries, s.entries[domain] == nil {
-                s.entries = s.entries.filter { now < $0.value.expiresAt }
+                s.entries = s.entries.filter { now < $0.value.expiresAt + settings.staleLimit }
                 if s.entries.count >= settings.maxEntries { s.entries.removeAll(keepingCapacity: true) }
             }
             let summary = DANEStatus(regime: status.regime, mx: status.mx, hosts: [], reason: status.reason, ttl: status.ttl)

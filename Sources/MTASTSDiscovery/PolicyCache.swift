@@ -126,9 +126,9 @@ public final class PolicyCache: Sendable {
             return shared
         }
 
-        /// Drops interned policies no domain uses any more.
-        mutating func pruneInterned() {
-            let used = Set(entries.values.lazy.compactMap { $0.cached?.body })
+        /// Drops interned policies no domain uses any more (`used`: the bodies in use, gathered outside the lock; a body
+        /// interned since then may be dropped too, which only means its next user keeps its own copy).
+        mutating func pruneInterned(keeping used: Set<[UInt8]>) {
             interned = interned.filter { used.contains($0.key) }
         }
     }
@@ -179,6 +179,11 @@ public final class PolicyCache: Sendable {
     public func glance(_ domain: DomainName) -> Glance? {
         look(domain, policy: { .policy(generation: $0.generation, mode: $0.cached!.policy.mode, hasMX: !$0.cached!.policy.mx.isEmpty) },
              none: Glance.none)
+    }
+
+    /// ``cached(_:)`` with the generation of the policy returned, read together (nil generation: no policy).
+    public func current(_ domain: DomainName) -> (Decision, UInt64?)? {
+        look(domain, policy: { (Decision.policy($0.cached!), Optional($0.generation)) }, none: (Decision.none, nil))
     }
 
     private func look<R: Sendable>(_ domain: DomainName, policy: (inout Entry) -> R, none: R) -> R? {
@@ -389,9 +394,11 @@ public final class PolicyCache: Sendable {
                 }
             }
             for d in evicted { s.entries[d] = nil }
-            s.pruneInterned()
             return (evicted, due)
         }
+        // Hashing every body happens outside the lock that every lookup takes.
+        let used = Set(state.withLock { $0.entries.values.compactMap { $0.cached?.body } })
+        state.withLock { $0.pruneInterned(keeping: used) }
         if let store {
             for d in evicted {
                 do { try await store.delete(d) } catch { onEvent(.storeError("evicting \(d): \(error)")) }

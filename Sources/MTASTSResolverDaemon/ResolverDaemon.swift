@@ -30,8 +30,6 @@ public final class ResolverDaemon: Sendable {
     private let overrides: @Sendable (inout ResolverConfiguration) -> Void
     /// Where the socketmap server listens once bound (port 0 resolved).
     public let boundAddress = Mutex<SocketAddress?>(nil)
-    /// The socketmap connections' own threads (policy fetches use NIO's shared group).
-    private let listenGroup: MultiThreadedEventLoopGroup
 
     public struct SetupError: Error, CustomStringConvertible { public let description: String }
 
@@ -44,7 +42,6 @@ public final class ResolverDaemon: Sendable {
         } ?? ResolverConfiguration()
         overrides(&configuration)
         self.configuration = configuration
-        listenGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.listenThreads)
         self.configPath = configPath
         self.overrides = overrides
         self.logger = logger
@@ -145,10 +142,7 @@ public final class ResolverDaemon: Sendable {
     }
 
     /// Closes the store's connections (after run(), or when only the cache was used, as `mta-sts cache refresh` does).
-    public func shutdown() async {
-        await store?.close()
-        try? await listenGroup.shutdownGracefully()
-    }
+    public func shutdown() async { await store?.close() }
 
     private func serve() async throws {
         try await cache.load()
@@ -164,6 +158,10 @@ public final class ResolverDaemon: Sendable {
         case .unix(let path, let mode, let owner, let group):
             endpoint = .unix(path: path, mode: mode, owner: owner.flatMap(Self.userID), group: group.flatMap(Self.groupID))
         }
+        // The socketmap connections' own threads (policy fetches use NIO's shared group), stopped when serving ends,
+        // before the store closes.
+        let listenGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.listenThreads)
+        defer { listenGroup.shutdownGracefully { _ in } }
         let server = SocketmapServer(.init(endpoint: endpoint, idleTimeout: .nanoseconds(Duration.seconds(configuration.idleTimeout).nanoseconds)),
                                      responder: responder, group: listenGroup)
         var services: [any Service] = [
@@ -251,14 +249,17 @@ struct MemoryTrimService: Service {
         var trimmedAt = activity()
         var last = trimmedAt
         var quietTicks = 0
+        var lastTrim = ContinuousClock.now
         while !Task.isCancelled {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(500)) } } catch { return }
             let now = activity()
             quietTicks = now == last ? quietTicks + 1 : 0
             last = now
-            // Quiet for a second (two ticks): closed TLS connections have released their state (a 500 ms close).
-            guard quietTicks >= 2, now != trimmedAt else { continue }
+            // Quiet for a second (two ticks): closed TLS connections have released their state (a 500 ms close). At
+            // most every 10 s: the trim locks each malloc arena in turn.
+            guard quietTicks >= 2, now != trimmedAt, ContinuousClock.now - lastTrim >= .seconds(10) else { continue }
             trimmedAt = now
+            lastTrim = .now
             _ = mallocTrim?(0)
         }
     }

@@ -87,27 +87,33 @@ public final class ResolverResponder: SocketmapResponder {
             return Self.notFound
         }
         guard let glance = cache.glance(domain) else { return nil }
-        var regime: DANEStatus.Regime? = nil
-        var generation: UInt64? = nil
-        if case .policy(let g, let mode, let hasMX) = glance {
-            generation = g
+        var source = Stamp(generation: nil, regime: nil)
+        if case .policy(let generation, let mode, let hasMX) = glance {
+            source = Stamp(generation: generation, regime: nil)
             if let dane, PostfixPolicyReply.isEnforced(mode: mode, hasMX: hasMX, options: memo.zone) {
-                guard let known = dane.regime(domain) else { return nil }  // the DANE status needs DNS: not here
-                regime = known
+                guard let regime = dane.regime(domain) else { return nil }  // the DANE status needs DNS: not here
+                source = Stamp(generation: generation, regime: regime)
             }
         }
-        metrics.count(.hit)
-        let source = Stamp(generation: generation, regime: regime)
-        if let frame = memo.frame, memo.renderedFrom == source, regime != .deferred {
-            metrics.count(frame == Self.notFound ? .replyNotFound : regime == .dane ? .replyDANE : .replyOK)
+        if let frame = memo.frame, memo.renderedFrom == source, source.regime != .deferred {
+            metrics.count(.hit)
+            metrics.count(frame == Self.notFound ? .replyNotFound : source.regime == .dane ? .replyDANE : .replyOK)
             return frame
         }
-        // Changed (or first, or deferred with its reason): render from the full policy and status.
-        guard let decision = cache.cached(domain) else { return nil }
-        let status = regime == nil ? nil : dane?.cached(domain)
+        // Changed (or first, or deferred with its reason): render from the policy and status read now, and stamp the
+        // frame with exactly what it was rendered from.
+        guard let (decision, generation) = cache.current(domain) else { return nil }
+        var status: DANEStatus? = nil
+        if let dane, needsDANE(decision, memo.zone) {
+            guard let known = dane.cached(domain) else { return nil }
+            status = known
+        }
+        metrics.count(.hit)
         let frame = self.frame(PostfixPolicyReply.reply(for: decision, dane: status, options: memo.zone))
         memos.withLock { m in
-            m[request.payload]?.renderedFrom = source
+            // Not when SIGHUP changed the zones meanwhile: that frame would be for the old zone.
+            guard m[request.payload]?.zone == memo.zone else { return }
+            m[request.payload]?.renderedFrom = Stamp(generation: generation, regime: status?.regime)
             m[request.payload]?.frame = frame
         }
         return frame
@@ -118,16 +124,24 @@ public final class ResolverResponder: SocketmapResponder {
         guard case .domain(let domain) = memo.key else { return Self.notFound }
         metrics.count(.miss)
         let started = ContinuousClock.now
+        let known = cache.glance(domain) != nil
         let decision = await cache.resolve(domain, deadline: memo.zone.timeout)
         guard let dane, needsDANE(decision, memo.zone) else {
             return frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
         }
         let left = memo.zone.timeout - (ContinuousClock.now - started)
         guard let status = await dane.resolve(domain, deadline: max(left, daneMinimumWait)) else {
-            // An enforced policy, but whether DANE applies is not known yet. `secure` could override DANE (RFC 8461 §2),
-            // so the answer is what a first lookup gets when discovery is slow: NOTFOUND, Postfix's own level for this
-            // message (its DANE, when configured), while the lookup finishes in the background for the next one.
-            logger?.warning("DANE status not known in time: NOTFOUND for this lookup (Postfix's own TLS level applies)",
+            // An enforced policy, but whether DANE applies is not known yet: `secure` could override DANE (RFC 8461 §2).
+            if known {
+                // The policy was known before this lookup (its DANE status expired past the stale limit, or was dropped):
+                // the mail waits rather than lose the enforcement to a DNS delay.
+                logger?.warning("DANE status not known in time for a domain with a cached enforce policy: TEMP",
+                                metadata: ["domain": "\(domain)"])
+                return frame(.temp("the DANE status of \(domain) is not known yet (slow DNS); try again"))
+            }
+            // A first lookup: what any first lookup gets when discovery is slow, NOTFOUND (Postfix's own level for this
+            // message, its DANE when configured), while the lookup finishes in the background for the next one.
+            logger?.warning("DANE status not known in time for a first lookup: NOTFOUND (Postfix's own TLS level applies)",
                             metadata: ["domain": "\(domain)"])
             return frame(.notFound)
         }

@@ -113,9 +113,9 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
     private var pendingFlush = false
     private var inputClosed = false
     private var failed = false
-    /// Idle timeout: the connection is closed once nothing was read for this long and no reply is pending.
+    /// Idle timeout: the connection is closed once nothing was read or answered for this long and no reply is pending.
     private let idleTimeout: TimeAmount
-    private var lastRead = NIODeadline.now()
+    private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
 
     init(responder: any SocketmapResponder, decoder: NetstringDecoder = NetstringDecoder(), idleTimeout: TimeAmount = .seconds(300)) {
@@ -136,18 +136,22 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Idle means: nothing read and nothing answered for `idleTimeout`, and no answer pending (a reply being
+    /// computed keeps the connection; its answer starts a new idle period).
     private func idleTimerFired(context: ChannelHandlerContext) {
-        let quietSince = NIODeadline.now() - lastRead
-        if quietSince >= idleTimeout, slots.isEmpty {
+        let quietSince = NIODeadline.now() - lastActivity
+        if !slots.isEmpty {
+            armIdleTimer(context: context, in: idleTimeout)
+        } else if quietSince >= idleTimeout {
             context.close(promise: nil)
         } else {
-            armIdleTimer(context: context, in: max(idleTimeout - quietSince, .milliseconds(10)))
+            armIdleTimer(context: context, in: idleTimeout - quietSince)
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
-        lastRead = .now()
+        lastActivity = .now()
         var bytes = unwrapInboundIn(data)
         let ours = pending != nil
         if var earlier = pending {
@@ -163,7 +167,7 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
         }
         guard bytes.readableBytes > 0 else { return }
         // An unfinished request: keep its bytes, but not the whole read buffer they may sit in.
-        if ours {
+        if ours, bytes.capacity <= 4 * max(bytes.readableBytes, 4096) {
             if bytes.readerIndex > 4096 { bytes.discardReadBytes() }  // bounded, without a copy per read
             pending = bytes
         } else {
@@ -218,7 +222,10 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
             firstSequence += 1
             wrote = true
         }
-        if wrote { context.flush() }
+        if wrote {
+            context.flush()
+            lastActivity = .now()
+        }
         closeIfDone(context: context)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MTASTSCore
+import MTASTSDiscovery
 
 /// `--json` and `--color`, shared by the checking commands.
 struct OutputOptions: ParsableArguments {
@@ -140,6 +141,55 @@ struct PolicyJSON: Encodable {
         max_age = p.maxAge
         mx = p.mx.map(\.description)
         extensions = Dictionary(p.extensions.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// The DANE status in `--json` output: `lookup` per domain, `check` per MX.
+struct DANEJSON: Encodable {
+    struct Host: Encodable {
+        let name: String
+        let preference: UInt16
+        /// usable | unusable | none | failed | not-checked
+        let tlsa: String
+        let records: [String]
+        let detail: String?
+
+        init(_ h: DANEStatus.Host) {
+            name = h.name
+            preference = h.preference
+            switch h.tlsa {
+            case .usable(let r): (tlsa, records, detail) = ("usable", r.map(\.description), nil)
+            case .unusable(let r): (tlsa, records, detail) = ("unusable", r.map(\.description), "no record is usable for SMTP (RFC 7672 §3.1)")
+            case .none(let why): (tlsa, records, detail) = ("none", [], why)
+            case .failed(let why): (tlsa, records, detail) = ("failed", [], why)
+            case .notChecked: (tlsa, records, detail) = ("not-checked", [], "MX RRset not DNSSEC-secure")
+            }
+        }
+
+        var summary: String {
+            switch tlsa {
+            case "usable": "TLSA " + records.joined(separator: ", ")
+            case "not-checked": "TLSA not looked up (\(detail ?? ""))"
+            default: "TLSA \(tlsa)" + (detail.map { " (\($0))" } ?? "") + (records.isEmpty ? "" : ": " + records.joined(separator: ", "))
+            }
+        }
+    }
+
+    let regime: String
+    let reason: String
+    let mx_dnssec: String
+    let hosts: [Host]
+
+    init(_ d: DANEStatus) {
+        regime = d.regime.rawValue
+        reason = d.reason
+        mx_dnssec = switch d.mx {
+        case .secure: "secure"
+        case .insecure: "insecure"
+        case .bogus: "bogus"
+        case .unavailable: "unavailable"
+        }
+        hosts = d.hosts.map(Host.init)
     }
 }
 

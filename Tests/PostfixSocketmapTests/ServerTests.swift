@@ -31,7 +31,7 @@ struct ServerTests {
     func blockingExchange(_ address: SocketAddress, _ send: String, expect count: Int) throws -> (String, closed: Bool) {
         let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var tv = timeval(tv_sec: 3, tv_usec: 0)
+        var tv = timeval(tv_sec: 20, tv_usec: 0)  // generous: a loaded test machine may delay the slow replies
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let rc = address.withSockAddr { connect(fd, $0, socklen_t($1)) }
         #expect(rc == 0)
@@ -46,13 +46,13 @@ struct ServerTests {
         return (received, false)
     }
 
-    /// Sends `chunks` one by one (a pause between them), optionally half-closes, then reads until EOF or 3 s.
+    /// Sends `chunks` one by one (a pause between them), optionally half-closes, then reads until EOF (or 20 s: still open).
     func session(_ address: SocketAddress, _ chunks: [String], halfClose: Bool) async throws -> (String, closed: Bool) {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
                 defer { close(fd) }
-                var tv = timeval(tv_sec: 3, tv_usec: 0)
+                var tv = timeval(tv_sec: 20, tv_usec: 0)  // generous: a loaded test machine may delay the slow replies
                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 guard address.withSockAddr({ connect(fd, $0, socklen_t($1)) }) == 0 else {
                     continuation.resume(throwing: POSIXError(.ECONNREFUSED))
@@ -102,10 +102,41 @@ struct ServerTests {
         let server = try await start(idleTimeout: .milliseconds(40))
         defer { server.close(promise: nil) }
         let (nothing, idleClosed) = try await session(server.localAddress!, [], halfClose: false)
-        #expect(nothing.isEmpty && idleClosed, "closed by the server, well before the client's 3 s read timeout")
+        #expect(nothing.isEmpty && idleClosed, "closed by the server, not by the client's read timeout")
         // The slow reply takes 100 ms, longer than the idle timeout: it still arrives, then the idle close follows.
         let (reply, closed) = try await session(server.localAddress!, ["12:postfix slow,"], halfClose: false)
         #expect(reply == "12:OK late slow," && closed)
+    }
+
+    @Test("A connection used more often than its idle timeout stays open")
+    func busyStaysOpen() async throws {
+        let server = try await start(idleTimeout: .milliseconds(150))
+        defer { server.close(promise: nil) }
+        let address = server.localAddress!
+        let answers = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[String], any Error>) in
+            DispatchQueue.global().async {
+                let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(fd) }
+                var tv = timeval(tv_sec: 20, tv_usec: 0)  // generous: a loaded test machine may delay the slow replies
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                guard address.withSockAddr({ connect(fd, $0, socklen_t($1)) }) == 0 else {
+                    continuation.resume(throwing: POSIXError(.ECONNREFUSED))
+                    return
+                }
+                // A request every 75 ms for 600 ms (4× the idle timeout): each must be answered on this connection.
+                var answers: [String] = []
+                var buf = [UInt8](repeating: 0, count: 256)
+                for i in 0..<8 {
+                    let request = "9:postfix \(i),"
+                    _ = request.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+                    let n = read(fd, &buf, buf.count)
+                    answers.append(n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "closed")
+                    usleep(75_000)
+                }
+                continuation.resume(returning: answers)
+            }
+        }
+        #expect(answers == (0..<8).map { "12:OK postfix \($0)," })
     }
 
     @Test("Pipelined requests are answered in order, even when the first is slow")
