@@ -18,59 +18,56 @@ struct TestResponder: SocketmapResponder {
 
 @Suite("Socketmap server over real sockets")
 struct ServerTests {
-    /// Sends bytes on a fresh blocking socket and reads until `count` replies arrived or EOF. The blocking
-    /// I/O runs on a dispatch thread: on the cooperative pool it could starve the server's own reply tasks.
-    func exchange(_ address: SocketAddress, _ send: String, expect count: Int) async throws -> (String, closed: Bool) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try blockingExchange(address, send, expect: count) })
-            }
-        }
-    }
-
-    func blockingExchange(_ address: SocketAddress, _ send: String, expect count: Int) throws -> (String, closed: Bool) {
-        let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var tv = timeval(tv_sec: 20, tv_usec: 0)  // generous: a loaded test machine may delay the slow replies
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let rc = address.withSockAddr { connect(fd, $0, socklen_t($1)) }
-        #expect(rc == 0)
-        _ = send.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-        var received = ""
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while received.filter({ $0 == "," }).count < count {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { return (received, true) }
-            received += String(decoding: buf[0..<n], as: UTF8.self)
-        }
-        return (received, false)
-    }
-
-    /// Sends `chunks` one by one (a pause between them), optionally half-closes, then reads until EOF (or 20 s: still open).
-    func session(_ address: SocketAddress, _ chunks: [String], halfClose: Bool) async throws -> (String, closed: Bool) {
+    /// Runs `body` with a fresh blocking client socket connected to `address`, on a dispatch thread: on the
+    /// cooperative pool the blocking I/O could starve the server's own reply tasks. Reads time out after 20 s
+    /// (generous: a loaded test machine may delay the slow replies).
+    func withClient<T: Sendable>(_ address: SocketAddress, _ body: @escaping @Sendable (Int32) -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
                 defer { close(fd) }
-                var tv = timeval(tv_sec: 20, tv_usec: 0)  // generous: a loaded test machine may delay the slow replies
+                var tv = timeval(tv_sec: 20, tv_usec: 0)
                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 guard address.withSockAddr({ connect(fd, $0, socklen_t($1)) }) == 0 else {
                     continuation.resume(throwing: POSIXError(.ECONNREFUSED))
                     return
                 }
-                for chunk in chunks {
-                    _ = chunk.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-                    usleep(2_000)
-                }
-                if halfClose { shutdown(fd, Int32(SHUT_WR)) }
-                var received = ""
-                var buf = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let n = read(fd, &buf, buf.count)
-                    if n == 0 { continuation.resume(returning: (received, true)); return }
-                    if n < 0 { continuation.resume(returning: (received, false)); return }  // timeout: still open
-                    received += String(decoding: buf[0..<n], as: UTF8.self)
-                }
+                continuation.resume(returning: body(fd))
+            }
+        }
+    }
+
+    /// Sends bytes and reads until `count` replies arrived or EOF.
+    func exchange(_ address: SocketAddress, _ send: String, expect count: Int) async throws -> (String, closed: Bool) {
+        try await withClient(address) { fd in
+            _ = send.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+            var received = ""
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while received.filter({ $0 == "," }).count < count {
+                let n = read(fd, &buf, buf.count)
+                if n <= 0 { return (received, true) }
+                received += String(decoding: buf[0..<n], as: UTF8.self)
+            }
+            return (received, false)
+        }
+    }
+
+    /// Sends `chunks` one by one (a pause between them), optionally half-closes, then reads until EOF (or the read
+    /// timeout: still open).
+    func session(_ address: SocketAddress, _ chunks: [String], halfClose: Bool) async throws -> (String, closed: Bool) {
+        try await withClient(address) { fd in
+            for chunk in chunks {
+                _ = chunk.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+                usleep(2_000)
+            }
+            if halfClose { shutdown(fd, Int32(SHUT_WR)) }
+            var received = ""
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                if n == 0 { return (received, true) }
+                if n < 0 { return (received, false) }  // timeout: still open
+                received += String(decoding: buf[0..<n], as: UTF8.self)
             }
         }
     }
@@ -112,29 +109,18 @@ struct ServerTests {
     func busyStaysOpen() async throws {
         let server = try await start(idleTimeout: .milliseconds(150))
         defer { server.close(promise: nil) }
-        let address = server.localAddress!
-        let answers = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[String], any Error>) in
-            DispatchQueue.global().async {
-                let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
-                defer { close(fd) }
-                var tv = timeval(tv_sec: 20, tv_usec: 0)  // generous: a loaded test machine may delay the slow replies
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                guard address.withSockAddr({ connect(fd, $0, socklen_t($1)) }) == 0 else {
-                    continuation.resume(throwing: POSIXError(.ECONNREFUSED))
-                    return
-                }
-                // A request every 75 ms for 600 ms (4× the idle timeout): each must be answered on this connection.
-                var answers: [String] = []
-                var buf = [UInt8](repeating: 0, count: 256)
-                for i in 0..<8 {
-                    let request = "9:postfix \(i),"
-                    _ = request.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-                    let n = read(fd, &buf, buf.count)
-                    answers.append(n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "closed")
-                    usleep(75_000)
-                }
-                continuation.resume(returning: answers)
+        let answers = try await withClient(server.localAddress!) { fd in
+            // A request every 75 ms for 600 ms (4× the idle timeout): each must be answered on this connection.
+            var answers: [String] = []
+            var buf = [UInt8](repeating: 0, count: 256)
+            for i in 0..<8 {
+                let request = "9:postfix \(i),"
+                _ = request.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+                let n = read(fd, &buf, buf.count)
+                answers.append(n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "closed")
+                usleep(75_000)
             }
+            return answers
         }
         #expect(answers == (0..<8).map { "12:OK postfix \($0)," })
     }
