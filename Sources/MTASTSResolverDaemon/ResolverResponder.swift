@@ -124,7 +124,7 @@ public final class ResolverResponder: SocketmapResponder {
         guard case .domain(let domain) = memo.key else { return Self.notFound }
         metrics.count(.miss)
         let started = ContinuousClock.now
-        let known = cache.glance(domain) != nil
+        let policyKnown = if case .policy = cache.glance(domain) { true } else { false }
         let decision = await cache.resolve(domain, deadline: memo.zone.timeout)
         guard let dane, needsDANE(decision, memo.zone) else {
             return frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
@@ -132,7 +132,7 @@ public final class ResolverResponder: SocketmapResponder {
         let left = memo.zone.timeout - (ContinuousClock.now - started)
         guard let status = await dane.resolve(domain, deadline: max(left, daneMinimumWait)) else {
             // An enforced policy, but whether DANE applies is not known yet: `secure` could override DANE (RFC 8461 §2).
-            if known {
+            if policyKnown {
                 // The policy was known before this lookup (its DANE status expired past the stale limit, or was dropped):
                 // the mail waits rather than lose the enforcement to a DNS delay.
                 logger?.warning("DANE status not known in time for a domain with a cached enforce policy: TEMP",

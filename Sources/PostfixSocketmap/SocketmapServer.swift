@@ -34,7 +34,8 @@ public final class SocketmapServer: Sendable {
 
     public struct Configuration: Sendable {
         public var endpoint: Endpoint
-        /// Close a connection that sent nothing for this long (Postfix itself closes idle ones after 10 s).
+        /// Close a connection that sent and was sent nothing for this long, with no reply pending (Postfix itself
+        /// closes idle ones after 10 s).
         public var idleTimeout: TimeAmount
         /// Longest request accepted (Postfix sends at most 10000 bytes).
         public var maxRequestLength: Int
