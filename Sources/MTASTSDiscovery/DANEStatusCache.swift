@@ -103,19 +103,7 @@ public final class DANEStatusCache: Sendable {
     /// finishes in the background for the next request).
     public func resolve(_ domain: DomainName, deadline: Duration) async -> DANEStatus? {
         if let status = cached(domain) { return status }
-        let task = task(for: domain)
-        return await withCheckedContinuation { continuation in
-            let once = ResumeOnce<DANEStatus?>(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: deadline)
-                once.resume(returning: nil)
-            }
-            Task {
-                let status = await task.value
-                timer.cancel()
-                once.resume(returning: status)
-            }
-        }
+        return await task(for: domain).value(within: deadline)
     }
 
     /// Forgets a domain (after `mta-sts cache purge`, or in tests).

@@ -218,21 +218,7 @@ public final class PolicyCache: Sendable {
     public func resolve(_ domain: DomainName, deadline: Duration? = nil) async -> Decision {
         if let decision = cached(domain) { return decision }
         let task = task(for: domain, forceFetch: false)
-        let deadline = deadline ?? settings.firstLookupDeadline
-        // A race resumed exactly once. (A task group would wait for both children, and awaiting a Task's value
-        // ignores cancellation: the deadline would never cut the wait short.)
-        return await withCheckedContinuation { continuation in
-            let once = ResumeOnce(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: deadline)
-                once.resume(returning: .none)
-            }
-            Task {
-                let decision = await task.value
-                timer.cancel()
-                once.resume(returning: decision)
-            }
-        }
+        return await task.value(within: deadline ?? settings.firstLookupDeadline) ?? .none
     }
 
     /// Fetches the live policy now (proactive refresh, `mta-sts cache refresh`), whatever the TXT says.
@@ -443,6 +429,26 @@ public final class PolicyCache: Sendable {
             }
         } catch {
             onEvent(.storeError("syncing with the store: \(error)"))
+        }
+    }
+}
+
+extension Task where Failure == Never {
+    /// The task's value, or nil when `deadline` passes first; the task itself goes on (its result serves the next
+    /// lookup). A race resumed exactly once: a task group would wait for both children, and awaiting a Task's
+    /// value ignores cancellation, so the deadline would never cut the wait short.
+    func value(within deadline: Duration) async -> Success? {
+        await withCheckedContinuation { continuation in
+            let once = ResumeOnce<Success?>(continuation)
+            let timer = Task<Void, Never> {
+                try? await Task<Never, Never>.sleep(for: deadline)
+                once.resume(returning: nil)
+            }
+            Task<Void, Never> {
+                let value = await self.value
+                timer.cancel()
+                once.resume(returning: value)
+            }
         }
     }
 }
