@@ -256,7 +256,8 @@ for v in cols:
 for v in cols:
     for ph in ("cached_fill", "cached_big", "store_rows_big"):
         for j in rows.get((v, ph), []):
-            extra.append(f"- {v} {ph}: {j.get('cached', j.get('rows'))}")
+            extra.append(f"- {v} {ph}: {j.get('cached', j.get('rows'))}"
+                         + (f" (DANE statuses: {j['dane_rows']})" if "dane_rows" in j else ""))
     f20 = rows.get((v, "fetches20"), [])
     if f20:
         extra.append(f"- {v} fetches for 20 concurrent misses, per repeat: policy-host accepts "
@@ -580,10 +581,13 @@ for v in ours-sqlite pmsr ours-memory; do
       stop_daemon "$DPID"
       sql="WITH RECURSIVE n(i) AS (SELECT $FILL UNION ALL SELECT i + 1 FROM n WHERE i < $((FILL_BIG - 1)))
 INSERT INTO policies SELECT 'd' || n.i || '.bench.test', p.policy_id, p.body, p.mode, p.max_age, p.mx, p.fetched_at,
- p.expires_at, p.last_checked, p.last_used, p.failed_id, p.failed_at FROM n JOIN policies p ON p.domain = 'd' || (n.i % $FILL) || '.bench.test';"
+ p.expires_at, p.last_checked, p.last_used, p.failed_id, p.failed_at FROM n JOIN policies p ON p.domain = 'd' || (n.i % $FILL) || '.bench.test';
+WITH RECURSIVE n(i) AS (SELECT $FILL UNION ALL SELECT i + 1 FROM n WHERE i < $((FILL_BIG - 1)))
+INSERT INTO dane_status SELECT 'd' || n.i || '.bench.test', s.regime, s.reason, s.stored_at, s.expires_at
+ FROM n JOIN dane_status s ON s.domain = 'd' || (n.i % $FILL) || '.bench.test';"
       logcmd "sqlite3 $db \"$sql\""
       sqlite3 "$db" "$sql"
-      record "{\"label\":\"$v/store_rows_big/1\",\"rows\":$(sqlite3 "$db" 'SELECT count(*) FROM policies')}"
+      record "{\"label\":\"$v/store_rows_big/1\",\"rows\":$(sqlite3 "$db" 'SELECT count(*) FROM policies'),\"dane_rows\":$(sqlite3 "$db" 'SELECT count(*) FROM dane_status')}"
       cmd=("$BIN" resolver --listen "127.0.0.1:$port" --cache "sqlite:$db" --dns-server "$DNS_SERVER" --ca-file "$CA_FILE"
            --metrics "127.0.0.1:$MPORT" --log-level warning)
       logargv "${cmd[@]}"
@@ -600,7 +604,7 @@ INSERT INTO policies SELECT 'd' || n.i || '.bench.test', p.policy_id, p.body, p.
       record "{\"label\":\"$v/cached_big/1\",\"cached\":$(metric "$MPORT" mtasts_cached_policies)}"
       lg "$v" hit_big 1 "$port" "$DPID" --pattern 'd%d.bench.test' --range "0:$FILL_BIG" --random \
         --duration "$SECS" "${expect[@]}"
-      note "ours-sqlite $FILL_BIG: $FILL domains fetched through the socketmap, then the store expanded to $FILL_BIG rows with SQL and the daemon restarted on it (loads every row at start), then every domain looked up once (hits)"
+      note "ours-sqlite $FILL_BIG: $FILL domains fetched through the socketmap, then the store expanded to $FILL_BIG rows with SQL (policies and DANE statuses, as a daemon that had cached $FILL_BIG domains would have stored) and the daemon restarted on it (loads every row at start), then every domain looked up once (hits)"
     fi
   fi
   [ "$v" = pmsr ] && [ "$FILL_BIG" -gt "$FILL" ] && note "pmsr: measured at $FILL cached domains only; a $FILL_BIG fill at its cold rate (~250 lookups/s) would take ~$((FILL_BIG / 250 / 60)) minutes"

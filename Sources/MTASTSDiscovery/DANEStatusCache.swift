@@ -18,22 +18,43 @@ public final class DANEStatusCache: Sendable {
         public var refreshShare: Double = 0.2
         /// How long past its expiry a status may still be answered while it is being refreshed.
         public var staleLimit: Double = 86_400
+        /// Background refreshes (started by lookups of statuses about to expire) running at once; a due one that finds
+        /// them all busy is started by a later lookup, so a pass over many stale statuses (after a restart) is not as
+        /// many concurrent DNS lookups.
+        public var refreshConcurrency = 32
         /// Bound on remembered domains (statuses exist only for domains with an enforced cached policy; a full table
         /// first drops the statuses past their stale limit).
         public var maxEntries = 1_000_000
         public init() {}
     }
 
+    /// A status as memory keeps it: the summary's fields, laid out compactly (one per domain, so its size counts).
     private struct Entry {
-        var status: DANEStatus
-        var storedAt: Double
-        var expiresAt: Double
+        let reason: String
+        let mx: DANEStatus.MXState
+        let regime: DANEStatus.Regime
         var refreshing = false
+        let ttl: UInt32
+        let storedAt: Double
+        let expiresAt: Double
+
+        init(_ status: DANEStatus, storedAt: Double, expiresAt: Double) {
+            reason = status.reason
+            mx = status.mx
+            regime = status.regime
+            ttl = status.ttl
+            self.storedAt = storedAt
+            self.expiresAt = expiresAt
+        }
+
+        var status: DANEStatus { DANEStatus(regime: regime, mx: mx, hosts: [], reason: reason, ttl: ttl) }
     }
 
     private struct State {
         var entries: [DomainName: Entry] = [:]
         var inflight: [DomainName: Task<DANEStatus, Never>] = [:]
+        /// Background refreshes running.
+        var refreshes = 0
     }
 
     private let resolver: any DNSResolver
@@ -58,16 +79,20 @@ public final class DANEStatusCache: Sendable {
         self.onStoreError = onStoreError
     }
 
-    /// Reads the persisted statuses (at start). Entries already looked up in this process win.
-    public func load() async throws {
+    private static let loaded = DANEStatus.MXState.unavailable("loaded from the store")
+
+    /// Reads the persisted statuses (at start), a batch at a time. Entries already looked up in this process win.
+    /// `canonicalName` gives the copy of a name that memory already holds (the policy cache's), if any.
+    public func load(canonicalName: @escaping @Sendable (DomainName) -> DomainName? = { _ in nil }) async throws {
         guard let store else { return }
-        let stored = try await store.loadDANEStatuses()
         let now = clock.now()
-        state.withLock { s in
-            for row in stored where now < row.expiresAt + settings.staleLimit && s.entries[row.domain] == nil {
-                let status = DANEStatus(regime: row.regime, mx: .unavailable("loaded from the store"), hosts: [], reason: row.reason,
-                                        ttl: UInt32(clamping: Int(max(0, row.expiresAt - row.storedAt))))
-                s.entries[row.domain] = Entry(status: status, storedAt: row.storedAt, expiresAt: row.expiresAt)
+        try await store.loadDANEStatuses(batchSize: PolicyCache.loadBatch) { [self] stored in
+            state.withLock { s in
+                for row in stored where now < row.expiresAt + settings.staleLimit && s.entries[row.domain] == nil {
+                    let status = DANEStatus(regime: row.regime, mx: Self.loaded, hosts: [], reason: row.reason,
+                                            ttl: UInt32(clamping: Int(max(0, row.expiresAt - row.storedAt))))
+                    s.entries[canonicalName(row.domain) ?? row.domain] = Entry(status, storedAt: row.storedAt, expiresAt: row.expiresAt)
+                }
             }
         }
     }
@@ -79,7 +104,7 @@ public final class DANEStatusCache: Sendable {
     public func cached(_ domain: DomainName) -> DANEStatus? { look(domain) { $0.status } }
 
     /// Only the regime of ``cached(_:)``: no copy of the status on the hot path.
-    public func regime(_ domain: DomainName) -> DANEStatus.Regime? { look(domain) { $0.status.regime } }
+    public func regime(_ domain: DomainName) -> DANEStatus.Regime? { look(domain) { $0.regime } }
 
     private func look<R: Sendable>(_ domain: DomainName, _ answer: (inout Entry) -> R) -> R? {
         let now = clock.now()
@@ -88,14 +113,21 @@ public final class DANEStatusCache: Sendable {
             guard let index = s.entries.index(forKey: domain) else { return nil }
             let (expiresAt, storedAt) = (s.entries.values[index].expiresAt, s.entries.values[index].storedAt)
             guard now < expiresAt + settings.staleLimit else { return nil }
-            if !s.entries.values[index].refreshing, s.inflight[domain] == nil,
+            if !s.entries.values[index].refreshing, s.inflight[domain] == nil, s.refreshes < settings.refreshConcurrency,
                expiresAt - now < (expiresAt - storedAt) * settings.refreshShare {
                 s.entries.values[index].refreshing = true
+                s.refreshes += 1
                 refresh = true
             }
             return answer(&s.entries.values[index])  // in place: no copy of the entry
         }
-        if refresh { _ = task(for: domain) }
+        if refresh {
+            let running = task(for: domain)
+            Task { [self] in
+                _ = await running.value
+                state.withLock { $0.refreshes -= 1 }
+            }
+        }
         return result
     }
 
@@ -137,8 +169,7 @@ public final class DANEStatusCache: Sendable {
                 s.entries = s.entries.filter { now < $0.value.expiresAt + settings.staleLimit }
                 if s.entries.count >= settings.maxEntries { s.entries.removeAll(keepingCapacity: true) }
             }
-            let summary = DANEStatus(regime: status.regime, mx: status.mx, hosts: [], reason: status.reason, ttl: status.ttl)
-            s.entries[domain] = Entry(status: summary, storedAt: now, expiresAt: now + lifetime)
+            s.entries[domain] = Entry(status, storedAt: now, expiresAt: now + lifetime)
         }
         guard let store else { return }
         let row = StoredDANEStatus(domain: domain, regime: status.regime, reason: status.reason, storedAt: now, expiresAt: now + lifetime)

@@ -38,6 +38,10 @@ public final class PolicyCache: Sendable {
         public var evictAfter: Double = 180 * 86_400
         /// Proactive refreshes running at once.
         public var refreshConcurrency = 8
+        /// Background revalidations (TXT id checks started by lookups) running at once. A due one that finds them all
+        /// busy is started by a later lookup: after a restart on a large cache, the first pass of lookups does not
+        /// become as many concurrent DNS queries (each holds resolver state until answered).
+        public var revalidationConcurrency = 64
 
         public init() {}
     }
@@ -57,6 +61,8 @@ public final class PolicyCache: Sendable {
         /// A refresh failed for a policy that is not mode `none`: alert the administrator (§3.3, §10.2).
         case refreshFailed(DomainName, reason: String, expired: Bool)
         case noPolicy(DomainName, outcome: DiscoveryOutcome, reason: String)
+        /// A background revalidation (TXT id check started by a lookup) ended.
+        case revalidated(DomainName)
         case storeError(String)
     }
 
@@ -68,14 +74,34 @@ public final class PolicyCache: Sendable {
         case none
     }
 
+    /// A policy body as fetched and its parse, shared by every domain that serves the same bytes.
+    private final class SharedPolicy: Sendable {
+        let policy: STSPolicy
+        let body: [UInt8]
+        init(policy: STSPolicy, body: [UInt8]) {
+            self.policy = policy
+            self.body = body
+        }
+    }
+
+    /// A cached policy as memory keeps it, per domain and compact: the shared body and this domain's id and times.
+    /// The domain is the table's key, and a failed fetch is kept aside (``State/failures``): together they make the
+    /// ``CachedPolicy`` again.
+    private struct Stored {
+        let shared: SharedPolicy
+        let id: String
+        let fetchedAt: Double
+        let expiresAt: Double
+        var lastChecked: Double
+        var lastUsed: Double
+    }
+
     private struct Entry {
         /// Set only through `State.put`, which gives it a new generation.
-        private(set) var cached: CachedPolicy?
+        private(set) var stored: Stored?
         private(set) var generation: UInt64 = 0
         /// "No policy" is the answer until then.
         var negativeUntil: Double?
-        /// Failed fetch of a domain with nothing cached: (id, when).
-        var failure: (id: String, at: Double)?
         var revalidating = false
         var usageDirty = false
 
@@ -83,53 +109,86 @@ public final class PolicyCache: Sendable {
 
         /// A lookup at `now`, in place (no copy of the policy): a valid policy is marked used.
         mutating func use(at now: Double, revalidateAfter: Double) -> Use {
-            if let expiresAt = cached?.expiresAt, now < expiresAt {
-                cached!.lastUsed = now
+            if let expiresAt = stored?.expiresAt, now < expiresAt {
+                stored!.lastUsed = now
                 usageDirty = true
-                return .policy(revalidate: !revalidating && now - cached!.lastChecked >= revalidateAfter)
+                return .policy(revalidate: !revalidating && now - stored!.lastChecked >= revalidateAfter)
             }
             if let until = negativeUntil, now < until { return .none }
             return .unknown
         }
 
-        mutating func put(_ policy: CachedPolicy?, generation: UInt64) {
-            cached = policy
+        mutating func put(_ policy: Stored?, generation: UInt64) {
+            stored = policy
             self.generation = generation
         }
 
-        mutating func setLastChecked(_ time: Double) { cached?.lastChecked = time }
+        mutating func setLastChecked(_ time: Double) { stored?.lastChecked = time }
+    }
+
+    /// The last failed fetch of a domain: no new fetch of that id for 5 minutes (§3.3).
+    private struct Failure {
+        let id: String
+        let at: Double
     }
 
     private struct State {
         var entries: [DomainName: Entry] = [:]
+        /// Failed fetches, by domain (few: a success or the end of the backoff removes them).
+        var failures: [DomainName: Failure] = [:]
         var inflight: [DomainName: Task<Decision, Never>] = [:]
+        /// Background revalidations running.
+        var revalidations = 0
         var storeCounter: Int?
         private var generations: UInt64 = 0
         /// One copy of each distinct policy body in memory: domains of one provider share its policy.
-        private var interned: [[UInt8]: (body: [UInt8], policy: STSPolicy)] = [:]
+        private var interned: [[UInt8]: SharedPolicy] = [:]
 
-        /// Caches `policy` (or forgets it) for `domain` under a new generation.
+        /// Caches `policy` (or forgets it) for `domain` under a new generation; its failed fetch, if any, is kept aside.
         mutating func put(_ policy: CachedPolicy?, for domain: DomainName) {
             generations += 1
-            entries[domain, default: Entry()].put(policy.map { intern($0) }, generation: generations)
+            var stored: Stored?
+            if let policy {
+                stored = Stored(shared: intern(policy), id: policy.id, fetchedAt: policy.fetchedAt, expiresAt: policy.expiresAt,
+                                lastChecked: policy.lastChecked, lastUsed: policy.lastUsed)
+                if let id = policy.failedID, let at = policy.failedAt {
+                    failures[domain] = Failure(id: id, at: at)
+                } else {
+                    failures[domain] = nil
+                }
+            }
+            entries[domain, default: Entry()].put(stored, generation: generations)
         }
 
-        /// `policy` with the body and parsed policy shared with every other domain that serves the same bytes.
-        private mutating func intern(_ policy: CachedPolicy) -> CachedPolicy {
-            var shared = policy
-            if let known = interned[policy.body], known.policy == policy.policy {
-                shared.body = known.body
-                shared.policy = known.policy
-            } else {
-                interned[policy.body] = (policy.body, policy.policy)
+        /// The cached policy of `domain` as a ``CachedPolicy`` (nil: none).
+        func policy(_ domain: DomainName) -> CachedPolicy? {
+            entries[domain]?.stored.map { policy($0, domain) }
+        }
+
+        func policy(_ stored: Stored, _ domain: DomainName) -> CachedPolicy {
+            var policy = CachedPolicy(domain: domain, id: stored.id, policy: stored.shared.policy, body: stored.shared.body,
+                                      fetchedAt: stored.fetchedAt, lastUsed: stored.lastUsed)
+            policy.expiresAt = stored.expiresAt
+            policy.lastChecked = stored.lastChecked
+            if let failure = failures[domain] {
+                policy.failedID = failure.id
+                policy.failedAt = failure.at
             }
+            return policy
+        }
+
+        /// The shared body and parse of `policy`'s bytes.
+        private mutating func intern(_ policy: CachedPolicy) -> SharedPolicy {
+            if let known = interned[policy.body], known.policy == policy.policy { return known }
+            let shared = SharedPolicy(policy: policy.policy, body: policy.body)
+            interned[policy.body] = shared
             return shared
         }
 
-        /// Drops interned policies no domain uses any more (`used`: the bodies in use, gathered outside the lock; a body
+        /// Drops interned policies no domain uses any more (`used`: those in use, gathered outside the lock; one
         /// interned since then may be dropped too, which only means its next user keeps its own copy).
-        mutating func pruneInterned(keeping used: Set<[UInt8]>) {
-            interned = interned.filter { used.contains($0.key) }
+        mutating func pruneInterned(keeping used: Set<ObjectIdentifier>) {
+            interned = interned.filter { used.contains(ObjectIdentifier($0.value)) }
         }
     }
 
@@ -152,41 +211,65 @@ public final class PolicyCache: Sendable {
     /// Loads every stored entry into memory; call before serving.
     public func load() async throws {
         guard let store else { return }
-        let all = try await store.loadAll()
         let counter = try await store.externalChangeCounter()
-        state.withLock { s in
-            for entry in all { s.put(entry, for: entry.domain) }
-            s.storeCounter = counter
+        _ = try await loadStore(store)
+        state.withLock { $0.storeCounter = counter }
+    }
+
+    /// Puts every stored entry in memory, a batch at a time (the decoded rows of a large store never all exist at
+    /// once); returns the domains the store has.
+    private func loadStore(_ store: any PolicyStore) async throws -> Set<DomainName> {
+        let seen = Mutex<Set<DomainName>>([])
+        try await store.loadAll(batchSize: Self.loadBatch) { [self] batch in
+            state.withLock { s in for entry in batch { s.put(entry, for: entry.domain) } }
+            seen.withLock { for entry in batch { $0.insert(entry.domain) } }
         }
+        return seen.withLock { $0 }
+    }
+
+    static let loadBatch = 1000
+
+    /// The name as the cache keeps it, when it has an entry for the domain: a caller that keeps a name per domain
+    /// keeps this one, so memory holds one copy of each name (nil: no entry).
+    public func canonicalName(_ domain: DomainName) -> DomainName? {
+        state.withLock { s in s.entries.index(forKey: domain).map { s.entries.keys[$0] } }
     }
 
     /// The number of domains with a cached policy.
-    public var count: Int { state.withLock { $0.entries.values.count { $0.cached != nil } } }
+    public var count: Int { state.withLock { $0.entries.values.count { $0.stored != nil } } }
 
     /// Every cached policy (for `mta-sts cache list` and tests).
-    public var entries: [CachedPolicy] { state.withLock { $0.entries.values.compactMap(\.cached) } }
+    public var entries: [CachedPolicy] {
+        state.withLock { s in s.entries.compactMap { domain, entry in entry.stored.map { s.policy($0, domain) } } }
+    }
 
     // MARK: Lookups
 
     /// The hot path: the answer when memory already has it, else nil (then call ``resolve(_:)``).
     /// No I/O and no suspension; a due revalidation is started in the background.
     public func cached(_ domain: DomainName) -> Decision? {
-        look(domain, policy: { .policy($0.cached!) }, none: Decision.none)
+        look(domain, policy: { s, index in .policy(s.policy(s.entries.values[index].stored!, domain)) }, none: Decision.none)
     }
 
     /// ``cached(_:)`` without copying the policy: for a caller that keeps what it rendered from a policy and
     /// needs the policy itself only when the generation changed.
     public func glance(_ domain: DomainName) -> Glance? {
-        look(domain, policy: { .policy(generation: $0.generation, mode: $0.cached!.policy.mode, hasMX: !$0.cached!.policy.mx.isEmpty) },
-             none: Glance.none)
+        look(domain, policy: { s, index in
+            // Read in place: no copy of the entry (and no reference counting) on the hot path.
+            .policy(generation: s.entries.values[index].generation, mode: s.entries.values[index].stored!.shared.policy.mode,
+                    hasMX: !s.entries.values[index].stored!.shared.policy.mx.isEmpty)
+        }, none: Glance.none)
     }
 
     /// ``cached(_:)`` with the generation of the policy returned, read together (nil generation: no policy).
     public func current(_ domain: DomainName) -> (Decision, UInt64?)? {
-        look(domain, policy: { (Decision.policy($0.cached!), Optional($0.generation)) }, none: (Decision.none, nil))
+        look(domain, policy: { s, index in
+            (Decision.policy(s.policy(s.entries.values[index].stored!, domain)), Optional(s.entries.values[index].generation))
+        }, none: (Decision.none, nil))
     }
 
-    private func look<R: Sendable>(_ domain: DomainName, policy: (inout Entry) -> R, none: R) -> R? {
+    /// `policy` reads the entry at the index (valid, just marked used) in place.
+    private func look<R: Sendable>(_ domain: DomainName, policy: (State, Dictionary<DomainName, Entry>.Index) -> R, none: R) -> R? {
         let now = clock.now()
         var revalidate = false
         let result: R? = state.withLock { s in
@@ -196,17 +279,22 @@ public final class PolicyCache: Sendable {
             case .unknown: return nil
             case .none: return none
             case .policy(let due):
-                if due, s.inflight[domain] == nil {
+                if due, s.inflight[domain] == nil, s.revalidations < settings.revalidationConcurrency {
                     s.entries.values[index].revalidating = true
+                    s.revalidations += 1
                     revalidate = true
                 }
-                return policy(&s.entries.values[index])
+                return policy(s, index)
             }
         }
         if revalidate {
             Task { [self] in
                 _ = await self.coalesced(domain, forceFetch: false)
-                self.state.withLock { $0.entries[domain]?.revalidating = false }
+                self.state.withLock { s in
+                    s.entries[domain]?.revalidating = false
+                    s.revalidations -= 1
+                }
+                self.onEvent(.revalidated(domain))
             }
         }
         return result
@@ -255,7 +343,8 @@ public final class PolicyCache: Sendable {
     private func update(_ domain: DomainName, forceFetch: Bool) async -> Decision {
         let lookup = await discovery.lookupRecord(domain)
         let now = clock.now()
-        let (current, failure) = state.withLock { s in (s.entries[domain]?.cached, s.entries[domain]?.failure) }
+        let current = state.withLock { $0.policy(domain) }
+        let failure = state.withLock { $0.failures[domain] }
         let valid = current.flatMap { $0.isValid(at: now) ? $0 : nil }
 
         switch lookup.outcome {
@@ -265,9 +354,7 @@ public final class PolicyCache: Sendable {
                 // Same id: nothing to fetch. This does not extend max_age (only a fetch does, §3.2).
                 return .policy(checked(keep, at: now))
             }
-            let failedID = current?.failedID ?? failure?.id
-            let failedAt = current?.failedAt ?? failure?.at
-            if !forceFetch, failedID == id, let at = failedAt, now - at < settings.fetchBackoff {
+            if !forceFetch, let failure, failure.id == id, now - failure.at < settings.fetchBackoff {
                 return valid.map(Decision.policy) ?? remember(domain, none: now + settings.failureRetry)
             }
             return await fetch(domain, id: id, current: current, now: now)
@@ -302,11 +389,8 @@ public final class PolicyCache: Sendable {
             var entry = CachedPolicy(domain: domain, id: id, policy: policy, body: body, fetchedAt: done,
                                      lastUsed: current?.lastUsed ?? done)
             entry.lastChecked = done
-            state.withLock { s in
-                s.entries[domain, default: Entry()].negativeUntil = nil
-                s.entries[domain]?.failure = nil
-            }
-            await commit(entry)
+            state.withLock { $0.entries[domain, default: Entry()].negativeUntil = nil }
+            await commit(entry)  // without a failure: it is removed
             onEvent(.fetched(domain, id: id, mode: policy.mode))
             // max_age 0: valid for this decision only; the next lookup fetches again.
             return .policy(entry)
@@ -322,7 +406,7 @@ public final class PolicyCache: Sendable {
             }
             if keep.isValid(at: done) { return .policy(keep) }  // an invalid or failed fetch never replaces it
         } else {
-            state.withLock { $0.entries[domain, default: Entry()].failure = (id, done) }
+            state.withLock { $0.failures[domain] = Failure(id: id, at: done) }
         }
         return remember(domain, none: done + settings.failureRetry)
     }
@@ -364,14 +448,18 @@ public final class PolicyCache: Sendable {
             var evicted: [DomainName] = []
             var due: [DomainName] = []
             for (domain, entry) in s.entries {
-                guard let cached = entry.cached else {
+                let failure = s.failures[domain]
+                guard let cached = entry.stored else {
                     // Nothing cached: forget the domain once its negative time and fetch backoff are over.
                     let negativeOver = entry.negativeUntil.map { $0 < now } ?? true
-                    let backoffOver = entry.failure.map { now - $0.at >= settings.fetchBackoff } ?? true
-                    if negativeOver, backoffOver, s.inflight[domain] == nil { s.entries[domain] = nil }
+                    let backoffOver = failure.map { now - $0.at >= settings.fetchBackoff } ?? true
+                    if negativeOver, backoffOver, s.inflight[domain] == nil {
+                        s.entries[domain] = nil
+                        s.failures[domain] = nil
+                    }
                     continue
                 }
-                let backingOff = cached.failedAt.map { now - $0 < settings.fetchBackoff } ?? false
+                let backingOff = failure.map { now - $0.at < settings.fetchBackoff } ?? false
                 if now - cached.lastUsed > settings.evictAfter {
                     evicted.append(domain)
                 } else if now - cached.lastUsed <= settings.refreshWindow, now - cached.fetchedAt >= settings.refreshInterval,
@@ -379,11 +467,14 @@ public final class PolicyCache: Sendable {
                     due.append(domain)
                 }
             }
-            for d in evicted { s.entries[d] = nil }
+            for d in evicted {
+                s.entries[d] = nil
+                s.failures[d] = nil
+            }
             return (evicted, due)
         }
-        // Hashing every body happens outside the lock that every lookup takes.
-        let used = Set(state.withLock { $0.entries.values.compactMap { $0.cached?.body } })
+        // The set is built outside the lock that every lookup takes.
+        let used = Set(state.withLock { $0.entries.values.compactMap { $0.stored.map { ObjectIdentifier($0.shared) } } })
         state.withLock { $0.pruneInterned(keeping: used) }
         if let store {
             for d in evicted {
@@ -408,7 +499,7 @@ public final class PolicyCache: Sendable {
         let dirty = state.withLock { s -> [(domain: DomainName, lastUsed: Double)] in
             var out: [(domain: DomainName, lastUsed: Double)] = []
             for (domain, entry) in s.entries where entry.usageDirty {
-                if let cached = entry.cached { out.append((domain, cached.lastUsed)) }
+                if let stored = entry.stored { out.append((domain, stored.lastUsed)) }
                 s.entries[domain]?.usageDirty = false
             }
             return out
@@ -418,14 +509,12 @@ public final class PolicyCache: Sendable {
             let counter = try await store.externalChangeCounter()
             let known = state.withLock { $0.storeCounter }
             guard counter != known else { return }
-            let all = try await store.loadAll()
-            let stored = Dictionary(all.map { ($0.domain, $0) }, uniquingKeysWith: { a, _ in a })
+            let stored = try await loadStore(store)
             state.withLock { s in
                 s.storeCounter = counter
-                for (domain, entry) in s.entries where entry.cached != nil && stored[domain] == nil {
+                for (domain, entry) in s.entries where entry.stored != nil && !stored.contains(domain) {
                     s.put(nil, for: domain)  // purged by `mta-sts cache purge`
                 }
-                for (domain, entry) in stored { s.put(entry, for: domain) }
             }
         } catch {
             onEvent(.storeError("syncing with the store: \(error)"))

@@ -1,4 +1,5 @@
 import MTASTSCore
+import Synchronization
 
 /// One cached policy, as the cache keeps it in memory and a ``PolicyStore`` persists it. Times are
 /// seconds since the Unix epoch (wall clock), so they mean the same after a restart.
@@ -39,8 +40,11 @@ public struct CachedPolicy: Sendable, Hashable {
 /// everything in memory and writes through; the store is read in full at start, so a restart or a crash
 /// loses nothing that was written.
 public protocol PolicyStore: Sendable {
-    /// Every stored entry (at start, and when another process changed the store).
+    /// Every stored entry (`mta-sts cache list`).
     func loadAll() async throws -> [CachedPolicy]
+    /// Every stored entry, handed to `body` in batches of at most `batchSize` (at start, and when another process
+    /// changed the store): memory holds one batch of decoded rows at a time, never the whole store.
+    func loadAll(batchSize: Int, _ body: @escaping @Sendable ([CachedPolicy]) -> Void) async throws
     /// Inserts or replaces the entry for its domain.
     func save(_ entry: CachedPolicy) async throws
     /// Records when domains were last used (batched; the hot path never writes).
@@ -55,6 +59,12 @@ public protocol PolicyStore: Sendable {
 }
 
 extension PolicyStore {
+    public func loadAll() async throws -> [CachedPolicy] {
+        let all = Mutex<[CachedPolicy]>([])
+        try await loadAll(batchSize: 1000) { batch in all.withLock { $0 += batch } }
+        return all.withLock { $0 }
+    }
+
     public func load(_ domain: DomainName) async throws -> CachedPolicy? {
         try await loadAll().first { $0.domain == domain }
     }
@@ -82,9 +92,19 @@ public struct StoredDANEStatus: Sendable, Hashable {
 
 /// Persistence for ``DANEStatusCache`` (both policy stores implement it beside ``PolicyStore``).
 public protocol DANEStatusStore: Sendable {
-    func loadDANEStatuses() async throws -> [StoredDANEStatus]
+    /// Every stored status, handed to `body` in batches of at most `batchSize` (as ``PolicyStore/loadAll(batchSize:_:)``).
+    func loadDANEStatuses(batchSize: Int, _ body: @escaping @Sendable ([StoredDANEStatus]) -> Void) async throws
     /// Inserts or replaces the status of its domain.
     func saveDANEStatus(_ status: StoredDANEStatus) async throws
+}
+
+extension DANEStatusStore {
+    /// Every stored status.
+    public func loadDANEStatuses() async throws -> [StoredDANEStatus] {
+        let all = Mutex<[StoredDANEStatus]>([])
+        try await loadDANEStatuses(batchSize: 1000) { batch in all.withLock { $0 += batch } }
+        return all.withLock { $0 }
+    }
 }
 
 /// Wall-clock time; injected so tests can move it.

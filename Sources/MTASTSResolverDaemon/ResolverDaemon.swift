@@ -50,8 +50,9 @@ public final class ResolverDaemon: Sendable {
         let fetcher: HTTPPolicyFetcher
         do {
             let (mode, anchor) = try DNSSECMode.resolve(mode: configuration.dnssec, anchor: configuration.dnsTrustAnchor)
+            // The policy and DANE caches remember what matters; libunbound's own answer caches are kept small.
             resolver = try UnboundResolver(.init(servers: configuration.dnsServers, trustAnchorFile: anchor,
-                                                 timeout: .seconds(configuration.dnsTimeout)))
+                                                 timeout: .seconds(configuration.dnsTimeout), answerCacheBytes: 512 << 10))
             fetcher = try HTTPPolicyFetcher(.init(extraTrustRootsFile: configuration.caFile,
                                                   timeout: .seconds(configuration.fetchTimeout)))
             dnssec = (mode, anchor, try mode.daneResolver(main: resolver, servers: configuration.dnsServers,
@@ -116,6 +117,8 @@ public final class ResolverDaemon: Sendable {
                          metadata: ["domain": "\(d)", "reason": "\(reason)"])
         case .noPolicy(let d, let outcome, let reason):
             logger.debug("no policy", metadata: ["domain": "\(d)", "outcome": "\(outcome.rawValue)", "reason": "\(reason)"])
+        case .revalidated(let d):
+            logger.trace("TXT id checked", metadata: ["domain": "\(d)"])
         case .storeError(let reason):
             logger.error("cache store error", metadata: ["reason": "\(reason)"])
         }
@@ -145,11 +148,13 @@ public final class ResolverDaemon: Sendable {
     public func shutdown() async { await store?.close() }
 
     private func serve() async throws {
+        fixMallocThresholds()
         try await cache.load()
         logger.info("cache loaded", metadata: ["policies": "\(cache.count)", "store": "\(configuration.cache)"])
         if let dane {
-            do { try await dane.load() } catch { logger.error("cannot load the DANE statuses", metadata: ["reason": "\(error)"]) }
+            do { try await dane.load(canonicalName: { [cache] in cache.canonicalName($0) }) } catch { logger.error("cannot load the DANE statuses", metadata: ["reason": "\(error)"]) }
         }
+        _ = mallocTrim?(0)  // the decoded rows are gone: their memory goes back before serving
         let check = await dnssec.mode.selfCheck(dane: dnssec.resolver ?? NoDNS(), anchor: dnssec.anchor)
         if check.ok { logger.info("\(check.message)") } else { logger.warning("\(check.message)") }
         let endpoint: SocketmapServer.Endpoint
@@ -236,12 +241,13 @@ struct MaintenanceService: Service {
 
 /// glibc keeps the memory freed by busy threads in their arenas (TLS handshakes, HTTP and DNS buffers of a
 /// burst of misses or refreshes): RSS would stay at the burst's peak. Once a burst has ended (a second without
-/// misses, fetches or DANE lookups after some), the free memory goes back to the system, so RSS follows the
+/// misses, fetches, TXT id checks or DANE lookups after some), the free memory goes back to the system, so RSS follows the
 /// cache's real size. Hits do not count: they allocate nothing that outlives them.
 struct MemoryTrimService: Service {
     let metrics: ResolverMetrics
     private static let activity: [ResolverMetrics.Counter] = [
         .miss, .fetchValid, .fetchError, .fetchWebPKI, .fetchPolicyInvalid, .daneApplies, .daneNotApplicable, .daneDeferred,
+        .revalidation,
     ]
 
     func run() async throws {
@@ -270,6 +276,18 @@ private let mallocTrim: (@convention(c) (Int) -> Int32)? = {
     guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "malloc_trim") else { return nil }
     return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
 }()
+
+/// glibc raises its mmap and trim thresholds whenever a large block is freed (up to 32 and 64 MiB): once the cache's
+/// tables have grown a few times (each growth frees the old table), blocks of many MiB come from the thread arenas,
+/// and an arena's free top (which `malloc_trim` leaves alone outside the main arena) is kept up to the trim
+/// threshold: tens of MiB that are never returned. Fixing both at glibc's initial 128 KiB keeps large blocks in
+/// their own mappings and lets free arena memory go back to the system. No-op outside glibc.
+private func fixMallocThresholds() {
+    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "mallopt") else { return }
+    let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+    _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 128 << 10)
+    _ = mallopt(-1 /* M_TRIM_THRESHOLD */, 128 << 10)
+}
 
 /// SIGHUP reloads the configuration.
 struct ReloadService: Service {

@@ -8,7 +8,7 @@ public final class ResolverMetrics: Sendable {
     public enum Counter: Int, CaseIterable, Sendable {
         case hit, miss, skipped, replyOK, replyNotFound, replyDANE, replyTemp
         case daneApplies, daneNotApplicable, daneDeferred
-        case fetchValid, fetchError, fetchWebPKI, fetchPolicyInvalid, refreshFailed, storeError
+        case fetchValid, fetchError, fetchWebPKI, fetchPolicyInvalid, refreshFailed, storeError, revalidation
     }
 
     // One atomic per counter (no lock on the hot path).
@@ -32,6 +32,7 @@ public final class ResolverMetrics: Sendable {
             }
         case .refreshFailed: count(.refreshFailed)
         case .storeError: count(.storeError)
+        case .revalidated: count(.revalidation)
         case .noPolicy: break
         }
     }
@@ -74,6 +75,9 @@ public final class ResolverMetrics: Sendable {
             # HELP mtasts_refresh_failures_total Failed refreshes of cached policies other than mode none.
             # TYPE mtasts_refresh_failures_total counter
             mtasts_refresh_failures_total \(v(.refreshFailed))
+            # HELP mtasts_revalidations_total Background TXT id checks of cached policies (started by lookups when due).
+            # TYPE mtasts_revalidations_total counter
+            mtasts_revalidations_total \(v(.revalidation))
             # HELP mtasts_store_errors_total Errors writing or reading the persistent store.
             # TYPE mtasts_store_errors_total counter
             mtasts_store_errors_total \(v(.storeError))

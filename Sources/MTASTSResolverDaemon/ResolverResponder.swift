@@ -11,31 +11,72 @@ import Synchronization
 /// The hot path keeps, per raw request (the `name key` bytes), the parsed key and the last reply frame
 /// together with the policy generation and DANE regime it was rendered from; a hit whose policy and regime
 /// are unchanged writes that frame again, so a cached domain costs three dictionary lookups and no
-/// decoding, copying or rendering.
+/// decoding, copying or rendering. One memo exists per domain asked for, so it is kept small: the zone by
+/// reference, the request bytes inline (``RequestKey``), the frame as an index into the distinct frames (many domains
+/// share one provider's reply), the fields ordered to pack.
 public final class ResolverResponder: SocketmapResponder {
     private struct Memo {
+        let zone: Zone
+        /// What the frame was rendered from.
+        var renderedFrom: Stamp
+        /// The last reply, in ``Memos/frames`` (``Memos/none``: not rendered yet).
+        var frame: UInt32 = Memos.none
         let key: PolicyKey
-        let zone: ZoneOptions
-        /// What the frame was rendered from (nil: not rendered yet).
-        var renderedFrom: Stamp?
-        var frame: ByteBuffer?
+    }
+
+    /// The memos and the distinct frames they point at, under one lock (a hit reads both at once).
+    private struct Memos {
+        static let none = UInt32.max
+        var byRequest: [RequestKey: Memo] = [:]
+        var frames: [ByteBuffer] = []
+        var frameIndex: [String: UInt32] = [:]
+
+        /// The memo of a request and its frame (nil: not rendered yet).
+        func lookup(_ id: RequestKey) -> (Memo, ByteBuffer?)? {
+            guard let memo = byRequest[id] else { return nil }
+            return (memo, memo.frame == Self.none ? nil : frames[Int(memo.frame)])
+        }
+
+        /// The index of `frame` for the reply `payload` (interned: identical replies share one frame).
+        mutating func intern(_ payload: String, _ frame: () -> ByteBuffer) -> UInt32 {
+            if let index = frameIndex[payload] { return index }
+            let index = UInt32(frames.count)
+            frames.append(frame())
+            frameIndex[payload] = index
+            return index
+        }
+
+        mutating func removeAll() {
+            byRequest.removeAll(keepingCapacity: true)
+            frames.removeAll()
+            frameIndex.removeAll()
+        }
+    }
+
+    /// A zone's options, shared by every memo of the zone; a SIGHUP makes new ones (memos compare by identity).
+    private final class Zone: Sendable {
+        let options: ZoneOptions
+        init(_ options: ZoneOptions) { self.options = options }
     }
 
     /// A policy version and DANE regime: a new fetch or regime gives a new stamp, usage bookkeeping does not.
     private struct Stamp: Equatable {
-        /// The policy cache's generation of the domain's policy (nil: "no policy").
-        let generation: UInt64?
+        /// The policy cache's generation of the domain's policy (0: "no policy"; generations start at 1).
+        let generation: UInt64
         let regime: DANEStatus.Regime?
+
+        init(generation: UInt64?, regime: DANEStatus.Regime?) {
+            self.generation = generation ?? 0
+            self.regime = regime
+        }
     }
 
     private let cache: PolicyCache
     /// DANE precedence (RFC 8461 §2); nil when the DNSSEC mode is `off`.
     private let dane: DANEStatusCache?
-    private let zones: Mutex<(default: ZoneOptions, named: [String: ZoneOptions])>
-    /// By request bytes (a compact copy of the first request's payload).
-    private let memos = Mutex<[ByteBuffer: Memo]>([:])
-    /// Identical replies share one frame (many domains point at one provider's policy).
-    private let frames = Mutex<[String: ByteBuffer]>([:])
+    private let zones: Mutex<(default: Zone, named: [String: Zone])>
+    /// By request bytes.
+    private let memos = Mutex(Memos())
     /// Bound on remembered requests (a client sending endless distinct keys cannot grow memory without limit).
     private let maxMemos = 200_000
     public let metrics: ResolverMetrics
@@ -49,7 +90,7 @@ public final class ResolverResponder: SocketmapResponder {
                 metrics: ResolverMetrics, daneMinimumWait: Duration = .milliseconds(2500), logger: Logger? = nil) {
         self.cache = cache
         self.dane = dane
-        self.zones = Mutex((defaultZone, zones))
+        self.zones = Mutex((Zone(defaultZone), zones.mapValues(Zone.init)))
         self.metrics = metrics
         self.daneMinimumWait = daneMinimumWait
         self.logger = logger
@@ -57,30 +98,32 @@ public final class ResolverResponder: SocketmapResponder {
 
     /// Replaces the zones (SIGHUP).
     public func reconfigure(defaultZone: ZoneOptions, zones: [String: ZoneOptions]) {
-        self.zones.withLock { $0 = (defaultZone, zones) }
-        memos.withLock { $0.removeAll() }
-        frames.withLock { $0.removeAll() }
+        self.zones.withLock { $0 = (Zone(defaultZone), zones.mapValues(Zone.init)) }
+        memos.withLock { $0 = Memos() }
     }
 
-    private func options(_ name: String) -> ZoneOptions {
+    private func zone(_ name: String) -> Zone {
         zones.withLock { $0.named[name] ?? $0.default }
     }
 
-    /// The parsed key and zone of a request, remembered.
-    private func memo(for request: SocketmapRequest) -> Memo {
-        if let memo = memos.withLock({ $0[request.payload] }) { return memo }
-        let memo = Memo(key: PolicyKey(request.key), zone: options(request.name), renderedFrom: nil, frame: nil)
-        // A copy of just these bytes: the request's buffer is a slice of the connection's read buffer.
-        let id = ByteBuffer(bytes: request.payload.readableBytesView)
+    /// The parsed key and zone of a request, remembered, and its last frame.
+    private func memo(for request: SocketmapRequest, id: RequestKey) -> (Memo, ByteBuffer?) {
+        if let found = memos.withLock({ $0.lookup(id) }) { return found }
+        var key = PolicyKey(request.key)
+        // The cache's copy of the name, when it has one (after a restart): one copy of each name in memory.
+        if case .domain(let name) = key, let kept = cache.canonicalName(name) { key = .domain(kept) }
+        let memo = Memo(zone: zone(request.name), renderedFrom: Stamp(generation: nil, regime: nil), key: key)
         memos.withLock { m in
-            if m.count >= maxMemos { m.removeAll(keepingCapacity: true) }
-            m[id] = memo
+            if m.byRequest.count >= maxMemos || m.frames.count >= maxMemos { m.removeAll() }
+            m.byRequest[id] = memo
         }
-        return memo
+        return (memo, nil)
     }
 
     public func immediateReply(to request: SocketmapRequest) -> ByteBuffer? {
-        let memo = memo(for: request)
+        let id = RequestKey(request.payload)
+        let (memo, rendered) = memo(for: request, id: id)
+        let zone = memo.zone.options
         guard case .domain(let domain) = memo.key else {
             metrics.count(.skipped)
             metrics.count(.replyNotFound)
@@ -90,12 +133,12 @@ public final class ResolverResponder: SocketmapResponder {
         var source = Stamp(generation: nil, regime: nil)
         if case .policy(let generation, let mode, let hasMX) = glance {
             source = Stamp(generation: generation, regime: nil)
-            if let dane, PostfixPolicyReply.isEnforced(mode: mode, hasMX: hasMX, options: memo.zone) {
+            if let dane, PostfixPolicyReply.isEnforced(mode: mode, hasMX: hasMX, options: zone) {
                 guard let regime = dane.regime(domain) else { return nil }  // the DANE status needs DNS: not here
                 source = Stamp(generation: generation, regime: regime)
             }
         }
-        if let frame = memo.frame, memo.renderedFrom == source, source.regime != .deferred {
+        if let frame = rendered, memo.renderedFrom == source, source.regime != .deferred {
             metrics.count(.hit)
             metrics.count(frame == Self.notFound ? .replyNotFound : source.regime == .dane ? .replyDANE : .replyOK)
             return frame
@@ -104,32 +147,38 @@ public final class ResolverResponder: SocketmapResponder {
         // frame with exactly what it was rendered from.
         guard let (decision, generation) = cache.current(domain) else { return nil }
         var status: DANEStatus? = nil
-        if let dane, needsDANE(decision, memo.zone) {
+        if let dane, needsDANE(decision, zone) {
             guard let known = dane.cached(domain) else { return nil }
             status = known
         }
         metrics.count(.hit)
-        let frame = self.frame(PostfixPolicyReply.reply(for: decision, dane: status, options: memo.zone))
-        memos.withLock { m in
+        let reply = PostfixPolicyReply.reply(for: decision, dane: status, options: zone)
+        count(reply)
+        if case .temp = reply { return reply.frame }  // carries a changing reason: neither shared nor remembered
+        let payload = reply.payload
+        return memos.withLock { m in
+            let frame = m.intern(payload) { reply == .notFound ? Self.notFound : reply.frame }
             // Not when SIGHUP changed the zones meanwhile: that frame would be for the old zone.
-            guard m[request.payload]?.zone == memo.zone else { return }
-            m[request.payload]?.renderedFrom = Stamp(generation: generation, regime: status?.regime)
-            m[request.payload]?.frame = frame
+            if let index = m.byRequest.index(forKey: id), m.byRequest.values[index].zone === memo.zone {
+                m.byRequest.values[index].renderedFrom = Stamp(generation: generation, regime: status?.regime)
+                m.byRequest.values[index].frame = frame
+            }
+            return m.frames[Int(frame)]
         }
-        return frame
     }
 
     public func reply(to request: SocketmapRequest) async -> ByteBuffer {
-        let memo = memo(for: request)
+        let (memo, _) = memo(for: request, id: RequestKey(request.payload))
+        let zone = memo.zone.options
         guard case .domain(let domain) = memo.key else { return Self.notFound }
         metrics.count(.miss)
         let started = ContinuousClock.now
         let policyKnown = if case .policy = cache.glance(domain) { true } else { false }
-        let decision = await cache.resolve(domain, deadline: memo.zone.timeout)
-        guard let dane, needsDANE(decision, memo.zone) else {
-            return frame(PostfixPolicyReply.reply(for: decision, options: memo.zone))
+        let decision = await cache.resolve(domain, deadline: zone.timeout)
+        guard let dane, needsDANE(decision, zone) else {
+            return frame(PostfixPolicyReply.reply(for: decision, options: zone))
         }
-        let left = memo.zone.timeout - (ContinuousClock.now - started)
+        let left = zone.timeout - (ContinuousClock.now - started)
         guard let status = await dane.resolve(domain, deadline: max(left, daneMinimumWait)) else {
             // An enforced policy, but whether DANE applies is not known yet: `secure` could override DANE (RFC 8461 §2).
             if policyKnown {
@@ -145,7 +194,7 @@ public final class ResolverResponder: SocketmapResponder {
                             metadata: ["domain": "\(domain)"])
             return frame(.notFound)
         }
-        return frame(PostfixPolicyReply.reply(for: decision, dane: status, options: memo.zone))
+        return frame(PostfixPolicyReply.reply(for: decision, dane: status, options: zone))
     }
 
     /// DANE precedence matters only where our reply would change delivery (an enforced policy).
@@ -154,21 +203,20 @@ public final class ResolverResponder: SocketmapResponder {
         return PostfixPolicyReply.isEnforced(cached.policy, options: zone)
     }
 
+    /// The frame of a reply computed off the hot path (identical replies share one frame).
     private func frame(_ reply: SocketmapReply) -> ByteBuffer {
+        count(reply)
+        if reply == .notFound { return Self.notFound }
+        if case .temp = reply { return reply.frame }  // carries a changing reason: not shared
+        let payload = reply.payload
+        return memos.withLock { m in m.frames[Int(m.intern(payload) { reply.frame })] }
+    }
+
+    private func count(_ reply: SocketmapReply) {
         switch reply {
         case .ok(let data): metrics.count(data.hasPrefix("dane") ? .replyDANE : .replyOK)
         case .temp, .perm: metrics.count(.replyTemp)
         case .notFound: metrics.count(.replyNotFound)
-        }
-        if reply == .notFound { return Self.notFound }
-        if case .temp = reply { return reply.frame }  // carries a changing reason: not shared
-        let payload = reply.payload
-        return frames.withLock { f in
-            if let shared = f[payload] { return shared }
-            if f.count >= maxMemos { f.removeAll(keepingCapacity: true) }
-            let frame = reply.frame
-            f[payload] = frame
-            return frame
         }
     }
 }

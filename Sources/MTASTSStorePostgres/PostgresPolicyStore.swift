@@ -91,14 +91,14 @@ public final class PostgresPolicyStore: PolicyStore {
         state.withLock { $0.schemaReady = true }
     }
 
-    public func loadAll() async throws -> [CachedPolicy] {
+    public func loadAll(batchSize: Int, _ body: @escaping @Sendable ([CachedPolicy]) -> Void) async throws {
         try await prepare()
-        return try await withConnection { [logger] connection in
+        try await withConnection { [logger] connection in
             let rows = try await connection.query("""
                 SELECT domain, policy_id, body, fetched_at, expires_at, last_checked, last_used, failed_id, failed_at
                 FROM mta_sts_policies
                 """, logger: logger)
-            return try await Self.entries(rows)
+            try await Self.entries(rows, batchSize: batchSize, body)
         }
     }
 
@@ -110,7 +110,9 @@ public final class PostgresPolicyStore: PolicyStore {
                 SELECT domain, policy_id, body, fetched_at, expires_at, last_checked, last_used, failed_id, failed_at
                 FROM mta_sts_policies WHERE domain = \(domain.value)
                 """, logger: logger)
-            return try await Self.entries(rows).first
+            var found: CachedPolicy?
+            try await Self.entries(rows, batchSize: 1) { found = found ?? $0.first }
+            return found
         }
     }
 
@@ -258,7 +260,8 @@ public final class PostgresPolicyStore: PolicyStore {
         return String(describing: error)
     }
 
-    private static func entries(_ rows: PostgresRowSequence) async throws -> [CachedPolicy] {
+    /// The rows as entries, decoded as they stream in and handed over in batches.
+    private static func entries(_ rows: PostgresRowSequence, batchSize: Int, _ deliver: ([CachedPolicy]) -> Void) async throws {
         var out: [CachedPolicy] = []
         for try await (domain, id, body, fetchedAt, expiresAt, lastChecked, lastUsed, failedID, failedAt)
             in rows.decode((String, String, ByteBuffer, Double, Double, Double, Double, String?, Double?).self) {
@@ -270,8 +273,12 @@ public final class PostgresPolicyStore: PolicyStore {
             entry.failedID = failedID
             entry.failedAt = failedAt
             out.append(entry)
+            if out.count >= batchSize {
+                deliver(out)
+                out.removeAll(keepingCapacity: true)
+            }
         }
-        return out
+        if !out.isEmpty { deliver(out) }
     }
 
     private static func schemaComplete(_ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
@@ -364,16 +371,20 @@ private final class Flag: Sendable {
 }
 
 extension PostgresPolicyStore: DANEStatusStore {
-    public func loadDANEStatuses() async throws -> [StoredDANEStatus] {
+    public func loadDANEStatuses(batchSize: Int, _ body: @escaping @Sendable ([StoredDANEStatus]) -> Void) async throws {
         try await prepare()
-        return try await withConnection { [logger] connection in
+        try await withConnection { [logger] connection in
             let rows = try await connection.query("SELECT domain, regime, reason, stored_at, expires_at FROM mta_sts_dane", logger: logger)
             var out: [StoredDANEStatus] = []
             for try await (domain, regime, reason, storedAt, expiresAt) in rows.decode((String, String, String, Double, Double).self) {
                 guard let d = try? DomainName(domain), let r = DANEStatus.Regime(rawValue: regime) else { continue }
                 out.append(StoredDANEStatus(domain: d, regime: r, reason: reason, storedAt: storedAt, expiresAt: expiresAt))
+                if out.count >= batchSize {
+                    body(out)
+                    out.removeAll(keepingCapacity: true)
+                }
             }
-            return out
+            if !out.isEmpty { body(out) }
         }
     }
 

@@ -50,10 +50,25 @@ public final class SQLitePolicyStore: PolicyStore {
         try migrator.migrate(pool)
     }
 
-    public func loadAll() async throws -> [CachedPolicy] {
+    public func loadAll(batchSize: Int, _ body: @escaping @Sendable ([CachedPolicy]) -> Void) async throws {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM policies").compactMap(Self.entry)
+            try Self.batches(Row.fetchCursor(db, sql: "SELECT * FROM policies"), batchSize, Self.entry, body)
         }
+    }
+
+    /// Decodes the rows of `cursor` one at a time (a cursor's row is reused: decoded at once, never kept) and hands them
+    /// over in batches.
+    private static func batches<T>(_ cursor: RowCursor, _ size: Int, _ decode: (Row) -> T?, _ body: ([T]) -> Void) throws {
+        var batch: [T] = []
+        batch.reserveCapacity(size)
+        while let row = try cursor.next() {
+            if let item = decode(row) { batch.append(item) }
+            if batch.count >= size {
+                body(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { body(batch) }
     }
 
     /// One stored entry, or nil when it cannot be used any more (a body that no longer parses).
@@ -117,14 +132,14 @@ public final class SQLitePolicyStore: PolicyStore {
 }
 
 extension SQLitePolicyStore: DANEStatusStore {
-    public func loadDANEStatuses() async throws -> [StoredDANEStatus] {
+    public func loadDANEStatuses(batchSize: Int, _ body: @escaping @Sendable ([StoredDANEStatus]) -> Void) async throws {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM dane_status").compactMap { row in
+            try Self.batches(Row.fetchCursor(db, sql: "SELECT * FROM dane_status"), batchSize, { row in
                 guard let domain = try? DomainName(row["domain"] as String),
                       let regime = DANEStatus.Regime(rawValue: row["regime"]) else { return nil }
                 return StoredDANEStatus(domain: domain, regime: regime, reason: row["reason"], storedAt: row["stored_at"],
                                         expiresAt: row["expires_at"])
-            }
+            }, body)
         }
     }
 

@@ -15,11 +15,17 @@ public final class UnboundResolver: DNSResolver, @unchecked Sendable {
         public var trustAnchorFile: String?
         /// Deadline of one query.
         public var timeout: Duration
+        /// Bytes for each of libunbound's answer caches (message and RRset); nil: libunbound's default (4 MiB each).
+        /// A daemon that caches what it learned itself needs little here: the upstream resolver caches too, and
+        /// unbound keeps even TTL-0 answers until the cache is full, a few small allocations per name asked.
+        public var answerCacheBytes: Int?
 
-        public init(servers: [String] = [], trustAnchorFile: String? = nil, timeout: Duration = .seconds(5)) {
+        public init(servers: [String] = [], trustAnchorFile: String? = nil, timeout: Duration = .seconds(5),
+                    answerCacheBytes: Int? = nil) {
             self.servers = servers
             self.trustAnchorFile = trustAnchorFile
             self.timeout = timeout
+            self.answerCacheBytes = answerCacheBytes
         }
     }
 
@@ -47,6 +53,10 @@ public final class UnboundResolver: DNSResolver, @unchecked Sendable {
         }
         // A forwarder on loopback (a local resolver, or the test world's NSD) must be asked.
         try check(ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"), "do-not-query-localhost")
+        if let bytes = configuration.answerCacheBytes {
+            try check(ub_ctx_set_option(ctx, "msg-cache-size:", "\(bytes)"), "msg-cache-size")
+            try check(ub_ctx_set_option(ctx, "rrset-cache-size:", "\(bytes)"), "rrset-cache-size")
+        }
         if configuration.servers.isEmpty {
             try check(ub_ctx_resolvconf(ctx, nil), "reading /etc/resolv.conf")
         } else {

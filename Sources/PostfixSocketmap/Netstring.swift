@@ -12,10 +12,15 @@ public struct NetstringDecoder: NIOSingleStepByteToMessageDecoder {
     /// Longest payload accepted; a longer announced length is an error (Postfix sends at most 10000).
     public let maxLength: Int
 
-    public init(maxLength: Int = 10_000) { self.maxLength = maxLength }
+    /// Digits of `maxLength`: a longer length field is refused before it can overflow.
+    private let digitsLimit: Int
+
+    public init(maxLength: Int = 10_000) {
+        self.maxLength = maxLength
+        digitsLimit = String(maxLength).utf8.count
+    }
 
     public mutating func decode(buffer: inout ByteBuffer) throws -> ByteBuffer? {
-        let digitsLimit = String(maxLength).utf8.count
         var length = 0
         var index = buffer.readerIndex
         var digits = 0

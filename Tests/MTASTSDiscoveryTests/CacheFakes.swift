@@ -9,15 +9,26 @@ final class ManualClock: WallClock {
     func advance(_ seconds: Double) { time.withLock { $0 += seconds } }
 }
 
-/// A DNS world the test can change while the cache runs, counting the TXT queries it gets.
+/// A DNS world the test can change while the cache runs, counting the TXT queries it gets; ``hold(_:)`` keeps TXT
+/// questions unanswered (counted as in flight) until released.
 final class ScriptedResolver: DNSResolver {
     private let world = Mutex(FakeResolver())
     private let txtQueries = Mutex(0)
+    private let held = Mutex(false)
+    private let flight = Mutex((now: 0, most: 0))
     var txtCount: Int { txtQueries.withLock { $0 } }
+    /// TXT questions being answered now, and the most at once so far.
+    var txtInFlight: (now: Int, most: Int) { flight.withLock { $0 } }
     func change(_ body: (inout FakeResolver) -> Void) { world.withLock { body(&$0) } }
+    func hold(_ on: Bool) { held.withLock { $0 = on } }
 
     func query(_ name: String, _ type: DNSRecordType) async -> DNSAnswer {
-        if type == .txt { txtQueries.withLock { $0 += 1 } }
+        if type == .txt {
+            txtQueries.withLock { $0 += 1 }
+            flight.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+            while held.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(5)) }
+            flight.withLock { $0.now -= 1 }
+        }
         let w = world.withLock { $0 }
         return await w.query(name, type)
     }
@@ -45,7 +56,10 @@ final class ScriptedFetcher: PolicyFetcher {
 final class MemoryStore: PolicyStore {
     let rows = Mutex<[DomainName: CachedPolicy]>([:])
     let counter = Mutex(0)
-    func loadAll() async throws -> [CachedPolicy] { rows.withLock { Array($0.values) } }
+    func loadAll(batchSize: Int, _ body: @escaping @Sendable ([CachedPolicy]) -> Void) async throws {
+        let all = rows.withLock { Array($0.values) }
+        for start in stride(from: 0, to: all.count, by: batchSize) { body(Array(all[start..<min(start + batchSize, all.count)])) }
+    }
     func save(_ entry: CachedPolicy) async throws { rows.withLock { $0[entry.domain] = entry } }
     func saveUsage(_ usage: [(domain: DomainName, lastUsed: Double)]) async throws {
         rows.withLock { r in for u in usage { r[u.domain]?.lastUsed = u.lastUsed } }
@@ -63,6 +77,9 @@ final class MemoryStore: PolicyStore {
 final class EventLog: Sendable {
     private let events = Mutex<[PolicyCache.Event]>([])
     func record(_ e: PolicyCache.Event) { events.withLock { $0.append(e) } }
+    var revalidations: Int {
+        events.withLock { $0.count { if case .revalidated = $0 { true } else { false } } }
+    }
     var alerts: [DomainName] {
         events.withLock { $0.compactMap { if case .refreshFailed(let d, _, _) = $0 { return d } else { return nil } } }
     }

@@ -164,7 +164,10 @@ struct DANEStatusCacheTests {
 
     private final class RowStore: DANEStatusStore {
         let rows = Mutex<[StoredDANEStatus]>([])
-        func loadDANEStatuses() async throws -> [StoredDANEStatus] { rows.withLock { $0 } }
+        func loadDANEStatuses(batchSize: Int, _ body: @escaping @Sendable ([StoredDANEStatus]) -> Void) async throws {
+            let all = rows.withLock { $0 }
+            for start in stride(from: 0, to: all.count, by: batchSize) { body(Array(all[start..<min(start + batchSize, all.count)])) }
+        }
         func saveDANEStatus(_ s: StoredDANEStatus) async throws { rows.withLock { $0.removeAll { $0.domain == s.domain }; $0.append(s) } }
     }
 
@@ -182,8 +185,10 @@ struct DANEStatusCacheTests {
         #expect(await first.resolve(domain, deadline: .seconds(5))?.regime == .dane)
         #expect(await eventually { store.rows.withLock { $0.map(\.regime) } == [.dane] }, "written through")
         let restarted = DANEStatusCache(resolver: FakeResolver(), clock: clock, store: store)
-        try await restarted.load()
+        let asked = Mutex<[DomainName]>([])
+        try await restarted.load(canonicalName: { name in asked.withLock { $0.append(name) }; return nil })
         #expect(restarted.cached(domain)?.regime == .dane)
+        #expect(asked.withLock { $0 } == [domain], "each loaded name is offered for the copy memory already holds")
     }
 
     @Test("The deadline cuts the wait; the lookup finishes for the next request")
@@ -194,6 +199,40 @@ struct DANEStatusCacheTests {
         let domain = try DomainName("example.com")
         #expect(await cache.resolve(domain, deadline: .milliseconds(1)) == nil)
         #expect(await eventually { cache.cached(domain)?.regime == .mtaSTS }, "finished in the background")
+    }
+
+    /// Counts MX questions in flight; holds them while `held`.
+    private final class GatedResolver: DNSResolver {
+        let held = Mutex(false)
+        let flight = Mutex((now: 0, most: 0, total: 0))
+        func query(_ name: String, _ type: DNSRecordType) async -> DNSAnswer {
+            flight.withLock { $0.now += 1; $0.total += 1; $0.most = max($0.most, $0.now) }
+            while held.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(5)) }
+            flight.withLock { $0.now -= 1 }
+            return mx([(10, "mx.\(name)")], .insecure, ttl: 100)
+        }
+    }
+
+    @Test("Background refreshes are bounded: lookups of many expiring statuses start at most refreshConcurrency at once, the rest later")
+    func refreshBound() async throws {
+        let resolver = GatedResolver()
+        let clock = ManualClock()
+        var settings = DANEStatusCache.Settings()
+        settings.refreshConcurrency = 2
+        let cache = DANEStatusCache(resolver: resolver, clock: clock, settings: settings)
+        let domains = try (0..<6).map { try DomainName("d\($0).example") }
+        for d in domains { #expect(await cache.resolve(d, deadline: .seconds(5))?.regime == .mtaSTS) }
+        clock.advance(101)  // expired: answered stale while refreshed
+        resolver.held.withLock { $0 = true }
+        for d in domains { #expect(cache.cached(d)?.regime == .mtaSTS) }
+        #expect(await eventually { resolver.flight.withLock { $0.now } == 2 })
+        #expect(resolver.flight.withLock { $0.total } == 6 + 2, "the other four wait for a later lookup")
+        resolver.held.withLock { $0 = false }
+        #expect(await eventually {
+            for d in domains { _ = cache.cached(d) }
+            return resolver.flight.withLock { $0.total } == 6 + 6
+        })
+        #expect(resolver.flight.withLock { $0.most } == 2)
     }
 }
 

@@ -276,6 +276,66 @@ struct PolicyCacheTests {
         #expect(dns.txtCount == queries)
     }
 
+    @Test("Restart with a store of several load batches: every entry, with its failed fetch, is in memory; a purge in any batch is picked up")
+    func batchedLoad() async throws {
+        let n = PolicyCache.loadBatch * 2 + 7
+        let now = clock.now()
+        let policy = try #require(STSPolicy.parse(Self.body("enforce", maxAge: 86400), reading: .sender).policy)
+        for i in 0..<n {
+            var entry = CachedPolicy(domain: try DomainName("d\(i).example"), id: "id\(i)", policy: policy,
+                                     body: Self.body("enforce", maxAge: 86400), fetchedAt: now, lastUsed: now)
+            if i == n - 1 {
+                entry.failedID = "id-next"
+                entry.failedAt = now
+            }
+            try await store.save(entry)
+        }
+        let c = cache()
+        try await c.load()
+        #expect(c.count == n)
+        #expect(Set(c.entries.map(\.id)) == Set((0..<n).map { "id\($0)" }))
+        let last = try #require(c.entries.first { $0.id == "id\(n - 1)" })
+        #expect(last.failedID == "id-next" && last.failedAt == now, "the failure kept aside comes back with the entry")
+        #expect(c.entries.filter { $0.failedID != nil }.count == 1)
+        #expect(c.canonicalName(try DomainName("D5.Example.")) == (try DomainName("d5.example")), "the kept copy of a known name")
+        #expect(c.canonicalName(try DomainName("unknown.example")) == nil)
+        let purged = [try DomainName("d3.example"), try DomainName("d\(n - 2).example")]
+        for d in purged { store.externalDelete(d) }
+        await c.maintain()
+        #expect(c.count == n - 2)
+        #expect(c.cached(purged[0]) == nil && c.cached(purged[1]) == nil)
+        #expect(c.cached(try DomainName("d4.example")) != nil)
+    }
+
+    @Test("Background revalidations are bounded: lookups of many due entries start at most revalidationConcurrency at once, the rest later")
+    func revalidationBound() async throws {
+        let domains = try (0..<10).map { try DomainName("r\($0).example") }
+        dns.change { w in
+            for d in domains {
+                w.txt("_mta-sts.\(d)", ["v=STSv1; id=id1;"])
+                w.a("mta-sts.\(d)", [[192, 0, 2, 1]])
+            }
+        }
+        for d in domains { http.serve("mta-sts.\(d)", .body(Self.body("enforce", maxAge: 86400))) }
+        let c = cache { $0.revalidationConcurrency = 3 }
+        for d in domains { _ = await c.resolve(d) }
+        let before = dns.txtCount
+        clock.advance(61)  // every entry's id check is due
+        dns.hold(true)
+        for d in domains { #expect(c.cached(d) != nil, "a due revalidation never delays the answer") }
+        #expect(await eventually { dns.txtInFlight.now == 3 })
+        #expect(dns.txtCount == before + 3, "the other seven wait for a later lookup")
+        dns.hold(false)
+        #expect(await eventually { dns.txtInFlight.now == 0 })
+        // Later lookups start the rest, never more than three at once.
+        #expect(await eventually {
+            for d in domains { _ = c.cached(d) }
+            return dns.txtCount == before + 10
+        })
+        #expect(dns.txtInFlight.most == 3)
+        #expect(await eventually { events.revalidations == 10 }, "each one ends with an event (the daemon's trim and metrics count them)")
+    }
+
     @Test("Entries unused for 180 days are evicted from memory and store; external purges are picked up")
     func evictionAndPurge() async throws {
         let c = cache()

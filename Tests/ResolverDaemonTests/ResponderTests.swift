@@ -131,3 +131,30 @@ private final class DANEWorld: DNSResolver {
         }
     }
 }
+
+@Suite("Request keys of the responder's memo")
+struct RequestKeyTests {
+    private func key(_ bytes: [UInt8]) -> RequestKey { RequestKey(ByteBuffer(bytes: bytes)) }
+
+    @Test("Equal bytes give equal keys and hashes, inline (≤ 40 bytes) and in an array (longer); any difference tells them apart")
+    func equality() {
+        for n in [0, 1, 7, 8, 39, 40, 41, 200] {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: 0x61 + $0 % 26) }
+            #expect(key(bytes) == key(bytes))
+            #expect(key(bytes).hashValue == key(bytes).hashValue)
+            if n > 0 {
+                var other = bytes
+                other[n - 1] ^= 1
+                #expect(key(bytes) != key(other), "last byte differs at length \(n)")
+            }
+            #expect(key(bytes) != key(bytes + [0]), "a trailing NUL is a different request (length \(n))")
+        }
+        // A slice of a larger buffer (as a request is) keys like a copy of its bytes.
+        var buffer = ByteBuffer(bytes: Array("xxpostfix example.comyy".utf8))
+        buffer.moveReaderIndex(forwardBy: 2)
+        let slice = buffer.getSlice(at: buffer.readerIndex, length: 19)!
+        #expect(RequestKey(slice) == key(Array("postfix example.com".utf8)))
+        let set: Set<RequestKey> = [key(Array("postfix a.example".utf8)), key(Array("postfix a.example".utf8)), key(Array("postfix b.example".utf8))]
+        #expect(set.count == 2)
+    }
+}
