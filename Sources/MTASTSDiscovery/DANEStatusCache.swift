@@ -87,11 +87,13 @@ public final class DANEStatusCache: Sendable {
         guard let store else { return }
         let now = clock.now()
         try await store.loadDANEStatuses(batchSize: PolicyCache.loadBatch) { [self] stored in
+            // The names are looked up before this cache's lock is taken: never one lock inside the other.
+            let rows = stored.filter { now < $0.expiresAt + settings.staleLimit }.map { (canonicalName($0.domain) ?? $0.domain, $0) }
             state.withLock { s in
-                for row in stored where now < row.expiresAt + settings.staleLimit && s.entries[row.domain] == nil {
+                for (domain, row) in rows where s.entries[domain] == nil {
                     let status = DANEStatus(regime: row.regime, mx: Self.loaded, hosts: [], reason: row.reason,
                                             ttl: UInt32(clamping: Int(max(0, row.expiresAt - row.storedAt))))
-                    s.entries[canonicalName(row.domain) ?? row.domain] = Entry(status, storedAt: row.storedAt, expiresAt: row.expiresAt)
+                    s.entries[domain] = Entry(status, storedAt: row.storedAt, expiresAt: row.expiresAt)
                 }
             }
         }

@@ -134,7 +134,8 @@ public final class PolicyCache: Sendable {
 
     private struct State {
         var entries: [DomainName: Entry] = [:]
-        /// Failed fetches, by domain (few: a success or the end of the backoff removes them).
+        /// Failed fetches, by domain (few: a successful fetch, a purge, or the maintenance pass after the backoff
+        /// removes them).
         var failures: [DomainName: Failure] = [:]
         var inflight: [DomainName: Task<Decision, Never>] = [:]
         /// Background revalidations running.
@@ -144,18 +145,16 @@ public final class PolicyCache: Sendable {
         /// One copy of each distinct policy body in memory: domains of one provider share its policy.
         private var interned: [[UInt8]: SharedPolicy] = [:]
 
-        /// Caches `policy` (or forgets it) for `domain` under a new generation; its failed fetch, if any, is kept aside.
+        /// Caches `policy` (or forgets it, with its failed fetch: a purge starts afresh) for `domain` under a new
+        /// generation; its failed fetch, if any, is kept aside.
         mutating func put(_ policy: CachedPolicy?, for domain: DomainName) {
             generations += 1
             var stored: Stored?
+            failures[domain] = nil
             if let policy {
                 stored = Stored(shared: intern(policy), id: policy.id, fetchedAt: policy.fetchedAt, expiresAt: policy.expiresAt,
                                 lastChecked: policy.lastChecked, lastUsed: policy.lastUsed)
-                if let id = policy.failedID, let at = policy.failedAt {
-                    failures[domain] = Failure(id: id, at: at)
-                } else {
-                    failures[domain] = nil
-                }
+                if let id = policy.failedID, let at = policy.failedAt { failures[domain] = Failure(id: id, at: at) }
             }
             entries[domain, default: Entry()].put(stored, generation: generations)
         }
@@ -460,6 +459,7 @@ public final class PolicyCache: Sendable {
                     continue
                 }
                 let backingOff = failure.map { now - $0.at < settings.fetchBackoff } ?? false
+                if failure != nil, !backingOff { s.failures[domain] = nil }  // over: it no longer stops a fetch
                 if now - cached.lastUsed > settings.evictAfter {
                     evicted.append(domain)
                 } else if now - cached.lastUsed <= settings.refreshWindow, now - cached.fetchedAt >= settings.refreshInterval,

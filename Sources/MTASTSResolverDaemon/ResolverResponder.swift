@@ -24,12 +24,33 @@ public final class ResolverResponder: SocketmapResponder {
         let key: PolicyKey
     }
 
-    /// The memos and the distinct frames they point at, under one lock (a hit reads both at once).
+    /// The memos, the distinct frames they point at and the zones they were made for, under one lock (a hit reads
+    /// memo and frame at once; a SIGHUP replaces the zones and empties the rest in one step, so no memo of the old
+    /// zones can be added after it).
     private struct Memos {
         static let none = UInt32.max
+        /// Bound on remembered requests and on distinct frames (a client sending endless distinct keys cannot grow
+        /// memory without limit): reaching it empties both.
+        let limit: Int
+        var zones: (default: Zone, named: [String: Zone])
         var byRequest: [RequestKey: Memo] = [:]
         var frames: [ByteBuffer] = []
         var frameIndex: [String: UInt32] = [:]
+
+        init(limit: Int, defaultZone: ZoneOptions, zones: [String: ZoneOptions]) {
+            self.limit = limit
+            self.zones = (Zone(defaultZone), zones.mapValues(Zone.init))
+        }
+
+        /// Remembers a new request's parsed key with the zone it names now; returns the memo kept (one added
+        /// meanwhile by another connection wins).
+        mutating func add(_ id: RequestKey, zone name: String, key: PolicyKey) -> (Memo, ByteBuffer?) {
+            if let found = lookup(id) { return found }
+            if byRequest.count >= limit { removeAll() }
+            let memo = Memo(zone: zones.named[name] ?? zones.default, renderedFrom: Stamp(generation: nil, regime: nil), key: key)
+            byRequest[id] = memo
+            return (memo, nil)
+        }
 
         /// The memo of a request and its frame (nil: not rendered yet).
         func lookup(_ id: RequestKey) -> (Memo, ByteBuffer?)? {
@@ -40,6 +61,7 @@ public final class ResolverResponder: SocketmapResponder {
         /// The index of `frame` for the reply `payload` (interned: identical replies share one frame).
         mutating func intern(_ payload: String, _ frame: () -> ByteBuffer) -> UInt32 {
             if let index = frameIndex[payload] { return index }
+            if frames.count >= limit { removeAll() }  // the memos pointing at frames go with them
             let index = UInt32(frames.count)
             frames.append(frame())
             frameIndex[payload] = index
@@ -74,11 +96,8 @@ public final class ResolverResponder: SocketmapResponder {
     private let cache: PolicyCache
     /// DANE precedence (RFC 8461 §2); nil when the DNSSEC mode is `off`.
     private let dane: DANEStatusCache?
-    private let zones: Mutex<(default: Zone, named: [String: Zone])>
     /// By request bytes.
-    private let memos = Mutex(Memos())
-    /// Bound on remembered requests (a client sending endless distinct keys cannot grow memory without limit).
-    private let maxMemos = 200_000
+    private let memos: Mutex<Memos>
     public let metrics: ResolverMetrics
     /// The least time a first lookup gives the DANE questions (MX, TLSA: one resent datagram), even when policy
     /// discovery used up the zone's timeout.
@@ -86,11 +105,14 @@ public final class ResolverResponder: SocketmapResponder {
     private let logger: Logger?
     private static let notFound = SocketmapReply.notFound.frame
 
+    /// - Parameter memoLimit: how many distinct requests (and distinct replies) are remembered before the memory of
+    ///   them is emptied and rebuilt.
     public init(cache: PolicyCache, dane: DANEStatusCache? = nil, defaultZone: ZoneOptions, zones: [String: ZoneOptions],
-                metrics: ResolverMetrics, daneMinimumWait: Duration = .milliseconds(2500), logger: Logger? = nil) {
+                metrics: ResolverMetrics, daneMinimumWait: Duration = .milliseconds(2500), logger: Logger? = nil,
+                memoLimit: Int = 200_000) {
         self.cache = cache
         self.dane = dane
-        self.zones = Mutex((Zone(defaultZone), zones.mapValues(Zone.init)))
+        self.memos = Mutex(Memos(limit: memoLimit, defaultZone: defaultZone, zones: zones))
         self.metrics = metrics
         self.daneMinimumWait = daneMinimumWait
         self.logger = logger
@@ -98,12 +120,7 @@ public final class ResolverResponder: SocketmapResponder {
 
     /// Replaces the zones (SIGHUP).
     public func reconfigure(defaultZone: ZoneOptions, zones: [String: ZoneOptions]) {
-        self.zones.withLock { $0 = (Zone(defaultZone), zones.mapValues(Zone.init)) }
-        memos.withLock { $0 = Memos() }
-    }
-
-    private func zone(_ name: String) -> Zone {
-        zones.withLock { $0.named[name] ?? $0.default }
+        memos.withLock { $0 = Memos(limit: $0.limit, defaultZone: defaultZone, zones: zones) }
     }
 
     /// The parsed key and zone of a request, remembered, and its last frame.
@@ -112,12 +129,8 @@ public final class ResolverResponder: SocketmapResponder {
         var key = PolicyKey(request.key)
         // The cache's copy of the name, when it has one (after a restart): one copy of each name in memory.
         if case .domain(let name) = key, let kept = cache.canonicalName(name) { key = .domain(kept) }
-        let memo = Memo(zone: zone(request.name), renderedFrom: Stamp(generation: nil, regime: nil), key: key)
-        memos.withLock { m in
-            if m.byRequest.count >= maxMemos || m.frames.count >= maxMemos { m.removeAll() }
-            m.byRequest[id] = memo
-        }
-        return (memo, nil)
+        let name = request.name
+        return memos.withLock { $0.add(id, zone: name, key: key) }
     }
 
     public func immediateReply(to request: SocketmapRequest) -> ByteBuffer? {

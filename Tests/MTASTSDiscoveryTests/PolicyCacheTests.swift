@@ -178,6 +178,52 @@ struct PolicyCacheTests {
         #expect(http.fetchCount == 2, "a new id is fetched at once")
     }
 
+    @Test("canonicalName gives the copy of a name the cache keeps, not the caller's")
+    func canonicalNames() async throws {
+        let long = "a-rather-long-domain-name.example"  // longer than 15 bytes: a String with its own storage
+        let policy = try #require(STSPolicy.parse(Self.body("enforce", maxAge: 86400), reading: .sender).policy)
+        try await store.save(CachedPolicy(domain: try DomainName(long), id: "id1", policy: policy,
+                                          body: Self.body("enforce", maxAge: 86400), fetchedAt: clock.now(), lastUsed: clock.now()))
+        let c = cache()
+        try await c.load()
+        let asked = try DomainName(long)
+        let kept = try #require(c.canonicalName(asked))
+        let stored = try #require(c.entries.first).domain
+        #expect(kept == asked)
+        #expect(sameStorage(kept.value, stored.value), "the key of the cache's table")
+        #expect(!sameStorage(kept.value, asked.value), "not the caller's copy")
+    }
+
+    private func sameStorage(_ a: String, _ b: String) -> Bool {
+        unsafeBitCast(a, to: (UInt64, UInt64).self) == unsafeBitCast(b, to: (UInt64, UInt64).self)
+    }
+
+    @Test("A purge forgets the failed fetch too: the next lookup fetches at once; a backoff that is over is dropped by maintenance")
+    func purgeClearsBackoff() async throws {
+        let c = cache { $0.revalidateAfter = 0 }
+        #expect(mode(await c.resolve(domain)) == .enforce)
+        setID("id2")
+        http.serve("mta-sts.example.com", .failure(.status(503)))
+        #expect(mode(await c.revalidate(domain)) == .enforce, "a failed fetch keeps the cached policy")
+        #expect(c.entries.first?.failedID == "id2")
+        #expect(http.fetchCount == 2)
+        store.externalDelete(domain)
+        await c.maintain()
+        #expect(c.count == 0)
+        http.serve("mta-sts.example.com", .body(Self.body("testing", maxAge: 86400)))
+        #expect(mode(await c.resolve(domain)) == .testing, "no backoff left from before the purge")
+        #expect(http.fetchCount == 3)
+        #expect(c.entries.first?.failedID == nil)
+        // A failure whose backoff is over no longer stays with a cached policy.
+        setID("id3")
+        http.serve("mta-sts.example.com", .failure(.status(503)))
+        _ = await c.revalidate(domain)
+        #expect(c.entries.first?.failedID == "id3")
+        clock.advance(301)
+        await c.maintain()
+        #expect(c.entries.first?.failedID == nil)
+    }
+
     @Test("C45 the backoff ends after 5 minutes")
     func backoffEnds() async {
         http.serve("mta-sts.example.com", .failure(.status(500)))
@@ -297,7 +343,7 @@ struct PolicyCacheTests {
         let last = try #require(c.entries.first { $0.id == "id\(n - 1)" })
         #expect(last.failedID == "id-next" && last.failedAt == now, "the failure kept aside comes back with the entry")
         #expect(c.entries.filter { $0.failedID != nil }.count == 1)
-        #expect(c.canonicalName(try DomainName("D5.Example.")) == (try DomainName("d5.example")), "the kept copy of a known name")
+        #expect(c.canonicalName(try DomainName("D5.Example.")) == (try DomainName("d5.example")))
         #expect(c.canonicalName(try DomainName("unknown.example")) == nil)
         let purged = [try DomainName("d3.example"), try DomainName("d\(n - 2).example")]
         for d in purged { store.externalDelete(d) }
