@@ -29,6 +29,7 @@ public struct Testbed: Sendable {
         do {
             let run = try runProgram(script, ["up", dir])
             guard run.status == 0 else {
+                _ = try? runProgram(script, ["down", dir])  // stop what a start that failed half-way left running
                 return .failure(TestbedError(description: "scripts/testbed.sh up failed (exit \(run.status)):\n\(run.stdout)\(run.stderr)"))
             }
         } catch {
