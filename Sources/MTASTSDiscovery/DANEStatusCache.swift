@@ -86,7 +86,7 @@ public final class DANEStatusCache: Sendable {
     public func load(canonicalName: @escaping @Sendable (DomainName) -> DomainName? = { _ in nil }) async throws {
         guard let store else { return }
         let now = clock.now()
-        try await store.loadDANEStatuses(batchSize: PolicyCache.loadBatch) { [self] stored in
+        try await store.loadDANEStatuses(batchSize: storeLoadBatchSize) { [self] stored in
             // The names are looked up before this cache's lock is taken: never one lock inside the other.
             let rows = stored.filter { now < $0.expiresAt + settings.staleLimit }.map { (canonicalName($0.domain) ?? $0.domain, $0) }
             state.withLock { s in

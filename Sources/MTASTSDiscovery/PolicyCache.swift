@@ -219,14 +219,12 @@ public final class PolicyCache: Sendable {
     /// once); returns the domains the store has.
     private func loadStore(_ store: any PolicyStore) async throws -> Set<DomainName> {
         let seen = Mutex<Set<DomainName>>([])
-        try await store.loadAll(batchSize: Self.loadBatch) { [self] batch in
+        try await store.loadAll(batchSize: storeLoadBatchSize) { [self] batch in
             state.withLock { s in for entry in batch { s.put(entry, for: entry.domain) } }
             seen.withLock { for entry in batch { $0.insert(entry.domain) } }
         }
         return seen.withLock { $0 }
     }
-
-    static let loadBatch = 1000
 
     /// The name as the cache keeps it, when it has an entry for the domain: a caller that keeps a name per domain
     /// keeps this one, so memory holds one copy of each name (nil: no entry).

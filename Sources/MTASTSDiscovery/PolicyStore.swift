@@ -58,11 +58,46 @@ public protocol PolicyStore: Sendable {
     func close() async
 }
 
+/// How many rows a store hands over at once when it loads (``PolicyStore/loadAll(batchSize:_:)``,
+/// ``DANEStatusStore/loadDANEStatuses(batchSize:_:)``).
+public let storeLoadBatchSize = 1000
+
+/// Decoded rows collected and handed over in batches: the stores' streaming loads.
+public struct RowBatches<Row> {
+    private let size: Int
+    private let deliver: ([Row]) -> Void
+    private var batch: [Row] = []
+
+    public init(size: Int, _ deliver: @escaping ([Row]) -> Void) {
+        self.size = size
+        self.deliver = deliver
+    }
+
+    public mutating func add(_ row: Row) {
+        batch.append(row)
+        if batch.count >= size {
+            deliver(batch)
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Hands over the last, partial batch.
+    public mutating func finish() {
+        if !batch.isEmpty { deliver(batch) }
+        batch.removeAll()
+    }
+}
+
+/// Every row of a streaming load as one array (for callers that want them all, like `mta-sts cache list`).
+private func collect<T: Sendable>(_ load: (@escaping @Sendable ([T]) -> Void) async throws -> Void) async throws -> [T] {
+    let all = Mutex<[T]>([])
+    try await load { batch in all.withLock { $0 += batch } }
+    return all.withLock { $0 }
+}
+
 extension PolicyStore {
     public func loadAll() async throws -> [CachedPolicy] {
-        let all = Mutex<[CachedPolicy]>([])
-        try await loadAll(batchSize: 1000) { batch in all.withLock { $0 += batch } }
-        return all.withLock { $0 }
+        try await collect { try await loadAll(batchSize: storeLoadBatchSize, $0) }
     }
 
     public func load(_ domain: DomainName) async throws -> CachedPolicy? {
@@ -101,9 +136,7 @@ public protocol DANEStatusStore: Sendable {
 extension DANEStatusStore {
     /// Every stored status.
     public func loadDANEStatuses() async throws -> [StoredDANEStatus] {
-        let all = Mutex<[StoredDANEStatus]>([])
-        try await loadDANEStatuses(batchSize: 1000) { batch in all.withLock { $0 += batch } }
-        return all.withLock { $0 }
+        try await collect { try await loadDANEStatuses(batchSize: storeLoadBatchSize, $0) }
     }
 }
 

@@ -75,7 +75,7 @@ public struct ResolverConfiguration: Sendable {
         var c = ResolverConfiguration()
         guard let root else { return c }
         guard let map = root as? [String: Any] else { throw Invalid(description: "\(source): the top level must be a mapping") }
-        var r = Reader(source: source)
+        let r = Reader(source: source)
         try r.only(map, ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "cache_grace", "cache",
                          "proactive_policy_fetching", "default_zone", "zones", "dns_servers", "dns_trust_anchor", "dnssec", "ca_file",
                          "dns_timeout", "fetch_timeout", "idle_timeout", "listen_threads", "socket_owner", "socket_group",

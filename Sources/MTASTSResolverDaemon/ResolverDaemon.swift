@@ -271,11 +271,14 @@ struct MemoryTrimService: Service {
     }
 }
 
-/// glibc's `malloc_trim` (not in Swift's Glibc module map), looked up once; nil elsewhere.
-private let mallocTrim: (@convention(c) (Int) -> Int32)? = {
-    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "malloc_trim") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-}()
+/// A glibc function that Swift's Glibc module map does not export, looked up by name; nil elsewhere.
+private func glibcFunction<F>(_ name: String, as type: F.Type) -> F? {
+    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, name) else { return nil }
+    return unsafeBitCast(symbol, to: type)
+}
+
+/// glibc's `malloc_trim`, looked up once.
+private let mallocTrim = glibcFunction("malloc_trim", as: (@convention(c) (Int) -> Int32).self)
 
 /// glibc raises its mmap and trim thresholds whenever a large block is freed (up to 32 and 64 MiB): once the cache's
 /// tables have grown a few times (each growth frees the old table), blocks of many MiB come from the thread arenas,
@@ -283,8 +286,7 @@ private let mallocTrim: (@convention(c) (Int) -> Int32)? = {
 /// threshold: tens of MiB that are never returned. Fixing both at glibc's initial 128 KiB keeps large blocks in
 /// their own mappings and lets free arena memory go back to the system. No-op outside glibc.
 private func fixMallocThresholds() {
-    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "mallopt") else { return }
-    let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+    guard let mallopt = glibcFunction("mallopt", as: (@convention(c) (Int32, Int32) -> Int32).self) else { return }
     _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 128 << 10)
     _ = mallopt(-1 /* M_TRIM_THRESHOLD */, 128 << 10)
 }

@@ -98,7 +98,7 @@ public final class PostgresPolicyStore: PolicyStore {
                 SELECT domain, policy_id, body, fetched_at, expires_at, last_checked, last_used, failed_id, failed_at
                 FROM mta_sts_policies
                 """, logger: logger)
-            try await Self.entries(rows, batchSize: batchSize, body)
+            try await Self.entries(rows, into: RowBatches(size: batchSize, body))
         }
     }
 
@@ -110,9 +110,9 @@ public final class PostgresPolicyStore: PolicyStore {
                 SELECT domain, policy_id, body, fetched_at, expires_at, last_checked, last_used, failed_id, failed_at
                 FROM mta_sts_policies WHERE domain = \(domain.value)
                 """, logger: logger)
-            var found: CachedPolicy?
-            try await Self.entries(rows, batchSize: 1) { found = found ?? $0.first }
-            return found
+            let found = Mutex<CachedPolicy?>(nil)
+            try await Self.entries(rows, into: RowBatches(size: 1) { batch in found.withLock { $0 = $0 ?? batch.first } })
+            return found.withLock { $0 }
         }
     }
 
@@ -261,8 +261,8 @@ public final class PostgresPolicyStore: PolicyStore {
     }
 
     /// The rows as entries, decoded as they stream in and handed over in batches.
-    private static func entries(_ rows: PostgresRowSequence, batchSize: Int, _ deliver: ([CachedPolicy]) -> Void) async throws {
-        var out: [CachedPolicy] = []
+    private static func entries(_ rows: PostgresRowSequence, into batches: RowBatches<CachedPolicy>) async throws {
+        var out = batches
         for try await (domain, id, body, fetchedAt, expiresAt, lastChecked, lastUsed, failedID, failedAt)
             in rows.decode((String, String, ByteBuffer, Double, Double, Double, Double, String?, Double?).self) {
             let bytes = Array(body.readableBytesView)
@@ -272,13 +272,9 @@ public final class PostgresPolicyStore: PolicyStore {
             entry.lastChecked = lastChecked
             entry.failedID = failedID
             entry.failedAt = failedAt
-            out.append(entry)
-            if out.count >= batchSize {
-                deliver(out)
-                out.removeAll(keepingCapacity: true)
-            }
+            out.add(entry)
         }
-        if !out.isEmpty { deliver(out) }
+        out.finish()
     }
 
     private static func schemaComplete(_ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
@@ -375,16 +371,12 @@ extension PostgresPolicyStore: DANEStatusStore {
         try await prepare()
         try await withConnection { [logger] connection in
             let rows = try await connection.query("SELECT domain, regime, reason, stored_at, expires_at FROM mta_sts_dane", logger: logger)
-            var out: [StoredDANEStatus] = []
+            var out = RowBatches(size: batchSize, body)
             for try await (domain, regime, reason, storedAt, expiresAt) in rows.decode((String, String, String, Double, Double).self) {
                 guard let d = try? DomainName(domain), let r = DANEStatus.Regime(rawValue: regime) else { continue }
-                out.append(StoredDANEStatus(domain: d, regime: r, reason: reason, storedAt: storedAt, expiresAt: expiresAt))
-                if out.count >= batchSize {
-                    body(out)
-                    out.removeAll(keepingCapacity: true)
-                }
+                out.add(StoredDANEStatus(domain: d, regime: r, reason: reason, storedAt: storedAt, expiresAt: expiresAt))
             }
-            if !out.isEmpty { body(out) }
+            out.finish()
         }
     }
 

@@ -55,23 +55,17 @@ public final class SQLitePolicyStore: PolicyStore {
 
     public func loadAll(batchSize: Int, _ body: @escaping @Sendable ([CachedPolicy]) -> Void) async throws {
         try await pool.read { db in
-            try Self.batches(Row.fetchCursor(db, sql: "SELECT * FROM policies"), batchSize, Self.entry, body)
+            try Self.stream(Row.fetchCursor(db, sql: "SELECT * FROM policies"), Self.entry, RowBatches(size: batchSize, body))
         }
     }
 
-    /// Decodes the rows of `cursor` one at a time (a cursor's row is reused: decoded at once, never kept) and hands them
-    /// over in batches.
-    private static func batches<T>(_ cursor: RowCursor, _ size: Int, _ decode: (Row) -> T?, _ body: ([T]) -> Void) throws {
-        var batch: [T] = []
-        batch.reserveCapacity(size)
+    /// Decodes the rows of `cursor` one at a time (a cursor's row is reused: decoded at once, never kept) into `batches`.
+    private static func stream<T>(_ cursor: RowCursor, _ decode: (Row) -> T?, _ batches: RowBatches<T>) throws {
+        var batches = batches
         while let row = try cursor.next() {
-            if let item = decode(row) { batch.append(item) }
-            if batch.count >= size {
-                body(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
+            if let item = decode(row) { batches.add(item) }
         }
-        if !batch.isEmpty { body(batch) }
+        batches.finish()
     }
 
     /// One stored entry, or nil when it cannot be used any more (a body that no longer parses).
@@ -137,12 +131,12 @@ public final class SQLitePolicyStore: PolicyStore {
 extension SQLitePolicyStore: DANEStatusStore {
     public func loadDANEStatuses(batchSize: Int, _ body: @escaping @Sendable ([StoredDANEStatus]) -> Void) async throws {
         try await pool.read { db in
-            try Self.batches(Row.fetchCursor(db, sql: "SELECT * FROM dane_status"), batchSize, { row in
+            try Self.stream(Row.fetchCursor(db, sql: "SELECT * FROM dane_status"), { row in
                 guard let domain = try? DomainName(row["domain"] as String),
                       let regime = DANEStatus.Regime(rawValue: row["regime"]) else { return nil }
                 return StoredDANEStatus(domain: domain, regime: regime, reason: row["reason"], storedAt: row["stored_at"],
                                         expiresAt: row["expires_at"])
-            }, body)
+            }, RowBatches(size: batchSize, body))
         }
     }
 

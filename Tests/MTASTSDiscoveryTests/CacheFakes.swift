@@ -57,8 +57,9 @@ final class MemoryStore: PolicyStore {
     let rows = Mutex<[DomainName: CachedPolicy]>([:])
     let counter = Mutex(0)
     func loadAll(batchSize: Int, _ body: @escaping @Sendable ([CachedPolicy]) -> Void) async throws {
-        let all = rows.withLock { Array($0.values) }
-        for start in stride(from: 0, to: all.count, by: batchSize) { body(Array(all[start..<min(start + batchSize, all.count)])) }
+        var batches = RowBatches(size: batchSize, body)
+        for row in rows.withLock({ Array($0.values) }) { batches.add(row) }
+        batches.finish()
     }
     func save(_ entry: CachedPolicy) async throws { rows.withLock { $0[entry.domain] = entry } }
     func saveUsage(_ usage: [(domain: DomainName, lastUsed: Double)]) async throws {

@@ -165,8 +165,9 @@ struct DANEStatusCacheTests {
     private final class RowStore: DANEStatusStore {
         let rows = Mutex<[StoredDANEStatus]>([])
         func loadDANEStatuses(batchSize: Int, _ body: @escaping @Sendable ([StoredDANEStatus]) -> Void) async throws {
-            let all = rows.withLock { $0 }
-            for start in stride(from: 0, to: all.count, by: batchSize) { body(Array(all[start..<min(start + batchSize, all.count)])) }
+            var batches = RowBatches(size: batchSize, body)
+            for row in rows.withLock({ $0 }) { batches.add(row) }
+            batches.finish()
         }
         func saveDANEStatus(_ s: StoredDANEStatus) async throws { rows.withLock { $0.removeAll { $0.domain == s.domain }; $0.append(s) } }
     }

@@ -324,7 +324,7 @@ struct PolicyCacheTests {
 
     @Test("Restart with a store of several load batches: every entry, with its failed fetch, is in memory; a purge in any batch is picked up")
     func batchedLoad() async throws {
-        let n = PolicyCache.loadBatch * 2 + 7
+        let n = storeLoadBatchSize * 2 + 7
         let now = clock.now()
         let policy = try #require(STSPolicy.parse(Self.body("enforce", maxAge: 86400), reading: .sender).policy)
         for i in 0..<n {

@@ -4,6 +4,7 @@ import MTASTSCore
 import MTASTSDiscovery
 import MTASTSResolverDaemon
 @testable import MTASTSStorePostgres
+import Synchronization
 import TestSupport
 import Testing
 
@@ -37,6 +38,28 @@ struct PostgresPolicyStoreTests {
             #expect(try await store.load(a2.domain)?.lastUsed == 1_800_000_000)
             try await store.delete(a2.domain)
             #expect(try await store.loadAll() == [b])
+        }
+    }
+
+    @Test("Loading streams the rows in batches of the size asked for, every row exactly once")
+    func batches() async throws {
+        try await withStores(try await PostgresServer.freshURL()) { stores in
+            let store = stores[0]
+            for i in 0..<25 {
+                let e = try entry("d\(i).example")
+                try await store.save(e)
+                try await store.saveDANEStatus(StoredDANEStatus(domain: e.domain, regime: .mtaSTS, reason: "r", storedAt: 1, expiresAt: 2))
+            }
+            let sizes = Mutex<[Int]>([]), domains = Mutex<[DomainName]>([])
+            try await store.loadAll(batchSize: 10) { batch in
+                sizes.withLock { $0.append(batch.count) }
+                domains.withLock { $0 += batch.map(\.domain) }
+            }
+            #expect(sizes.withLock { $0 } == [10, 10, 5])
+            #expect(Set(domains.withLock { $0 }).count == 25 && domains.withLock { $0 }.count == 25)
+            let daneSizes = Mutex<[Int]>([])
+            try await store.loadDANEStatuses(batchSize: 12) { batch in daneSizes.withLock { $0.append(batch.count) } }
+            #expect(daneSizes.withLock { $0 } == [12, 12, 1])
         }
     }
 
