@@ -144,7 +144,7 @@ let package = Package(
         ),
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
         .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery", "MTASTSStubDNS", "TestSupport"]),
-        .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite"]),
+        .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite", "TestSupport"]),
         // Against a real PostgreSQL (scripts/postgres.sh; MTASTS_POSTGRES_URL when scripts/test.sh started one).
         .testTarget(
             name: "PostgresStoreTests",

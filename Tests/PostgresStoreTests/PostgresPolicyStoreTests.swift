@@ -4,7 +4,6 @@ import MTASTSCore
 import MTASTSDiscovery
 import MTASTSResolverDaemon
 @testable import MTASTSStorePostgres
-import Synchronization
 import TestSupport
 import Testing
 
@@ -50,16 +49,9 @@ struct PostgresPolicyStoreTests {
                 try await store.save(e)
                 try await store.saveDANEStatus(StoredDANEStatus(domain: e.domain, regime: .mtaSTS, reason: "r", storedAt: 1, expiresAt: 2))
             }
-            let sizes = Mutex<[Int]>([]), domains = Mutex<[DomainName]>([])
-            try await store.loadAll(batchSize: 10) { batch in
-                sizes.withLock { $0.append(batch.count) }
-                domains.withLock { $0 += batch.map(\.domain) }
-            }
-            #expect(sizes.withLock { $0 } == [10, 10, 5])
-            #expect(Set(domains.withLock { $0 }).count == 25 && domains.withLock { $0 }.count == 25)
-            let daneSizes = Mutex<[Int]>([])
-            try await store.loadDANEStatuses(batchSize: 12) { batch in daneSizes.withLock { $0.append(batch.count) } }
-            #expect(daneSizes.withLock { $0 } == [12, 12, 1])
+            let policies = try await collectBatches { try await store.loadAll(batchSize: 10, $0) }
+            #expect(policies.sizes == [10, 10, 5] && Set(policies.items.map(\.domain)).count == 25)
+            #expect(try await collectBatches { try await store.loadDANEStatuses(batchSize: 12, $0) }.sizes == [12, 12, 1])
         }
     }
 

@@ -2,8 +2,8 @@ import Foundation
 import MTASTSCore
 import MTASTSDiscovery
 import MTASTSStoreSQLite
-import Synchronization
 import Testing
+import TestSupport
 
 @Suite("SQLite policy store")
 struct SQLitePolicyStoreTests {
@@ -42,16 +42,9 @@ struct SQLitePolicyStoreTests {
             try await store.save(e)
             try await store.saveDANEStatus(StoredDANEStatus(domain: e.domain, regime: .mtaSTS, reason: "r\(i)", storedAt: 1, expiresAt: 2))
         }
-        let sizes = Mutex<[Int]>([]), domains = Mutex<[DomainName]>([])
-        try await store.loadAll(batchSize: 10) { batch in
-            sizes.withLock { $0.append(batch.count) }
-            domains.withLock { $0 += batch.map(\.domain) }
-        }
-        #expect(sizes.withLock { $0 } == [10, 10, 5])
-        #expect(Set(domains.withLock { $0 }).count == 25 && domains.withLock { $0 }.count == 25)
-        let daneSizes = Mutex<[Int]>([])
-        try await store.loadDANEStatuses(batchSize: 12) { batch in daneSizes.withLock { $0.append(batch.count) } }
-        #expect(daneSizes.withLock { $0 } == [12, 12, 1])
+        let policies = try await collectBatches { try await store.loadAll(batchSize: 10, $0) }
+        #expect(policies.sizes == [10, 10, 5] && Set(policies.items.map(\.domain)).count == 25)
+        #expect(try await collectBatches { try await store.loadDANEStatuses(batchSize: 12, $0) }.sizes == [12, 12, 1])
     }
 
     @Test("DANE statuses round-trip, upserts replace, purging the domain removes its status")
