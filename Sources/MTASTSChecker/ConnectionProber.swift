@@ -72,10 +72,11 @@ public struct NIOConnectionProber: ConnectionProbing {
         func reply(_ stage: String) async -> SMTPReply? {
             switch await s.reply() {
             case .success(let r): return r
-            case .failure(let f):
-                p.failure = .connection(f == .timeout("") ? .timeout(stage) : f)
-                return nil
+            case .failure(.connection(.timeout)): p.failure = .connection(.timeout(stage))
+            case .failure(.protocolError(let why)): p.failure = .protocolError("\(why) (\(stage))")
+            case .failure(let f): p.failure = f
             }
+            return nil
         }
         guard let banner = await reply("waiting for the greeting") else { return }
         p.banner = banner.lines.first
@@ -107,13 +108,6 @@ public struct NIOConnectionProber: ConnectionProbing {
     }
 }
 
-/// One SMTP reply: the code and the text of each line.
-struct SMTPReply: Sendable {
-    let code: Int
-    let lines: [String]
-    var text: String { lines.map { "\(code) \($0)" }.joined(separator: " / ") }
-}
-
 /// One connection driven step by step from async code; all channel state lives on its event loop.
 final class ProbeSession: @unchecked Sendable {
     enum TLSStart {
@@ -129,7 +123,7 @@ final class ProbeSession: @unchecked Sendable {
     private let handler: ReplyReader
     private var deadline: Scheduled<Void>?
 
-    init(group: any EventLoopGroup, timeout: Duration) {
+    init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: Duration) {
         loop = group.next()
         self.timeout = timeout
         handler = ReplyReader()
@@ -167,16 +161,21 @@ final class ProbeSession: @unchecked Sendable {
         channel.writeAndFlush(buffer, promise: nil)
     }
 
-    /// The next complete reply, or why none came.
-    func reply() async -> Result<SMTPReply, ConnectionFailure> {
+    /// The next complete reply, or why none came: a timeout, a closed connection, a reply over ``SMTPLimits``.
+    func reply() async -> Result<SMTPReply, SMTPProbe.Failure> {
         let handler = self.handler
         do {
             let loop = self.loop
             return .success(try await loop.flatSubmit { handler.nextReply(on: loop) }.get())
+        } catch let overflow as ReplyOverflow {
+            return .failure(.protocolError(overflow.description))
         } catch {
-            return .failure(handler.timedOut ? .timeout("") : .connect("the server closed the connection"))
+            return .failure(.connection(handler.timedOut ? .timeout("") : .connect("the server closed the connection")))
         }
     }
+
+    /// Bytes the server sent that reached the reply reader.
+    var received: Int { get async { let handler = self.handler; return (try? await loop.submit { handler.received }.get()) ?? 0 } }
 
     /// Adds TLS below the reply reader and waits for the handshake. Bytes already received and not yet read
     /// (sent after the `220` to STARTTLS) are an injection: a sender must abort (RFC 3207 §5).
@@ -187,8 +186,7 @@ final class ProbeSession: @unchecked Sendable {
         do {
             try await loop.flatSubmit { () -> EventLoopFuture<Void> in
                 if !handler.buffer.isEmpty {
-                    let shown = String(decoding: handler.buffer.prefix(200), as: UTF8.self)
-                        .replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+                    let shown = String(decoding: handler.buffer.prefix(200), as: UTF8.self)  // as sent; escaped where it is shown
                     return channel.eventLoop.makeFailedFuture(InjectionError(shown: shown))
                 }
                 let promise = channel.eventLoop.makePromise(of: Void.self)
@@ -231,81 +229,4 @@ final class ProbeSession: @unchecked Sendable {
 
     private struct InjectionError: Error { let shown: String }
     private final class ChainBox: @unchecked Sendable { var der: [[UInt8]] = [] }
-}
-
-/// Collects bytes and hands out complete SMTP replies; completes the handshake promise. Event loop only.
-final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    var buffer: [UInt8] = []
-    var waiting: EventLoopPromise<SMTPReply>?
-    var handshake: EventLoopPromise<Void>?
-    var timedOut = false
-    private var closed = false
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        buffer += unwrapInboundIn(data).readableBytesView
-        deliver()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent {
-            handshake?.succeed(())
-            handshake = nil
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        handshake?.fail(error)
-        handshake = nil
-        waiting?.fail(error)
-        waiting = nil
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        closed = true
-        handshake?.fail(ChannelError.eof)
-        handshake = nil
-        waiting?.fail(ChannelError.eof)
-        waiting = nil
-        context.fireChannelInactive()
-    }
-
-    /// Completes the waiting promise when the buffer holds a whole reply (its last line is `DDD ` or `DDD`).
-    private func deliver() {
-        guard let promise = waiting, let reply = takeReply() else { return }
-        waiting = nil
-        promise.succeed(reply)
-    }
-
-    private func takeReply() -> SMTPReply? {
-        var lines: [String] = []
-        var start = 0
-        while let nl = buffer[start...].firstIndex(of: 0x0A) {
-            var line = buffer[start..<nl]
-            if line.last == 0x0D { line = line.dropLast() }
-            start = nl + 1
-            let text = String(decoding: line, as: UTF8.self)
-            guard text.count >= 3, let code = Int(text.prefix(3)) else {
-                buffer.removeSubrange(0..<start)
-                return SMTPReply(code: 0, lines: [text])
-            }
-            let sep = text.dropFirst(3).first
-            lines.append(String(text.dropFirst(4)))
-            if sep != "-" {
-                buffer.removeSubrange(0..<start)
-                return SMTPReply(code: code, lines: lines)
-            }
-        }
-        return nil
-    }
-
-    func nextReply(on loop: any EventLoop) -> EventLoopFuture<SMTPReply> {
-        if let reply = takeReply() { return loop.makeSucceededFuture(reply) }
-        if closed { return loop.makeFailedFuture(ChannelError.eof) }
-        let promise = loop.makePromise(of: SMTPReply.self)
-        waiting = promise
-        return promise.futureResult
-    }
 }

@@ -102,7 +102,7 @@ public struct PolicyHostProbe: Sendable {
 
 /// One SMTP STARTTLS session with one MX address.
 public struct SMTPProbe: Sendable, Hashable {
-    public enum Failure: Sendable, Hashable {
+    public enum Failure: Error, Sendable, Hashable {
         case connection(ConnectionFailure)
         /// No 220 greeting, EHLO refused, a malformed reply.
         case protocolError(String)

@@ -64,29 +64,3 @@ extension Substring {
         return s
     }
 }
-
-extension IPAddress {
-    /// False for loopback, private (RFC 1918, RFC 4193), link-local, CGNAT, unspecified and other
-    /// special-purpose ranges: `--public-only` never connects to those (a checker run as a service must
-    /// not be a way into the network it runs in).
-    public var isPublic: Bool {
-        let b = bytes
-        if !isIPv6 {
-            switch (b[0], b[1]) {
-            case (0, _), (10, _), (127, _), (169, 254), (192, 168), (255, _): return false
-            case (172, 16...31), (100, 64...127), (198, 18...19): return false
-            case (224...239, _), (240...254, _): return false
-            default: return true
-            }
-        }
-        if b[0..<15].allSatisfy({ $0 == 0 }) { return false }  // :: and ::1
-        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF {  // ::ffff:a.b.c.d
-            return IPAddress(bytes: Array(b[12..<16]))!.isPublic
-        }
-        if b[0] & 0xFE == 0xFC { return false }  // fc00::/7 unique local
-        if b[0] == 0xFE && b[1] & 0xC0 == 0x80 { return false }  // fe80::/10 link-local
-        if b[0] == 0xFF { return false }  // multicast
-        if b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0D && b[3] == 0xB8 { return false }  // documentation
-        return true
-    }
-}

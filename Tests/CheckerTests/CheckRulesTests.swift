@@ -248,17 +248,4 @@ struct CheckRulesTests {
         }
         #expect(got == expected)
     }
-
-    @Test("--public-only: which addresses count as public", arguments: [
-        ([8, 8, 8, 8], true), ([192, 0, 2, 1], true), ([127, 0, 5, 1], false), ([10, 1, 2, 3], false), ([172, 16, 0, 1], false),
-        ([172, 32, 0, 1], true), ([192, 168, 1, 1], false), ([169, 254, 1, 1], false), ([100, 64, 0, 1], false), ([0, 0, 0, 0], false),
-        ([0x2a, 0x00, 0x14, 0x50] + [UInt8](repeating: 0, count: 11) + [1], true),
-        ([UInt8](repeating: 0, count: 15) + [1], false),
-        ([0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [1], false),
-        ([0xfd, 0x00] + [UInt8](repeating: 0, count: 13) + [1], false),
-        ([UInt8](repeating: 0, count: 10) + [0xff, 0xff, 127, 0, 0, 1], false),
-    ] as [([UInt8], Bool)])
-    func publicAddresses(_ bytes: [UInt8], _ expected: Bool) {
-        #expect(IPAddress(bytes: bytes)!.isPublic == expected)
-    }
 }
