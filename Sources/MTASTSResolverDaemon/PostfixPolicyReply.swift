@@ -74,17 +74,22 @@ public enum PolicyKey: Sendable, Equatable {
 
 /// The Postfix TLS policy reply for an MTA-STS decision (rfc-checklist §2.4). Same input, same bytes.
 public enum PostfixPolicyReply {
-    /// - enforce (or testing with `strictTesting`): `OK secure match=<patterns in policy order, *.x as .x>`
-    ///   plus `servername=hostname` and, with `tlsrpt`, the TLS-RPT attributes.
+    /// - enforce (or testing with `strictTesting`): `OK secure match=<host patterns in policy order, *.x as .x>`
+    ///   plus `servername=hostname` and, with `tlsrpt`, the TLS-RPT attributes. Address-like patterns are left
+    ///   out (``hostPatterns(_:)``); when none is left, `TEMP <reason>`.
     /// - testing, none, no policy: `NOTFOUND ` (Postfix's own default level applies, DANE included; never
     ///   `may`, which would lower a stricter global level).
     /// - DANE (`dane` given): only for a policy that would be enforced, because otherwise NOTFOUND leaves
     ///   Postfix's own level — its own DANE included — in charge. DANE applies → `OK dane-only` (or `OK dane`);
     ///   DANE undecidable (bogus or failed DNSSEC answers) → `TEMP <reason>`: the mail waits rather than go
     ///   out without the DANE check (RFC 8461 §2, RFC 7672 §2.2); DANE does not apply → the MTA-STS reply.
-    public static func reply(for decision: PolicyCache.Decision, dane: DANEStatus? = nil, options: ZoneOptions) -> SocketmapReply {
+    ///
+    /// `now` (the policy cache's clock) is read only for `policy_ttl` (zone `tlsrpt`): the policy's remaining lifetime.
+    public static func reply(for decision: PolicyCache.Decision, dane: DANEStatus? = nil, options: ZoneOptions,
+                             now: @autoclosure () -> Double) -> SocketmapReply {
         guard case .policy(let cached) = decision else { return .notFound }
-        return reply(for: cached.policy, domain: cached.domain, dane: dane, options: options)
+        let ttl = options.tlsrpt ? max(0, Int((cached.expiresAt - now()).rounded(.down))) : nil
+        return reply(for: cached.policy, domain: cached.domain, dane: dane, options: options, policyTTL: ttl)
     }
 
     /// Whether the policy changes delivery (so DANE precedence must be decided first).
@@ -96,21 +101,51 @@ public enum PostfixPolicyReply {
         (mode == .enforce || (mode == .testing && options.strictTesting)) && hasMX
     }
 
-    public static func reply(for policy: STSPolicy, domain: DomainName, dane: DANEStatus? = nil, options: ZoneOptions) -> SocketmapReply {
+    /// Whether a reply must be rendered for each lookup rather than remembered: a TEMP reason may change, and
+    /// `policy_ttl` counts down.
+    public static func changesOverTime(_ reply: SocketmapReply) -> Bool {
+        switch reply {
+        case .temp: true
+        case .ok(let data): data.contains(" policy_ttl=")
+        case .notFound, .perm: false
+        }
+    }
+
+    /// The `mx` patterns that can name an MX host. `mx: 192.0.2.1` is legal ABNF (all-digit labels), but an MX
+    /// record names a host, never an address (RFC 8461 §4.1), and Postfix matches an address-like `match=`
+    /// pattern as an IP address (postfix-tlspol#70): such patterns can only mislead, so they are left out.
+    public static func hostPatterns(_ policy: STSPolicy) -> [MXPattern] {
+        policy.mx.filter { !$0.domain.labels.allSatisfy { $0.utf8.allSatisfy { (0x30...0x39).contains($0) } } }
+    }
+
+    /// - Parameter policyTTL: the `policy_ttl` attribute (with `tlsrpt`): seconds Postfix may cache the reply, the
+    ///   policy's remaining lifetime (nil: not sent).
+    public static func reply(for policy: STSPolicy, domain: DomainName, dane: DANEStatus? = nil, options: ZoneOptions,
+                             policyTTL: Int? = nil) -> SocketmapReply {
         guard isEnforced(policy, options: options) else { return .notFound }
         switch dane?.regime {
         case .dane: return .ok(options.daneReply.rawValue)
         case .deferred: return .temp("DANE cannot be evaluated for \(domain): \(dane!.reason)")
         case .mtaSTS, nil: break
         }
+        let hosts = hostPatterns(policy)
+        // Enforce with no MX host that can match: nothing may be delivered (RFC 8461 §4.2), and the mail waits for a
+        // corrected policy rather than bounce (§5.1). TEMP defers it without any connection to an MX; an empty
+        // `match=` would be a Postfix configuration error, and a made-up name would still connect to every MX.
+        guard !hosts.isEmpty else {
+            return .temp("the MTA-STS policy of \(domain) names no MX host, only addresses such as \(policy.mx[0]): "
+                         + "no MX can match, mail waits for a corrected policy (RFC 8461 section 4.1)")
+        }
         var seen = Set<String>()
         // Postfix has no `*`: `.example.net` is its "any name under example.net". With the mx_host_pattern
         // attributes (Postfix ≥ 3.10.5) Postfix itself applies RFC 8461's one-label rule.
-        let match = policy.mx.map { $0.isWildcard ? "." + $0.domain.value : $0.domain.value }.filter { seen.insert($0).inserted }
+        let match = hosts.map { $0.isWildcard ? "." + $0.domain.value : $0.domain.value }.filter { seen.insert($0).inserted }
         var base = "secure match=" + match.joined(separator: ":")
         if options.requireSNI { base += " servername=hostname" }
         guard options.tlsrpt else { return .ok(base) }
-        let attributes = " policy_type=sts policy_domain=\(domain.value)" + policy.mx.map { " mx_host_pattern=\($0)" }.joined()
+        // Postfix TLSRPT_README, "MTA-STS Support via smtp_tls_policy_maps" (Postfix ≥ 3.10).
+        let attributes = " policy_type=sts policy_domain=\(domain.value)" + (policyTTL.map { " policy_ttl=\($0)" } ?? "")
+            + hosts.map { " mx_host_pattern=\($0)" }.joined()
         // `{ name = value }` carries values with spaces; a value holding a brace cannot be written, so it is left out.
         let strings = policy.lines.filter { !$0.contains("{") && !$0.contains("}") }.map { " { policy_string = \($0) }" }.joined()
         for candidate in [base + attributes + strings, base + attributes, base] {

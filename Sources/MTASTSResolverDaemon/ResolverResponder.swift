@@ -102,6 +102,8 @@ public final class ResolverResponder: SocketmapResponder {
     /// The least time a first lookup gives the DANE questions (MX, TLSA: one resent datagram), even when policy
     /// discovery used up the zone's timeout.
     private let daneMinimumWait: Duration
+    /// The policy cache's clock: `policy_ttl` is the remaining lifetime by it.
+    private let clock: any WallClock
     private let logger: Logger?
     private static let notFound = SocketmapReply.notFound.frame
 
@@ -109,12 +111,13 @@ public final class ResolverResponder: SocketmapResponder {
     ///   them is emptied and rebuilt.
     public init(cache: PolicyCache, dane: DANEStatusCache? = nil, defaultZone: ZoneOptions, zones: [String: ZoneOptions],
                 metrics: ResolverMetrics, daneMinimumWait: Duration = .milliseconds(2500), logger: Logger? = nil,
-                memoLimit: Int = 200_000) {
+                memoLimit: Int = 200_000, clock: any WallClock = SystemClock()) {
         self.cache = cache
         self.dane = dane
         self.memos = Mutex(Memos(limit: memoLimit, defaultZone: defaultZone, zones: zones))
         self.metrics = metrics
         self.daneMinimumWait = daneMinimumWait
+        self.clock = clock
         self.logger = logger
     }
 
@@ -165,9 +168,9 @@ public final class ResolverResponder: SocketmapResponder {
             status = known
         }
         metrics.count(.hit)
-        let reply = PostfixPolicyReply.reply(for: decision, dane: status, options: zone)
+        let reply = PostfixPolicyReply.reply(for: decision, dane: status, options: zone, now: clock.now())
         count(reply)
-        if case .temp = reply { return reply.frame }  // carries a changing reason: neither shared nor remembered
+        if PostfixPolicyReply.changesOverTime(reply) { return reply.frame }  // a TEMP reason, a policy_ttl: neither shared nor remembered
         let payload = reply.payload
         return memos.withLock { m in
             let frame = m.intern(payload) { reply == .notFound ? Self.notFound : reply.frame }
@@ -189,7 +192,7 @@ public final class ResolverResponder: SocketmapResponder {
         let policyKnown = if case .policy = cache.glance(domain) { true } else { false }
         let decision = await cache.resolve(domain, deadline: zone.timeout)
         guard let dane, needsDANE(decision, zone) else {
-            return frame(PostfixPolicyReply.reply(for: decision, options: zone))
+            return frame(PostfixPolicyReply.reply(for: decision, options: zone, now: clock.now()))
         }
         let left = zone.timeout - (ContinuousClock.now - started)
         guard let status = await dane.resolve(domain, deadline: max(left, daneMinimumWait)) else {
@@ -207,7 +210,7 @@ public final class ResolverResponder: SocketmapResponder {
                             metadata: ["domain": "\(domain)"])
             return frame(.notFound)
         }
-        return frame(PostfixPolicyReply.reply(for: decision, dane: status, options: zone))
+        return frame(PostfixPolicyReply.reply(for: decision, dane: status, options: zone, now: clock.now()))
     }
 
     /// DANE precedence matters only where our reply would change delivery (an enforced policy).
@@ -220,7 +223,7 @@ public final class ResolverResponder: SocketmapResponder {
     private func frame(_ reply: SocketmapReply) -> ByteBuffer {
         count(reply)
         if reply == .notFound { return Self.notFound }
-        if case .temp = reply { return reply.frame }  // carries a changing reason: not shared
+        if PostfixPolicyReply.changesOverTime(reply) { return reply.frame }  // a TEMP reason, a policy_ttl: not shared
         let payload = reply.payload
         return memos.withLock { m in m.frames[Int(m.intern(payload) { reply.frame })] }
     }

@@ -7,8 +7,8 @@ import Testing
 import TestSupport
 @testable import MTASTSResolverDaemon
 
-/// A domain whose TXT id and policy body the test changes.
-private final class World: DNSResolver, PolicyFetcher, WallClock {
+/// A domain whose TXT id and policy body the test changes (also MXAddressTTLTests).
+final class World: DNSResolver, PolicyFetcher, WallClock {
     let id = Mutex("id1")
     let body = Mutex("version: STSv1\r\nmode: enforce\r\nmx: a.example.net\r\nmax_age: 86400\r\n")
     let time = Mutex(1_700_000_000.0)
@@ -31,7 +31,7 @@ private final class World: DNSResolver, PolicyFetcher, WallClock {
 }
 
 /// `payload` framed as a netstring.
-private func framed(_ payload: String) -> String { "\(payload.utf8.count):\(payload)," }
+func framed(_ payload: String) -> String { "\(payload.utf8.count):\(payload)," }
 
 @Suite("Resolver responder")
 struct ResponderTests {
