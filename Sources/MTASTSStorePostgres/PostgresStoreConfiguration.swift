@@ -17,6 +17,9 @@ import PostgresNIO
 ///   also takes it.
 /// - `connect_timeout`: seconds (default 5) any store operation may wait for a connection before it fails.
 /// - `application_name`, `options` (e.g. `-c search_path=mtasts`): passed to the server as libpq does.
+/// - `password_file` (ours): a file holding the password, read once when the store is opened, a trailing newline
+///   removed. A URL on the command line is visible to every local user (`/proc/PID/cmdline`); a file (mode 0600)
+///   or `PGPASSWORD` is not. Without a password in the URL or a `password_file`, `PGPASSWORD` is used, as libpq does.
 public struct PostgresStoreConfiguration: Sendable, Equatable {
     public enum TLSMode: Sendable, Equatable {
         case disable
@@ -53,11 +56,13 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
         self.connectTimeout = connectTimeout
     }
 
-    /// Parses a `postgres://` URL (the error never repeats the password).
-    public init(url: String) throws(Invalid) {
+    /// Parses a `postgres://` URL and reads its `password_file` (the error never repeats the password).
+    /// - Parameter environment: where `PGPASSWORD` comes from.
+    public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid) {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
               scheme == "postgres" || scheme == "postgresql" else {
-            throw Invalid(description: "\(Self.redacted(url)) is not a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL")
+            throw Invalid(description: "\(Self.redacted(url)) is not a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL "
+                                     + "(percent-encode reserved characters in the password: # as %23, / as %2F, @ as %40)")
         }
         guard let user = components.user, !user.isEmpty else {
             throw Invalid(description: "\(Self.redacted(url)) names no user (postgres://USER@HOST/DATABASE)")
@@ -75,6 +80,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
                   database: database.removingPercentEncoding ?? database)
         var sslmode = "disable"
         var rootCertificates: String?
+        var passwordFile: String?
         for item in components.queryItems ?? [] {
             let value = item.value ?? ""
             switch item.name {
@@ -91,10 +97,17 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
                 connectTimeout = .seconds(seconds)
             case "application_name": applicationName = value
             case "options": options = value
+            case "password_file": passwordFile = value
             default:
                 throw Invalid(description: "\(Self.redacted(url)): unknown parameter '\(item.name)' (sslmode, sslrootcert, host, port, "
-                                         + "connect_timeout, application_name, options)")
+                                         + "connect_timeout, application_name, options, password_file)")
             }
+        }
+        if let passwordFile {
+            guard password == nil else { throw Invalid(description: "give the password in the URL or in password_file, not both") }
+            password = try Self.readPassword(passwordFile)
+        } else if password == nil, let fromEnvironment = environment["PGPASSWORD"], !fromEnvironment.isEmpty {
+            password = fromEnvironment
         }
         switch sslmode {
         case "disable": tls = .disable
@@ -113,11 +126,39 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
         }
     }
 
-    /// The URL with its password replaced by `***`, for logs and messages.
+    /// The URL with its password replaced by `***`, for logs and messages. Done on the text, so it also holds for a
+    /// URL that does not parse (a `#` or `/` in the password): everything between `://USER:` and the last `@` is
+    /// hidden, and so is a `password=` parameter. Text that is not a URL at all is not shown.
     public static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? "postgres://***"
+        guard let scheme = url.range(of: "://") else { return "(a DSN that is not a URL, not shown)" }
+        var out = String(url[..<scheme.upperBound])
+        var rest = url[scheme.upperBound...]
+        if let at = rest.lastIndex(of: "@") {
+            let userInfo = rest[..<at]
+            out += userInfo.firstIndex(of: ":").map { userInfo[...$0] + "***" } ?? String(userInfo)
+            rest = rest[at...]
+        }
+        guard let query = rest.firstIndex(of: "?") else { return out + rest }
+        let parameters = rest[rest.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false)
+            .map { $0.lowercased().hasPrefix("password=") ? "password=***" : String($0) }
+        return out + rest[...query] + parameters.joined(separator: "&")
+    }
+
+    /// The content of `path`, trailing CR/LF removed; the error names the file, never its content.
+    static func readPassword(_ path: String) throws(Invalid) -> String {
+        let data: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: 4097) ?? Data()
+        } catch {
+            throw Invalid(description: "cannot read password_file \(path): \((error as NSError).localizedDescription)")
+        }
+        guard data.count <= 4096 else { throw Invalid(description: "password_file \(path) is longer than 4096 bytes") }
+        guard var text = String(data: data, encoding: .utf8) else { throw Invalid(description: "password_file \(path) is not UTF-8 text") }
+        while let last = text.unicodeScalars.last, last == "\n" || last == "\r" { text.unicodeScalars.removeLast() }
+        guard !text.isEmpty else { throw Invalid(description: "password_file \(path) is empty") }
+        return text
     }
 
     /// Where it connects, for messages: `HOST:PORT/DATABASE` or the socket path.

@@ -67,4 +67,27 @@ struct PostgresURLTests {
         #expect(C.redacted("postgres://u:secret@h:5/d?sslmode=require") == "postgres://u:***@h:5/d?sslmode=require")
         #expect(C.redacted("postgres://u@h/d") == "postgres://u@h/d")
     }
+
+    @Test("Redaction of a URL that does not parse: nothing between ://USER: and the last @, no password= parameter", arguments: [
+        ("postgres://u:s3cr#t/x@h/d", "postgres://u:***@h/d"),
+        ("postgres://u:s3/cr@t#x@h:5432/d?sslmode=require", "postgres://u:***@h:5432/d?sslmode=require"),
+        ("postgres://u:s3cr%23t@h/d?application_name=a&password=s3cr#t", "postgres://u:***@h/d?application_name=a&password=***"),
+        ("host=h user=u password=s3cr#t", "(a DSN that is not a URL, not shown)"),
+    ])
+    func redactedUnparsable(url: String, shown: String) {
+        #expect(C.redacted(url) == shown)
+    }
+
+    @Test("A password with # or / that is not percent-encoded: refused with a hint, the password not repeated")
+    func unencodedPassword() {
+        for url in ["postgres://u:s3cr#t@h/d", "postgres://u:s3/cr#t@h:5432/d?sslmode=require", "postgres://u:s3cr/t@h/d"] {
+            do {
+                _ = try C(url: url, environment: [:])
+                Issue.record("\(url) was accepted")
+            } catch {
+                #expect(error.description.contains("percent-encode"), "\(error.description)")
+                #expect(!error.description.contains("s3cr") && !error.description.contains("#t"), "\(error.description)")
+            }
+        }
+    }
 }
