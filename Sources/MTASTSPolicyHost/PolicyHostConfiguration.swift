@@ -145,6 +145,7 @@ public struct PolicyHostConfiguration: Sendable, Equatable {
             guard let z = z as? [String: Any] else { throw Invalid("\(source): zone must be a mapping") }
             try r.only(z, ["ttl", "addresses", "host"], at: "zone.")
             c.zone.ttl = try r.int(z["ttl"], "zone.ttl") ?? c.zone.ttl
+            guard (0...2_147_483_647).contains(c.zone.ttl) else { throw Invalid("\(source): zone.ttl must be 0 to 2147483647 (RFC 2181 §8)") }
             c.zone.addresses = try r.strings(z["addresses"], "zone.addresses") ?? []
             c.zone.host = try r.string(z["host"], "zone.host")
             for a in c.zone.addresses where ZoneSnippet.addressType(a) == nil {
@@ -214,11 +215,15 @@ public struct PolicyHostConfiguration: Sendable, Equatable {
             if let i = v as? Int { return i }
             throw Invalid("\(source): \(key) must be a whole number")
         }
+        /// A duration: more than 0 (none of these has a meaning for 0 or less), finite and at most 10^9 s (so every
+        /// timer type can hold it).
         func seconds(_ v: Any?, _ key: String) throws(Invalid) -> Double? {
             guard let v, !(v is NSNull) else { return nil }
-            if let i = v as? Int, i > 0 { return Double(i) }
-            if let d = v as? Double, d > 0 { return d }
-            throw Invalid("\(source): \(key) must be a positive number of seconds")
+            let d = (v as? Int).map(Double.init) ?? (v as? Double)
+            guard let d, d.isFinite, d > 0, d <= 1e9 else {
+                throw Invalid("\(source): \(key) must be a positive number of seconds, at most 1000000000, not \(v)")
+            }
+            return d
         }
         func bool(_ v: Any?, _ key: String) throws(Invalid) -> Bool? {
             guard let v, !(v is NSNull) else { return nil }

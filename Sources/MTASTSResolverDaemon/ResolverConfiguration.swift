@@ -91,8 +91,8 @@ public struct ResolverConfiguration: Sendable {
             c.listen = .tcp(host: host, port: port)
         }
         _ = try r.bool(map["reuse_port"], "reuse_port")  // accepted for compatibility; we always set SO_REUSEADDR
-        c.shutdownTimeout = try r.double(map["shutdown_timeout"], "shutdown_timeout") ?? c.shutdownTimeout
-        c.cacheSettings.revalidateAfter = try r.double(map["cache_grace"], "cache_grace") ?? 60
+        c.shutdownTimeout = try r.seconds(map["shutdown_timeout"], "shutdown_timeout", zero: "stop at once") ?? c.shutdownTimeout
+        c.cacheSettings.revalidateAfter = try r.seconds(map["cache_grace"], "cache_grace", zero: "check the TXT id at every lookup") ?? 60
         if let cache = map["cache"] {
             guard let cache = cache as? [String: Any] else { throw Invalid(description: "\(source): cache must be a mapping") }
             try r.only(cache, ["type", "options"], at: "cache.")
@@ -112,7 +112,7 @@ public struct ResolverConfiguration: Sendable {
         if let p = map["proactive_policy_fetching"] as? [String: Any] {
             try r.only(p, ["enabled", "interval", "concurrency_limit", "grace_ratio"], at: "proactive_policy_fetching.")
             c.proactiveRefresh = try r.bool(p["enabled"], "proactive_policy_fetching.enabled") ?? true
-            if let interval = try r.double(p["interval"], "proactive_policy_fetching.interval") {
+            if let interval = try r.seconds(p["interval"], "proactive_policy_fetching.interval") {
                 c.cacheSettings.refreshInterval = interval
             }
         }
@@ -130,21 +130,22 @@ public struct ResolverConfiguration: Sendable {
             c.dnssec = parsed
         }
         c.caFile = try r.string(map["ca_file"], "ca_file")
-        c.dnsTimeout = try r.double(map["dns_timeout"], "dns_timeout") ?? c.dnsTimeout
-        c.fetchTimeout = try r.double(map["fetch_timeout"], "fetch_timeout") ?? c.fetchTimeout
-        c.idleTimeout = try r.double(map["idle_timeout"], "idle_timeout") ?? c.idleTimeout
+        c.dnsTimeout = try r.seconds(map["dns_timeout"], "dns_timeout") ?? c.dnsTimeout
+        c.fetchTimeout = try r.seconds(map["fetch_timeout"], "fetch_timeout") ?? c.fetchTimeout
+        c.idleTimeout = try r.seconds(map["idle_timeout"], "idle_timeout") ?? c.idleTimeout
         if let n = try r.int(map["listen_threads"], "listen_threads") {
             guard (1...64).contains(n) else { throw Invalid(description: "\(source): listen_threads must be 1 to 64, not \(n)") }
             c.listenThreads = n
         }
-        if let v = try r.double(map["negative_cache_max"], "negative_cache_max") { c.cacheSettings.negativeCacheMax = v }
-        if let v = try r.double(map["failure_retry"], "failure_retry") { c.cacheSettings.failureRetry = v }
-        if let v = try r.double(map["refresh_interval"], "refresh_interval") { c.cacheSettings.refreshInterval = v }
-        if let v = try r.double(map["evict_after"], "evict_after") { c.cacheSettings.evictAfter = v }
+        if let v = try r.seconds(map["negative_cache_max"], "negative_cache_max", zero: "never remember a domain without MTA-STS") { c.cacheSettings.negativeCacheMax = v }
+        if let v = try r.seconds(map["failure_retry"], "failure_retry", zero: "retry a failed discovery at every lookup") { c.cacheSettings.failureRetry = v }
+        if let v = try r.seconds(map["refresh_interval"], "refresh_interval") { c.cacheSettings.refreshInterval = v }
+        if let v = try r.seconds(map["evict_after"], "evict_after") { c.cacheSettings.evictAfter = v }
         if let m = map["metrics"] {
             guard let m = m as? [String: Any] else { throw Invalid(description: "\(source): metrics must be a mapping") }
             try r.only(m, ["host", "port"], at: "metrics.")
             guard let port = try r.int(m["port"], "metrics.port") else { throw Invalid(description: "\(source): metrics needs a port") }
+            guard (1...65535).contains(port) else { throw Invalid(description: "\(source): metrics.port \(port) is out of range") }
             c.metricsListen = (try r.string(m["host"], "metrics.host") ?? "127.0.0.1", port)
         }
         return c
@@ -174,11 +175,16 @@ public struct ResolverConfiguration: Sendable {
             if let i = v as? Int { return i }
             throw Invalid(description: "\(source): \(key) must be a whole number")
         }
-        func double(_ v: Any?, _ key: String) throws(Invalid) -> Double? {
+        /// A duration: never negative (`idle_timeout: -1` would close every connection at once), zero only where
+        /// `zero` says what it means, finite and at most 10^9 s (so every timer type can hold it).
+        func seconds(_ v: Any?, _ key: String, zero: String? = nil) throws(Invalid) -> Double? {
             guard let v else { return nil }
-            if let i = v as? Int { return Double(i) }
-            if let d = v as? Double, d >= 0 { return d }
-            throw Invalid(description: "\(source): \(key) must be a non-negative number of seconds")
+            let d = (v as? Int).map(Double.init) ?? (v as? Double)
+            guard let d, d.isFinite, d <= 1e9, zero == nil ? d > 0 : d >= 0 else {
+                throw Invalid(description: "\(source): \(key) must be a number of seconds, more than 0"
+                                         + (zero.map { " (or 0: \($0))" } ?? "") + " and at most 1000000000, not \(v)")
+            }
+            return d
         }
         func bool(_ v: Any?, _ key: String) throws(Invalid) -> Bool? {
             guard let v else { return nil }
@@ -199,7 +205,7 @@ public struct ResolverConfiguration: Sendable {
             z.strictTesting = try bool(map["strict_testing"], key + ".strict_testing") ?? z.strictTesting
             z.requireSNI = try bool(map["require_sni"], key + ".require_sni") ?? z.requireSNI
             z.tlsrpt = try bool(map["tlsrpt"], key + ".tlsrpt") ?? z.tlsrpt
-            if let t = try double(map["timeout"], key + ".timeout") { z.timeout = .seconds(t) }
+            if let t = try seconds(map["timeout"], key + ".timeout") { z.timeout = .seconds(t) }
             if let reply = try string(map["dane_reply"], key + ".dane_reply") {
                 guard let parsed = ZoneOptions.DANEReply(rawValue: reply) else {
                     throw Invalid(description: "\(source): \(key).dane_reply '\(reply)' is not dane-only or dane")

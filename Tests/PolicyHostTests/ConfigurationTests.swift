@@ -98,6 +98,30 @@ struct ConfigurationTests {
         }
     }
 
+    static let durationKeys = ["request_timeout", "dns_timeout", "fetch_timeout", "proxy_refresh", "proxy_retry", "mx_guard_interval",
+                               "file_check_interval"]
+
+    @Test("Durations: 0, negative, infinite, NaN or beyond 10^9 s are refused with the key named (issue 14, item 12)",
+          arguments: durationKeys, ["0", "-1", "-0.5", ".inf", ".nan", "1e10", "10000000000", "5s"])
+    func durations(_ key: String, _ value: String) throws {
+        let domains = "\ndomains: {a.example: {file: /x}}"
+        do {
+            _ = try parse("\(key): \(value)" + domains)
+            Issue.record("\(key): \(value) accepted")
+        } catch {
+            #expect((error as? PolicyHostConfiguration.Invalid)?.description.contains("\(key) must be a positive number of seconds") == true,
+                    "\(error)")
+        }
+        _ = try parse("\(key): 0.25" + domains)
+        _ = try parse("\(key): 1000000000" + domains)
+    }
+
+    @Test("zone.ttl is a DNS TTL: 0 to 2^31-1 (RFC 2181 §8)", arguments: ["-1", "2147483648"])
+    func zoneTTL(_ value: String) throws {
+        #expect(throws: PolicyHostConfiguration.Invalid.self) { try parse("zone: {ttl: \(value)}\ndomains: {a.example: {file: /x}}") }
+        #expect(try parse("zone: {ttl: 0}\ndomains: {a.example: {file: /x}}").zone.ttl == 0)
+    }
+
     @Test("A bad static policy carries the core parser's diagnostics")
     func diagnostics() {
         do {

@@ -62,7 +62,7 @@ struct PostfixReplyTests {
         #expect(PostfixPolicyReply.reply(for: testing, domain: domain, options: strict) == .ok("secure match=a.example servername=hostname"))
         let none = policy("version: STSv1\nmode: none\nmax_age: 1\n")
         #expect(PostfixPolicyReply.reply(for: none, domain: domain, options: strict) == .notFound)
-        #expect(PostfixPolicyReply.reply(for: .none, options: ZoneOptions()) == .notFound)
+        #expect(PostfixPolicyReply.reply(for: .none, options: ZoneOptions(), now: 0) == .notFound)
     }
 
     @Test("tlsrpt: policy_type, policy_domain, raw mx_host_pattern and one policy_string per line (Postfix ≥ 3.10)")
@@ -209,6 +209,11 @@ struct ConfigurationTests {
         ("[1, 2]", "must be a mapping"),
         ("mode: 0999\npath: /x", "file mode"),
         ("listen_threads: 0", "listen_threads must be 1 to 64"),
+        ("listen_threads: -1", "listen_threads must be 1 to 64"),
+        ("port: -1", "port -1 is out of range"),
+        ("metrics: {port: 0}", "metrics.port 0 is out of range"),
+        ("metrics: {port: 65536}", "metrics.port 65536 is out of range"),
+        ("idle_timeout: -1", "idle_timeout must be a number of seconds, more than 0"),
     ])
     func errors(_ yaml: String, _ message: String) {
         do {
