@@ -3,14 +3,15 @@
  *   gcc -O2 -Wall -o loadgen loadgen.c
  *   loadgen --connect 127.0.0.1:8461 [--conns 16] [--pipeline 1] [--name postfix]
  *           ( --pattern 'd%d.bench.test' --range LO:HI [--seq | --random] | --domains FILE | --domain NAME )
- *           ( --duration SECONDS | --count N ) [--timeout SECONDS] [--pid PID]... [--seed N] [--label TEXT]
+ *           [--duration SECONDS] [--count N] [--timeout SECONDS] [--pid PID]... [--seed N] [--label TEXT]
  *           [--expect ok|notfound] [--expect-text 'OK secure match=...']
  *
  * One thread, epoll. N connections, each with --pipeline requests in flight (1 = what one Postfix smtp process
  * does). Request i asks `NAME DOMAIN`; domains come from --pattern over [LO,HI) (sequential, shared across
  * connections, or uniformly random), a file (one a line, in order, wrapping), or one fixed --domain.
- * --count N stops after N replies; --duration after that many seconds (outstanding replies are awaited).
- * --timeout (default duration + 30 s, or 120 s with --count) bounds the whole run.
+ * --count N stops after N replies; --duration after that many seconds (outstanding replies are awaited); with
+ * both, whichever comes first ("stopped_by" in the output says which), so a slower machine sends fewer requests
+ * instead of failing. --timeout (default duration + 30 s, or 120 s with --count alone) bounds the whole run.
  *
  * Every reply is checked as a netstring (decimal length without leading zeros, ':', payload, ',', length <=
  * 100000) and classified by its first word: OK, NOTFOUND, TEMP, TIMEOUT, PERM, other. A malformed reply closes
@@ -88,7 +89,7 @@ static void die(const char *m) { fprintf(stderr, "loadgen: %s\n", m); exit(2); }
 static void usage(void) {
     fprintf(stderr, "usage: loadgen --connect HOST:PORT [--conns N] [--pipeline K] [--name NAME]\n"
                     "  (--pattern FMT --range LO:HI [--seq|--random] | --domains FILE | --domain NAME)\n"
-                    "  (--duration S | --count N) [--timeout S] [--pid PID]... [--seed N] [--label L]\n"
+                    "  [--duration S] [--count N] [--timeout S] [--pid PID]... [--seed N] [--label L]\n"
                     "  [--expect ok|notfound] [--expect-text TEXT]\n");
     exit(2);
 }
@@ -159,8 +160,8 @@ static void flush_out(int ep, struct conn *c) {
 }
 
 static int want_more(uint64_t stop_at) {
-    if (opt.count >= 0) return issued < opt.count;
-    return now_ns() < stop_at;
+    if (opt.count >= 0 && issued >= opt.count) return 0;
+    return now_ns() < stop_at;  /* UINT64_MAX without --duration */
 }
 
 static void classify(const char *p, size_t n) {
@@ -275,7 +276,7 @@ int main(int argc, char **argv) {
         } else usage();
     }
     if (!opt.host || opt.conns < 1 || opt.conns > MAX_CONNS || opt.pipeline < 1 || opt.pipeline > MAX_PIPELINE) usage();
-    if ((opt.count >= 0) == (opt.duration > 0)) die("give exactly one of --count and --duration");
+    if (opt.count < 0 && opt.duration <= 0) die("give --count, --duration or both");
     int sources = !!opt.pattern + !!opt.domains_file + !!opt.domain;
     if (sources != 1) die("give exactly one of --pattern, --domains, --domain");
     if (opt.pattern) {
@@ -304,7 +305,7 @@ int main(int argc, char **argv) {
         fclose(f);
         if (!dcount) die("--domains file is empty");
     }
-    if (opt.timeout <= 0) opt.timeout = opt.count >= 0 ? 120 : opt.duration + 30;
+    if (opt.timeout <= 0) opt.timeout = opt.duration > 0 ? opt.duration + 30 : 120;
     rng = opt.seed * 0x9E3779B97F4A7C15ull + 1;
 
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(opt.port)};
@@ -394,6 +395,7 @@ int main(int argc, char **argv) {
     printf("{\"label\":"); json_str(opt.label);
     printf(",\"conns\":%d,\"pipeline\":%d,\"requests\":%ld,\"issued\":%ld,\"seconds\":%.3f,\"rps\":%.1f",
            opt.conns, opt.pipeline, replied, issued, secs, replied / secs);
+    printf(",\"stopped_by\":\"%s\"", timed_out ? "timeout" : opt.count >= 0 && issued >= opt.count ? "count" : "duration");
     printf(",\"lat_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f}",
            pct(0.50), pct(0.99), pct(0.999), nlat ? lat[nlat - 1] / 10.0 : 0, mean);
     printf(",\"replies\":{");
