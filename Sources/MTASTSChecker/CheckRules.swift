@@ -318,6 +318,16 @@ public enum CheckRules {
                 f += smtpFindings(p, host: mx.host, now: o.now, policy: policy)
             }
         }
+        let unprobed = o.mxHosts.filter { !$0.unprobed.isEmpty }
+        if !unprobed.isEmpty {
+            let skipped = unprobed.reduce(0) { $0 + $1.unprobed.count }
+            let total = o.mxHosts.reduce(0) { $0 + $1.addresses.count }
+            f.append(Finding(.smtpProbesCapped, nil, o.domain.value,
+                             "the MX hosts have \(total) addresses; only the first \(total - skipped) in preference order were probed, "
+                                 + "not \(skipped) of " + unprobed.map(\.host.value).joined(separator: ", ")
+                                 + ": what is said of these hosts, and the verdict, rests on the probed addresses alone",
+                             fix: "publish fewer MX hosts and addresses; senders also try only a limited number (RFC 5321 §5.1)"))
+        }
         return matches
     }
 
@@ -421,6 +431,8 @@ public enum CheckRules {
                 skipped.append((mx.host.value, "not allowed by the policy"))
             } else if mx.probes.contains(where: isUsable) {
                 usable.append(mx.host.value)
+            } else if mx.probes.isEmpty && !mx.unprobed.isEmpty {
+                skipped.append((mx.host.value, "not probed (over the limit of addresses per domain)"))
             } else {
                 skipped.append((mx.host.value, mx.probes.isEmpty ? "no address" : "no address passes STARTTLS and certificate checks"))
             }

@@ -15,11 +15,15 @@ public struct DeploymentChecker: Sendable {
         public var httpsPort: Int
         /// Refuse private, loopback and link-local addresses (for running as a service).
         public var publicOnly: Bool
+        /// The most MX addresses probed for one domain (``SMTPLimits/addressesPerDomain``).
+        public var smtpAddressLimit: Int
 
-        public init(smtpPort: Int = 25, httpsPort: Int = 443, publicOnly: Bool = false) {
+        public init(smtpPort: Int = 25, httpsPort: Int = 443, publicOnly: Bool = false,
+                    smtpAddressLimit: Int = SMTPLimits.addressesPerDomain) {
             self.smtpPort = smtpPort
             self.httpsPort = httpsPort
             self.publicOnly = publicOnly
+            self.smtpAddressLimit = smtpAddressLimit
         }
     }
 
@@ -104,29 +108,24 @@ public struct DeploymentChecker: Sendable {
     private func policyHost(_ domain: DomainName) async -> ([DNSRecordType: DNSAnswer], [PolicyHostProbe]) {
         guard let host = domain.policyHost else { return ([:], []) }
         let (answers, found, _) = await addresses(host.value)
-        let probes = await withTaskGroup(of: (Int, PolicyHostProbe).self) { group in
-            for (i, address) in found.enumerated() {
-                group.addTask {
-                    let clock = ContinuousClock()
-                    let start = clock.now
-                    if configuration.publicOnly && !address.isPublic {
-                        return (i, PolicyHostProbe(address: address, tls: .failure(.notPublic), fetch: nil, elapsed: .zero))
-                    }
-                    async let tls = prober.tls(host: host, address: address, port: configuration.httpsPort, sni: true)
-                    async let plain = prober.tls(host: host, address: address, port: configuration.httpsPort, sni: false)
-                    async let fetch = fetcher.fetch(host: host, addresses: [address])
-                    let (t, p, f) = await (tls, plain, fetch)
-                    return (i, PolicyHostProbe(address: address, tls: t, fetch: f, withoutSNI: p, elapsed: clock.now - start))
-                }
+        let probes = await inParallel(found) { address in
+            let clock = ContinuousClock()
+            let start = clock.now
+            if configuration.publicOnly && !address.isPublic {
+                return PolicyHostProbe(address: address, tls: .failure(.notPublic), fetch: nil, elapsed: .zero)
             }
-            var out: [(Int, PolicyHostProbe)] = []
-            for await p in group { out.append(p) }
-            return out.sorted { $0.0 < $1.0 }.map(\.1)
+            async let tls = prober.tls(host: host, address: address, port: configuration.httpsPort, sni: true)
+            async let plain = prober.tls(host: host, address: address, port: configuration.httpsPort, sni: false)
+            async let fetch = fetcher.fetch(host: host, addresses: [address])
+            let (t, p, f) = await (tls, plain, fetch)
+            return PolicyHostProbe(address: address, tls: t, fetch: f, withoutSNI: p, elapsed: clock.now - start)
         }
         return (answers, probes)
     }
 
-    /// The MX RRset (or the implicit MX), each host's addresses, and an SMTP probe per address, all in parallel.
+    /// The MX RRset (or the implicit MX), each host's addresses, and an SMTP probe per address, in parallel: at most
+    /// ``Configuration/smtpAddressLimit`` addresses, the first in MX preference order (the rest are kept in
+    /// ``MXObservation/unprobed``), so that a domain cannot make the checker open sessions without end.
     private func mxHosts(_ domain: DomainName) async -> (DNSAnswer, [MXObservation]) {
         let answer = await resolver.query(domain.value, .mx)
         var hosts: [MXObservation] = []
@@ -144,45 +143,50 @@ public struct DeploymentChecker: Sendable {
         case .failure:
             break
         }
-        let port = configuration.smtpPort
-        let publicOnly = configuration.publicOnly
-        let prober = self.prober
-        let observed = await withTaskGroup(of: (Int, MXObservation).self) { group in
-            for (i, mx) in hosts.enumerated() {
-                group.addTask {
-                    var mx = mx
-                    let (_, found, failures) = await addresses(mx.host.value)
-                    mx.addresses = found
-                    mx.addressFailures = failures
-                    let name = mx.host
-                    mx.probes = await withTaskGroup(of: (Int, SMTPProbe).self) { inner in
-                        for (j, address) in found.enumerated() {
-                            inner.addTask {
-                                if publicOnly && !address.isPublic {
-                                    return (j, SMTPProbe(address: address, port: port, failure: .connection(.notPublic)))
-                                }
-                                async let withSNI = prober.smtp(host: name, address: address, port: port, sni: true)
-                                async let plain = prober.smtp(host: name, address: address, port: port, sni: false)
-                                var probe = await withSNI
-                                let p = await plain
-                                probe.withoutSNI = p.tls.map { .success($0) } ?? p.failure.map { f -> Result<TLSObservation, ConnectionFailure> in
-                                    if case .connection(let c) = f { return .failure(c) }
-                                    return .failure(.handshake("\(f)"))
-                                }
-                                return (j, probe)
-                            }
-                        }
-                        var out: [(Int, SMTPProbe)] = []
-                        for await p in inner { out.append(p) }
-                        return out.sorted { $0.0 < $1.0 }.map(\.1)
-                    }
-                    return (i, mx)
-                }
-            }
-            var out: [(Int, MXObservation)] = []
-            for await m in group { out.append(m) }
-            return out.sorted { $0.0 < $1.0 }.map(\.1)
+        hosts = await inParallel(hosts) { mx in
+            var mx = mx
+            (_, mx.addresses, mx.addressFailures) = await addresses(mx.host.value)
+            return mx
+        }
+        var budget = configuration.smtpAddressLimit
+        for i in hosts.indices {
+            let probed = min(budget, hosts[i].addresses.count)
+            hosts[i].unprobed = Array(hosts[i].addresses.dropFirst(probed))
+            budget -= probed
+        }
+        let observed = await inParallel(hosts) { mx in
+            var mx = mx
+            let host = mx.host
+            mx.probes = await inParallel(Array(mx.addresses.dropLast(mx.unprobed.count))) { address in await smtp(host, address) }
+            return mx
         }
         return (answer, observed)
+    }
+
+    /// Both SMTP sessions at one address (with SNI, and without it for ``SMTPProbe/withoutSNI``).
+    private func smtp(_ host: DomainName, _ address: IPAddress) async -> SMTPProbe {
+        let port = configuration.smtpPort
+        if configuration.publicOnly && !address.isPublic {
+            return SMTPProbe(address: address, port: port, failure: .connection(.notPublic))
+        }
+        async let withSNI = prober.smtp(host: host, address: address, port: port, sni: true)
+        async let plain = prober.smtp(host: host, address: address, port: port, sni: false)
+        var probe = await withSNI
+        let p = await plain
+        probe.withoutSNI = p.tls.map { .success($0) } ?? p.failure.map { f -> Result<TLSObservation, ConnectionFailure> in
+            if case .connection(let c) = f { return .failure(c) }
+            return .failure(.handshake("\(f)"))
+        }
+        return probe
+    }
+}
+
+/// `transform` applied to every element at once; the results in the elements' order.
+private func inParallel<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) async -> R) async -> [R] {
+    await withTaskGroup(of: (Int, R).self) { group in
+        for (i, item) in items.enumerated() { group.addTask { (i, await transform(item)) } }
+        var out: [(Int, R)] = []
+        for await r in group { out.append(r) }
+        return out.sorted { $0.0 < $1.0 }.map(\.1)
     }
 }

@@ -107,6 +107,7 @@ public struct FindingCode: Hashable, Sendable, CustomStringConvertible {
     public static let smtpCertName = Self("smtp-cert-name", .error, "RFC 8461 §4.2")
     public static let smtpCertExpiring = Self("smtp-cert-expiring", .warning, "RFC 8461 §4.2")
     public static let smtpSNIRequired = Self("smtp-sni-required", .warning, "RFC 8461 §7.1")
+    public static let smtpProbesCapped = Self("smtp-probes-capped", .warning, "RFC 5321 §5.1")
 
     // MARK: TLS-RPT (RFC 8460 §3)
     public static let tlsrptMissing = Self("tlsrpt-missing", .warning, "RFC 8460 §3")
@@ -139,7 +140,7 @@ public struct FindingCode: Hashable, Sendable, CustomStringConvertible {
         .mxDNSFailure, .mxImplicit, .mxNull, .mxNotCovered, .mxPatternUnused, .mxNoAddress,
         .smtpConnectFailed, .smtpProtocol, .smtpStartTLSMissing, .smtpStartTLSRefused, .smtpStartTLSInjection,
         .smtpTLSFailed, .smtpTLSVersion, .smtpCertExpired, .smtpCertNotYetValid, .smtpCertSelfSigned,
-        .smtpCertUntrusted, .smtpCertName, .smtpCertExpiring, .smtpSNIRequired,
+        .smtpCertUntrusted, .smtpCertName, .smtpCertExpiring, .smtpSNIRequired, .smtpProbesCapped,
         .tlsrptMissing, .tlsrptDNSFailure, .tlsrptMultiple, .tlsrptInvalid, .tlsrptRUAInvalid,
         .daneApplies, .daneMXBogus, .daneTLSAFailed, .daneTLSAUnusable, .daneTLSAMismatch,
         .modeTesting, .modeNone, .verdictNoPolicy, .verdictDefer, .verdictMXSkipped,

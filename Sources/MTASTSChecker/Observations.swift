@@ -148,14 +148,17 @@ public struct MXObservation: Sendable {
     /// A/AAAA lookup failures ("A: SERVFAIL").
     public var addressFailures: [String]
     public var probes: [SMTPProbe]
+    /// The last addresses, not probed: over the limit of addresses per domain (``SMTPLimits/addressesPerDomain``).
+    public var unprobed: [IPAddress]
 
     public init(host: DomainName, preference: UInt16, addresses: [IPAddress] = [], addressFailures: [String] = [],
-                probes: [SMTPProbe] = []) {
+                probes: [SMTPProbe] = [], unprobed: [IPAddress] = []) {
         self.host = host
         self.preference = preference
         self.addresses = addresses
         self.addressFailures = addressFailures
         self.probes = probes
+        self.unprobed = unprobed
     }
 }
 

@@ -119,6 +119,10 @@ struct CheckRulesTests {
         }),
         RuleCase(.hostNoSNI, Fake.with { $0.hostProbes[0].withoutSNI = .success(Fake.tls(["default.example.net"])) }),
         RuleCase(.smtpSNIRequired, Fake.with { $0.mxHosts[0].probes[0].withoutSNI = .failure(.handshake("SSLV3_ALERT_HANDSHAKE_FAILURE")) }),
+        RuleCase(.smtpProbesCapped, Fake.with {
+            $0.mxHosts.append(MXObservation(host: try! DomainName("mx2.example.com"), preference: 20, addresses: [Fake.mxAddress],
+                                            unprobed: [Fake.mxAddress]))
+        }),
         RuleCase(.addressNotPublic, Fake.withSMTP(Fake.smtp(.connection(.notPublic)))),
         RuleCase(.mxDNSFailure, Fake.with { $0.mx = DNSAnswer(.failure("SERVFAIL")); $0.mxHosts = [] }),
         RuleCase(.mxImplicit, Fake.with { $0.mx = DNSAnswer(.nodata); $0.mxHosts[0].host = Fake.domain }),
