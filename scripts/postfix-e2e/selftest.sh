@@ -17,6 +17,8 @@ DIR=${1:-$(mktemp -d -t mtasts-pfe2e.XXXXXX)}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd -P)
 SRV_PID=""
+# The daemon's reply to an enforce policy whose only mx is an address (RFC 8461 section 4.1: no MX host name can match).
+IPMX_REASON='the MTA-STS policy of ipmx.test names no MX host, only addresses such as 127.0.0.2: no MX can match, mail waits for a corrected policy (RFC 8461 section 4.1)'
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 say() { echo "selftest: $*"; }
@@ -36,6 +38,7 @@ start_server() {
       'enforce-good.test=OK secure match=mx1.enforce-good.test servername=hostname' \
       'enforce-bad.test=OK secure match=mx1.enforce-bad.test servername=hostname' \
       'cached.test=OK secure match=mx1.cached.test servername=hostname' \
+      "ipmx.test=TEMP $IPMX_REASON" \
       'dane-good.test=OK dane-only' 'dane-bad.test=OK dane-only' </dev/null >>"$DIR/socketmap.log" 2>&1 &
   fi
   SRV_PID=$!                        # `exec` replaces itself with the server: this is the server's PID
@@ -93,6 +96,16 @@ expect_status "nopolicy.test" "$QID" 1 "status=sent tls=Trusted relay=mx1.nopoli
 send user@selfsigned.test
 expect_status "selfsigned.test (extra)" "$QID" 1 "status=sent tls=Untrusted relay=mx1.selfsigned.test[127.0.0.4]:25 dsn=2.0.0"
 
+# ipmx.test: enforce, but the policy's only mx is the MX's address. No MX host name can match it, so nothing may be
+# delivered (RFC 8461 section 4.2): the map answers TEMP, and Postfix defers without connecting to the MX at all (an
+# address in match= would make Postfix connect and fail on the name; an empty match= is a Postfix configuration error).
+send user@ipmx.test
+expect_status "ipmx.test (enforce, mx only an IP address)" "$QID" 1 "status=deferred tls=none relay=none dsn=4.7.5"
+log_has "warning: socketmap:inet:127.0.0.1:8461:postfix socketmap server temporary error: $IPMX_REASON"
+log_has "$QID: to=<user@ipmx.test>, relay=none, "
+[ -z "$("$E2E" mx-log "$DIR" 127.0.0.2 "$QID")" ] || fail "ipmx.test: the MX was contacted"
+say "ok   ipmx.test: no session at 127.0.0.2 for $QID"
+
 # cached.test: first let the server learn the enforce policy (policy host up), then stop the policy host, make
 # the TXT id change (so a caching daemon must try to refetch) and send again: still enforced.
 send user@cached.test
@@ -135,8 +148,8 @@ T0=$(now_ms); "$E2E" flush "$DIR"
 expect_status "enforce-good.test after the server is back + flush" "$DOWN" 2 \
   "status=sent tls=Verified relay=mx1.enforce-good.test[127.0.0.2]:25 dsn=2.0.0"
 
-# left in the queue: enforce-bad.test and both cached.test messages (all still deferred)
-[ "$("$E2E" queue "$DIR" | grep -c '"queue_name": "deferred"')" -eq 3 ] || fail "queue should hold exactly 3 deferred messages"
+# left in the queue: enforce-bad.test, ipmx.test and both cached.test messages (all still deferred)
+[ "$("$E2E" queue "$DIR" | grep -c '"queue_name": "deferred"')" -eq 4 ] || fail "queue should hold exactly 4 deferred messages"
 
 # DANE takes precedence (RFC 8461 §2): both DANE domains have an enforce policy that a PKIX check would pass
 # (the MX certificate is CA-signed for mx1 and mx2.dane-mx.test); only the TLSA record of mx1 matches its key.
