@@ -69,22 +69,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Listening sockets (IPv6-only where IPv6) and the descriptor limit, for every role's listeners.
+        .target(
+            name: "ServerSockets",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // The Postfix socketmap protocol (netstrings) and server; knows nothing of MTA-STS.
         .target(
             name: "PostfixSocketmap",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["ServerSockets", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         // The operators' HTTP listener (/metrics, /healthz) and lock-free counters, shared by the long-running roles.
         .target(
             name: "MTASTSAdminHTTP",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            dependencies: ["ServerSockets", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         // `mta-sts serve`: the HTTPS policy host (per-Host policies rendered once, SNI certificates, proxy mode).
         .target(
             name: "MTASTSPolicyHost",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSAdminHTTP",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSAdminHTTP", "ServerSockets",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -100,7 +106,7 @@ let package = Package(
             name: "MTASTSResolverDaemon",
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
-                "MTASTSStorePostgres", "PostfixSocketmap", "MTASTSAdminHTTP",
+                "MTASTSStorePostgres", "PostfixSocketmap", "MTASTSAdminHTTP", "ServerSockets",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

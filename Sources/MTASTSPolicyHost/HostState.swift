@@ -2,6 +2,7 @@ import MTASTSCore
 import MTASTSDiscovery
 import NIOSSL
 import Synchronization
+import X509
 
 /// Everything the request path reads, built from one configuration and swapped whole on reload: routes by
 /// lowercased `mta-sts.<domain>`, the TLS context with its SNI certificate table, and the sources that change
@@ -16,10 +17,13 @@ public final class HostState: Sendable {
     /// Nil when no HTTPS listener is configured.
     public let tls: NIOSSLContext?
 
-    /// Builds the state. Files are read and validated and certificates loaded now; any problem throws and,
-    /// on reload, leaves the running state in place. Upstreams of `previous` with the same domain are kept
-    /// with their last good copy.
-    public init(_ c: PolicyHostConfiguration, previous: HostState?, metrics: PolicyHostMetrics) throws(PolicyHostConfiguration.Invalid) {
+    /// Builds the state. Files are read and validated and certificates loaded now. A bad configuration or
+    /// certificate throws (on reload the running state then stays). A policy file that cannot be read or is
+    /// invalid throws only when `strictFiles` (`serve --check`); otherwise that domain keeps the last good
+    /// policy of `previous` (503 when it has none), the file's ``FileSource/problem`` says why, and every other
+    /// domain's change applies. Upstreams of `previous` with the same domain are kept with their last good copy.
+    public init(_ c: PolicyHostConfiguration, previous: HostState?, metrics: PolicyHostMetrics,
+                strictFiles: Bool = false) throws(PolicyHostConfiguration.Invalid) {
         configuration = c
         var routes: [String: Route] = [:]
         var files: [String: FileSource] = [:]
@@ -35,7 +39,11 @@ public final class HostState: Sendable {
                 slot = PolicySlot(policy: policy, body: Array(policy.text.utf8), cacheControl: c.cacheControl)
             case .file(let path):
                 if let f = files[path] { slot = f.slot } else {
-                    let f = try FileSource(path: path, cacheControl: c.cacheControl)
+                    let f = FileSource(path: path, cacheControl: c.cacheControl)
+                    do { try f.reload() } catch {
+                        if strictFiles { throw error }
+                        if let good = previous?.files.first(where: { $0.path == path })?.slot.last { f.keep(good) }
+                    }
                     files[path] = f
                     slot = f.slot
                 }
@@ -87,16 +95,31 @@ public final class HostState: Sendable {
         do { return try NIOSSLContext(configuration: tls) } catch { throw .init("cannot set up TLS: \(error)") }
     }
 
+    /// Loads a certificate chain and its key; throws, naming both files, when the key is not the leaf's.
     static func load(_ c: PolicyHostConfiguration.Certificate) throws(PolicyHostConfiguration.Invalid) -> ([NIOSSLCertificate], NIOSSLPrivateKey) {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(c.chain)
-            guard !chain.isEmpty else { throw PolicyHostConfiguration.Invalid("\(c.chain) holds no certificate", isIOError: true) }
-            return (chain, try NIOSSLPrivateKey(file: c.key, format: .pem))
+            guard let leaf = chain.first else { throw PolicyHostConfiguration.Invalid("\(c.chain) holds no certificate", isIOError: true) }
+            let key = try NIOSSLPrivateKey(file: c.key, format: .pem)
+            // BoringSSL checks this for the default pair only; an SNI override with another key would fail
+            // every handshake for that name.
+            if let matches = try keyMatches(leaf, keyFile: c.key), !matches {
+                throw PolicyHostConfiguration.Invalid("the key \(c.key) does not belong to the certificate \(c.chain) (their public keys differ)")
+            }
+            return (chain, key)
         } catch let e as PolicyHostConfiguration.Invalid {
             throw e
         } catch {
             throw .init("cannot load certificate \(c.chain) / key \(c.key): \(error)", isIOError: true)
         }
+    }
+
+    /// Whether the key in `keyFile` is the private half of `leaf`'s public key; nil for a key type that
+    /// swift-certificates does not read (NIOSSL accepted it; nothing to compare with).
+    static func keyMatches(_ leaf: NIOSSLCertificate, keyFile: String) throws -> Bool? {
+        let pem = try String(contentsOfFile: keyFile, encoding: .utf8)
+        guard let key = try? Certificate.PrivateKey(pemEncoded: pem) else { return nil }
+        return try Certificate(derEncoded: leaf.toDERBytes()).publicKey == key.publicKey
     }
 
     /// Domains answered 503 right now: nothing valid to serve (for /healthz). A domain the MX guard turned

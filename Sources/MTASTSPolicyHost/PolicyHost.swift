@@ -9,6 +9,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import ServerSockets
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -34,8 +35,11 @@ public final class PolicyHost: Sendable {
 
     /// Builds the host from `load()` (called again on SIGHUP). Throws when the configuration, a policy, a
     /// file or a certificate is bad.
+    /// `strictFiles` (`serve --check`): an invalid or unreadable policy file throws too, instead of leaving
+    /// its domain without a policy (503) while the others are served.
     public init(load: @escaping @Sendable () throws(PolicyHostConfiguration.Invalid) -> PolicyHostConfiguration,
-                discovery: PolicyDiscovery? = nil, clock: any WallClock = SystemClock(), logger: Logger) throws(PolicyHostConfiguration.Invalid) {
+                discovery: PolicyDiscovery? = nil, clock: any WallClock = SystemClock(), logger: Logger,
+                strictFiles: Bool = false) throws(PolicyHostConfiguration.Invalid) {
         let configuration = try load()
         self.load = load
         self.clock = clock
@@ -44,7 +48,19 @@ public final class PolicyHost: Sendable {
         access[metadataKey: "log"] = "access"
         accessLog = configuration.accessLog ? access : nil
         if let discovery { self.discovery = discovery } else { self.discovery = try Self.makeDiscovery(configuration) }
-        stateBox = Mutex(try HostState(configuration, previous: nil, metrics: metrics))
+        let state = try HostState(configuration, previous: nil, metrics: metrics, strictFiles: strictFiles)
+        stateBox = Mutex(state)
+        logFileProblems(state)
+    }
+
+    /// Logs each policy file that is not served as it is (invalid or unreadable), and what is served instead.
+    private func logFileProblems(_ state: HostState) {
+        for f in state.files {
+            guard let problem = f.problem else { continue }
+            logger.error(f.slot.last == nil ? "policy file not valid; nothing to serve for its domains (503)"
+                                            : "policy file not valid; serving its last good policy",
+                         metadata: ["file": "\(f.path)", "reason": "\(problem)"])
+        }
     }
 
     /// The one DNS path (libunbound) and the strict fetcher, as `mta-sts lookup` and the resolver use them.
@@ -60,7 +76,7 @@ public final class PolicyHost: Sendable {
 
     /// Runs until SIGTERM/SIGINT. Throws when a listener cannot be bound.
     public func run() async throws {
-        raiseFileLimit()
+        ProcessLimits.raiseOpenFiles()
         let c = state.configuration
         var services: [any Service] = []
         for l in c.https { services.append(ListenerService(host: self, listen: l, tls: true)) }
@@ -71,9 +87,10 @@ public final class PolicyHost: Sendable {
         try await group.run()
     }
 
-    /// SIGHUP: re-read the configuration, policies, files and certificates; swap them in at once when all
-    /// are valid (connections stay open; new requests and handshakes see the new state). On any error the
-    /// running state stays and the reason is logged.
+    /// SIGHUP: re-read the configuration, policies, files and certificates; swap them in at once when the
+    /// configuration and certificates are valid (connections stay open; new requests and handshakes see the
+    /// new state). On such an error the running state stays and the reason is logged. An invalid policy file
+    /// holds back only its own domains, which keep their last good policy (logged, and named by /healthz).
     @discardableResult
     public func reload() -> Bool {
         do {
@@ -84,6 +101,7 @@ public final class PolicyHost: Sendable {
                 return s.configuration
             }
             stateVersion.wrappingAdd(1, ordering: .releasing)
+            logFileProblems(next)
             if fresh.https != old.https || fresh.http != old.http || fresh.admin != old.admin {
                 logger.warning("listen addresses changed: restart to apply")
             }
@@ -133,22 +151,33 @@ public final class PolicyHost: Sendable {
         }
     }
 
-    /// Re-reads changed policy files.
+    /// Re-reads changed policy files (an unchanged invalid or unreadable file is logged once, not every time).
     public func checkFiles() {
         for f in state.files {
+            let before = f.problem
             do {
                 if try f.reload() != nil { logger.notice("policy file changed; serving the new policy", metadata: ["file": "\(f.path)"]) }
             } catch {
-                logger.error("policy file changed but is not valid; serving the previous policy", metadata: ["reason": "\(error)"])
+                if f.problem != before {
+                    logger.error("policy file changed but is not valid; serving the previous policy", metadata: ["file": "\(f.path)", "reason": "\(error)"])
+                }
             }
         }
     }
 
-    /// The admin listener's `/healthz`: 200 when every domain has a policy to serve, else 503 naming them.
+    /// The admin listener's `/healthz`: 200 when every domain has a policy to serve and every policy file is
+    /// served as written, else 503 with one line per problem.
     public func health() -> AdminListener.Reply {
-        let missing = state.unavailable(now: clock.now())
-        if missing.isEmpty { return .init(body: "ok\n") }
-        return .init(status: .serviceUnavailable, body: "no policy to serve for: " + missing.map(\.value).joined(separator: " ") + "\n")
+        let s = state
+        var problems: [String] = []
+        let missing = s.unavailable(now: clock.now())
+        if !missing.isEmpty { problems.append("no policy to serve for: " + missing.map(\.value).joined(separator: " ")) }
+        for f in s.files {
+            guard let problem = f.problem else { continue }
+            problems.append("policy file not served as written (" + (f.slot.last == nil ? "nothing to serve" : "its last good policy is served") + "): \(problem)")
+        }
+        if problems.isEmpty { return .init(body: "ok\n") }
+        return .init(status: .serviceUnavailable, body: problems.joined(separator: "\n") + "\n")
     }
 
     /// The server bootstrap for one listener (TLS when `tls`).
@@ -169,15 +198,7 @@ public final class PolicyHost: Sendable {
                     try ops.addHandler(PolicyRequestHandler(host: self, requestTimeout: timeout))
                 }
             }
-            .bind(host: listen.host, port: listen.port).get()
-    }
-
-    /// Thousands of idle clients must not exhaust descriptors: use the hard limit.
-    private func raiseFileLimit() {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            .bindListening(host: listen.host, port: listen.port)
     }
 }
 
@@ -207,7 +228,7 @@ struct AdminService: Service {
         let channel = try await AdminListener(routes: [
             "/metrics": { .prometheus(metrics.exposition()) },
             "/healthz": { [host] in host.health() },
-        ]).serve(host: listen.host, port: listen.port)
+        ], idleTimeout: .nanoseconds(Int64(host.state.configuration.requestTimeout * 1e9))).serve(host: listen.host, port: listen.port)
         if let address = channel.localAddress { host.boundAddresses.withLock { $0["admin"] = address } }
         host.logger.notice("admin listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         try? await gracefulShutdown()

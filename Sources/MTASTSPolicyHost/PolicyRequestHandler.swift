@@ -10,9 +10,19 @@ import NIOCore
 /// of connecting (TLS handshake included) or of its previous response, else it is closed. That is a
 /// deadline moved on each response and one timer per connection that, when it fires before the (moved)
 /// deadline, re-arms itself for it (no timer cancelled and scheduled per request).
-final class PolicyRequestHandler: ChannelInboundHandler {
+///
+/// Clients that do not read: while the channel is not writable (its outbound buffer is over the high water
+/// mark) no request is answered and nothing more is read, so a client that pipelines requests and never
+/// reads costs bounded memory; with no response written its deadline is not moved and the timer closes it.
+/// A closing response (400, 405, 414, 431) has the same deadline to be written, then the connection closes.
+final class PolicyRequestHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    /// Unflushed response bytes after which the handler flushes and looks at writability again (so one large
+    /// read of pipelined requests cannot queue more than about this much before back-pressure applies).
+    static let flushThreshold = 64 * 1024
 
     private let host: PolicyHost
     private let requestTimeout: TimeAmount
@@ -30,6 +40,12 @@ final class PolicyRequestHandler: ChannelInboundHandler {
     private var date = (second: -1, line: ByteBuffer())
     /// The last response's buffer: reused (no allocation) once the TLS handler has encrypted it.
     private var output = ByteBuffer()
+    /// Response bytes written since the last flush.
+    private var unflushed = 0
+    /// A read was held back because the channel was not writable; issued once it is again.
+    private var readHeld = false
+    /// Answering stopped because the channel was not writable; `pending` holds the rest of the input.
+    private var paused = false
 
     init(host: PolicyHost, requestTimeout: TimeAmount) {
         self.host = host
@@ -66,7 +82,6 @@ final class PolicyRequestHandler: ChannelInboundHandler {
     private func schedule(_ context: ChannelHandlerContext) {
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
-            guard !closing else { return }
             if context.eventLoop.now >= deadline { context.close(promise: nil) } else { schedule(context) }
         }
     }
@@ -79,7 +94,21 @@ final class PolicyRequestHandler: ChannelInboundHandler {
             buffered.writeBuffer(&input)
             input = buffered
         }
+        if paused { pending = input } else { answer(&input, context: context) }
+    }
+
+    /// Answers the complete request heads in `input`, keeping an unfinished one (or, while the channel is
+    /// not writable, everything not yet answered) in `pending`.
+    private func answer(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
         while !closing {
+            if unflushed >= Self.flushThreshold {
+                flush(context)
+                guard context.channel.isWritable else {
+                    paused = true
+                    if input.readableBytes > 0 { pending = input }
+                    return
+                }
+            }
             switch input.withUnsafeReadableBytes({ scanner.scan($0) }) {
             case .needMore:
                 if input.readableBytes > 0 {
@@ -128,26 +157,55 @@ final class PolicyRequestHandler: ChannelInboundHandler {
         output.clear(minimumCapacity: response.size)
         response.render(into: &output, date: dateLine(), close: close, includeBody: includeBody)
         let buffer = output
+        deadline = context.eventLoop.now + requestTimeout
         if close {
+            // Closed once written, or by the timer at the deadline when the peer does not take it.
             closing = true
             pending = nil
-            timer?.cancel()
-            timer = nil
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
         } else {
             context.write(wrapOutboundOut(buffer), promise: nil)
             needsFlush = true
-            deadline = context.eventLoop.now + requestTimeout
+            unflushed += buffer.readableBytes
+        }
+    }
+
+    private func flush(_ context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            unflushed = 0
+            context.flush()
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
+        flush(context)
         context.fireChannelReadComplete()
+    }
+
+    /// Reads (autoRead's included) pass only while the channel is writable.
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable { context.read() } else { readHeld = true }
+    }
+
+    /// Writable again: answer what was held back, then read on.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, !closing {
+            if paused {
+                paused = false
+                if var held = pending {
+                    pending = nil
+                    answer(&held, context: context)
+                    flush(context)
+                }
+            }
+            if readHeld, context.channel.isWritable {
+                readHeld = false
+                context.read()
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -54,21 +54,36 @@ public final class ProxyUpstream: Sendable {
 }
 
 /// A policy file: validated by the core parser (strict, as written by an operator) and served in canonical
-/// form; re-read when its content changes. A bad new version keeps the running one.
+/// form; re-read when its content changes. A bad new version keeps the running one, and so does a reload of
+/// the configuration (one customer's broken file must not hold back every other domain's change).
 public final class FileSource: Sendable {
     public let path: String
-    public let slot: PolicySlot
-    private let lastBytes: Mutex<[UInt8]>
+    public let slot = PolicySlot()
+    /// The content last read (nil before the first read, or while the file cannot be read).
+    private let lastBytes = Mutex<[UInt8]?>(nil)
     private let cacheControl: String
+    /// Why the file's content is not what is served (unreadable or invalid); nil when it is.
+    private let failure = Mutex<String?>(nil)
 
-    /// Reads and validates the file; throws with the core's diagnostics when it is not a valid policy.
-    public init(path: String, cacheControl: String) throws(PolicyHostConfiguration.Invalid) {
-        let bytes = try Self.read(path)
-        let policy = try Self.validate(bytes, path: path)
+    /// A source with nothing served yet: ``reload()`` reads the file.
+    public init(path: String, cacheControl: String) {
         self.path = path
         self.cacheControl = cacheControl
-        lastBytes = Mutex(bytes)
-        slot = PolicySlot(policy: policy, body: Array(policy.text.utf8), cacheControl: cacheControl)
+    }
+
+    /// Reads and validates the file; throws with the core's diagnostics when it is not a valid policy.
+    public static func load(path: String, cacheControl: String) throws(PolicyHostConfiguration.Invalid) -> FileSource {
+        let source = FileSource(path: path, cacheControl: cacheControl)
+        try source.reload()
+        return source
+    }
+
+    /// Why the file is not served as it is now, e.g. "…: the policy is invalid: policy-version-missing: …".
+    public var problem: String? { failure.withLock { $0 } }
+
+    /// Serves `served` (the last good policy of the source this one replaces) until the file is valid.
+    func keep(_ served: PolicySlot.Served) {
+        slot.set(policy: served.policy, body: served.body, cacheControl: cacheControl, expires: nil)
     }
 
     static func read(_ path: String) throws(PolicyHostConfiguration.Invalid) -> [UInt8] {
@@ -81,8 +96,9 @@ public final class FileSource: Sendable {
         while true {
             let n = fread(&buf, 1, buf.count, fd)
             if n > 0 { out += buf[0..<n] }
-            if n < buf.count { break }
+            // Counted after every read, the last short one too: the cap is exact.
             if out.count > STSLimits.policyBodyCap { throw .init("policy file \(path) is larger than \(STSLimits.policyBodyCap) bytes") }
+            if n < buf.count { break }
         }
         return out
     }
@@ -97,13 +113,25 @@ public final class FileSource: Sendable {
     }
 
     /// Re-reads the file. Returns nil when unchanged, the new policy when it changed and is valid; throws
-    /// (keeping the served policy) when it changed and is invalid or unreadable.
+    /// (keeping the served policy, and remembering why in ``problem``) when it changed and is invalid or
+    /// unreadable.
+    @discardableResult
     public func reload() throws(PolicyHostConfiguration.Invalid) -> STSPolicy? {
-        let bytes = try Self.read(path)
-        if lastBytes.withLock({ $0 == bytes }) { return nil }
-        defer { lastBytes.withLock { $0 = bytes } }
-        let policy = try Self.validate(bytes, path: path)
-        slot.set(policy: policy, body: Array(policy.text.utf8), cacheControl: cacheControl, expires: nil)
-        return policy
+        do throws(PolicyHostConfiguration.Invalid) {
+            let bytes: [UInt8]
+            do { bytes = try Self.read(path) } catch {
+                lastBytes.withLock { $0 = nil }
+                throw error
+            }
+            if lastBytes.withLock({ $0 == bytes }) { return nil }
+            lastBytes.withLock { $0 = bytes }
+            let policy = try Self.validate(bytes, path: path)
+            slot.set(policy: policy, body: Array(policy.text.utf8), cacheControl: cacheControl, expires: nil)
+            failure.withLock { $0 = nil }
+            return policy
+        } catch {
+            failure.withLock { $0 = error.description }
+            throw error
+        }
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import ServerSockets
 
 #if canImport(Glibc)
 import Glibc
@@ -80,7 +81,7 @@ public final class SocketmapServer: Sendable {
             }
         switch configuration.endpoint {
         case .tcp(let host, let port):
-            return try await bootstrap.bind(host: host, port: port).get()
+            return try await bootstrap.bindListening(host: host, port: port)
         case .unix(let path, let mode, let owner, let group):
             let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             if let mode, chmod(path, mode_t(mode)) != 0 {

@@ -30,8 +30,10 @@ struct ServeCommand: AsyncParsableCommand {
             Policies are static, files, or proxied from a provider's policy host; certificates are chosen by SNI. \
             Flags override the configuration file. SIGTERM drains and stops; SIGHUP reloads configuration, policies \
             and certificates without dropping connections (a bad new configuration is logged and the running one \
-            stays). Exit 1 when the configuration or a policy is invalid, 2 when a file or certificate cannot be read \
-            or a listener cannot be bound. See docs/policy-host.md.
+            stays). A policy file that is invalid or unreadable holds back only its own domains: they keep their last \
+            good policy (503 when there is none), the rest is applied, and /healthz names the file. Exit 1 when the \
+            configuration or a policy (with --check, a policy file too) is invalid or a certificate does not match \
+            its key, 2 when a file or certificate cannot be read or a listener cannot be bound. See docs/policy-host.md.
             """
     )
 
@@ -59,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
             return c
         }
         let host: PolicyHost
-        do { host = try PolicyHost(load: load, logger: Logger(label: "mta-sts.serve")) } catch { throw PolicyHostSource.fail(error) }
+        do { host = try PolicyHost(load: load, logger: Logger(label: "mta-sts.serve"), strictFiles: check) } catch { throw PolicyHostSource.fail(error) }
         if check {
             print("valid: \(host.state.configuration.domains.count) domains")
             return
