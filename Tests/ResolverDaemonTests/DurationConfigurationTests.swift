@@ -43,3 +43,13 @@ struct DurationConfigurationTests {
         #expect(try ResolverConfiguration.parse("idle_timeout: 2.5\ndefault_zone: {timeout: 0.5}").idleTimeout == 2.5)
     }
 }
+
+@Suite("Bundled resolver configuration")
+struct BundledResolverConfigurationTests {
+    @Test("contrib/resolver.yml parses, TLS-RPT attributes off in the default zone (Postfix < 3.10 refuses them)")
+    func contrib() throws {
+        let path = #filePath.replacingOccurrences(of: "Tests/ResolverDaemonTests/DurationConfigurationTests.swift", with: "contrib/resolver.yml")
+        let c = try ResolverConfiguration.load(path: path)
+        #expect(!c.defaultZone.tlsrpt && c.zones["tlsrpt"]?.tlsrpt == true)
+    }
+}
