@@ -52,7 +52,7 @@ struct CheckCommand: AsyncParsableCommand {
         if output.json {
             try JSONOutput.print(CheckJSON(report))
         } else {
-            print(CheckText(style: output.style, network: network, smtpPort: smtpPort).render(report), terminator: "")
+            print(CheckText(style: output.style, network: network, smtpPort: smtpPort).render(report).description, terminator: "")
         }
         if report.findings.hasErrors { throw Exit.invalid }
     }
@@ -123,19 +123,21 @@ struct BatchRow: Sendable {
     let warnings: Int
     let failed: Bool
 
+    /// The summary table; a line of the input that is not a domain name is shown escaped.
     static func table(_ rows: [BatchRow], style: Style) -> String {
-        let width = max(6, rows.map(\.domain.count).max() ?? 0)
+        let domains = rows.map { TerminalText($0.domain) }
+        let width = max(6, domains.map(\.count).max() ?? 0)
         let vwidth = max(7, rows.map(\.verdict.count).max() ?? 0)
-        func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
-        var out = style.bold(pad("domain", width) + "  " + pad("verdict", vwidth) + "  errors  warnings") + "\n"
-        for r in rows {
-            let errors = pad(String(r.errors), 6)
-            out += pad(r.domain, width) + "  " + pad(r.verdict, vwidth) + "  " + (r.errors > 0 ? style.red(errors) : style.green(errors))
-                + "  " + String(r.warnings) + "\n"
+        func pad(_ s: TerminalText, _ n: Int) -> TerminalText { s + "\(String(repeating: " ", count: max(0, n - s.count)))" }
+        var out: TerminalText = style.bold(pad("domain", width) + "  " + pad("verdict", vwidth) + "  errors  warnings") + "\n"
+        for (r, domain) in zip(rows, domains) {
+            let errors = pad("\(r.errors)", 6)
+            out += pad(domain, width) + "  " + pad("\(r.verdict)", vwidth) + "  " + (r.errors > 0 ? style.red(errors) : style.green(errors))
+                + "  \(r.warnings)\n"
         }
         let bad = rows.filter(\.failed).count
         out += "\(rows.count) domain(s), \(bad) with errors\n"
-        return out
+        return out.description
     }
 }
 
@@ -150,7 +152,7 @@ final class ProgressBar: @unchecked Sendable {
         let width = 30
         let filled = total == 0 ? width : width * done / total
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(done)/\(total) \(label.prefix(40))".utf8))
+        FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(done)/\(total) \(TerminalText.escaped(label.prefix(40)))".utf8))
     }
 
     func finish() { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

@@ -239,90 +239,72 @@ private func iso8601(_ seconds: Int64) -> String {
 }
 
 /// The human-readable report: one group per part of the deployment, each with the command that shows the
-/// same thing by hand, then the findings and the verdict.
+/// same thing by hand, then the findings and the verdict. Built as ``TerminalText``: every value from the
+/// domain (records, names, replies, certificate names) is escaped where it is interpolated.
 struct CheckText {
     let style: Style
     let network: NetworkOptions
     let smtpPort: Int
 
-    private var digServer: String {
+    private var digServer: TerminalText {
         guard let s = network.dnsServers.first else { return "" }
-        let (host, port) = s.split(separator: ":").count == 2 ? (String(s.split(separator: ":")[0]), String(s.split(separator: ":")[1])) : (s, "")
-        return " @\(host)" + (port.isEmpty ? "" : " -p \(port)")
+        let parts = s.split(separator: ":")
+        return parts.count == 2 ? " @\(parts[0]) -p \(parts[1])" : " @\(s)"
     }
 
-    private func command(_ c: String) -> String { "    " + style.dim("$ " + c) + "\n" }
-    private func heading(_ title: String, _ detail: String) -> String { style.bold(title) + "  " + detail + "\n" }
+    private func command(_ c: TerminalText) -> TerminalText { "    " + style.dim("$ " + c) + "\n" }
+    private func heading(_ title: TerminalText, _ detail: TerminalText) -> TerminalText { style.bold(title) + "  " + detail + "\n" }
+    private func milliseconds(_ d: Duration, _ format: String = "%.1f ms") -> TerminalText { style.dim("\(String(format: format, d.milliseconds))") }
 
-    private func certificateLine(_ c: CertificateReport, now: Int64) -> String {
-        let names = c.dnsNames.isEmpty ? "(no DNS names)" : c.dnsNames.joined(separator: ",")
-        let problems = c.problems.isEmpty ? style.green("valid") : style.red(c.problems.map(\.rawValue).joined(separator: ","))
+    private func certificateLine(_ c: CertificateReport, now: Int64) -> TerminalText {
+        let names: TerminalText = c.dnsNames.isEmpty ? "(no DNS names)" : "\(c.dnsNames.joined(separator: ","))"
+        let problems: TerminalText = c.problems.isEmpty ? style.green("valid") : style.red("\(c.problems.map(\.rawValue).joined(separator: ","))")
         return "cert \(names), \(c.daysLeft(now: now)) days left, \(problems)"
     }
 
-    func render(_ r: CheckReport) -> String {
+    func render(_ r: CheckReport) -> TerminalText {
         let o = r.observations
         let d = r.domain
-        var out = style.bold("mta-sts check \(d)") + "\n\n"
+        var out: TerminalText = style.bold("mta-sts check \(d)") + "\n\n"
 
         let via = o.txtChain.isEmpty ? o.txt.canonicalName.map { [$0] } ?? [] : o.txtChain
-        out += heading("TXT record", "\(d.recordName) (\(o.txt.dnssec)\(via.isEmpty ? "" : ", via CNAME " + via.joined(separator: " → ")))")
+        let cname: TerminalText = via.isEmpty ? "" : ", via CNAME \(via.joined(separator: " → "))"
+        out += heading("TXT record", "\(d.recordName) (\(o.txt.dnssec)\(cname))")
         if r.recordTexts.isEmpty { out += "    (\(r.recordStatus))\n" }
         for t in r.recordTexts { out += "    \"\(t)\"\n" }
         out += command("dig +short TXT \(d.recordName)\(digServer)")
 
         if let host = d.policyHost {
-            out += heading("Policy host", host.value)
+            out += heading("Policy host", "\(host)")
             if o.hostProbes.isEmpty { out += "    (no address)\n" }
-            let ca = network.caFile.map { " --cacert \($0)" } ?? ""
+            let ca: TerminalText = network.caFile.map { " --cacert \($0)" } ?? ""
             for p in o.hostProbes {
-                var line = "    \(p.address)  "
+                var line: TerminalText = "    \(p.address)  "
                 switch p.tls {
                 case .success(let t): line += "\(t.version)  " + certificateLine(t.certificate, now: o.now)
-                case .failure(let f): line += style.red(f.description)
+                case .failure(let f): line += style.red("\(f)")
                 }
                 if let a = p.fetch?.attempts.last { line += "  \(a.summary)" }
-                out += line + "  " + style.dim(String(format: "%.1f ms", p.elapsed.milliseconds)) + "\n"
+                out += line + "  " + milliseconds(p.elapsed) + "\n"
                 out += command("curl -sS -D -\(ca) --resolve \(host):443:\(p.address) https://\(host)\(policyPath)")
             }
         }
         if let p = r.policy {
-            out += heading("Policy", "mode \(p.mode.rawValue), max_age \(p.maxAge), mx " + (p.mx.isEmpty ? "(none)" : p.mx.map(\.description).joined(separator: " ")))
+            let mx = p.mx.isEmpty ? "(none)" : p.mx.map(\.description).joined(separator: " ")
+            out += heading("Policy", "mode \(p.mode.rawValue), max_age \(p.maxAge), mx \(mx)")
         }
 
         out += heading("MX", "\(d) (\(o.mx.dnssec))")
         if o.mxHosts.isEmpty { out += "    (none)\n" }
-        let caFile = network.caFile.map { " -CAfile \($0)" } ?? ""
-        for m in o.mxHosts {
-            var coverage = ""
-            switch r.mxMatches[m.host] {
-            case .matched(let p)?: coverage = style.green("covered by \(p)")
-            case .notMatched(_, let s)?: coverage = style.red("not covered") + (s.map { ", add `mx: \($0)`" } ?? "")
-            case nil: break
-            }
-            out += "    \(m.preference) \(m.host)  \(coverage)\n"
-            if let check = r.dane[m.host] {
-                let tlsa = DANEJSON.Host(DANEStatus.Host(name: m.host.value, preference: m.preference, tlsa: check.tlsa))
-                let matches = check.matches.map { "\($0.address) " + ($0.matched != nil ? style.green("matches") : style.red("does not match")) }
-                out += "        DANE: \(tlsa.summary)" + (matches.isEmpty ? "" : "; certificate " + matches.joined(separator: ", ")) + "\n"
-            }
-            if m.addresses.isEmpty { out += "        (no address)\n" }
-            for p in m.probes {
-                var line = "        \(p.address):\(p.port)  "
-                if let t = p.tls { line += "STARTTLS \(t.version)  " + certificateLine(t.certificate, now: o.now) }
-                if let f = p.failure { line += style.red(f.description) }
-                out += line + "  " + style.dim(String(format: "%.1f ms", p.elapsed.milliseconds)) + "\n"
-                out += "    " + command("openssl s_client -starttls smtp -connect \(p.address):\(p.port) -servername \(m.host) -verify_hostname \(m.host)\(caFile) </dev/null")
-            }
-        }
+        for m in o.mxHosts { out += mxLines(m, r) }
         out += command("dig +short MX \(d)\(digServer)")
         if let dane = o.dane {
-            let regime = switch dane.regime {
+            let regime: TerminalText = switch dane.regime {
             case .dane: style.green("DANE applies")
             case .mtaSTS: "DANE does not apply"
             case .deferred: style.red("DANE cannot be evaluated")
             }
-            out += heading("DANE", regime) + "    \(style.dim(dane.reason))\n"
+            out += heading("DANE", regime) + "    " + style.dim("\(dane.reason)") + "\n"
             out += command("dig +dnssec MX \(d)\(digServer)   # the ad flag: DNSSEC-secure")
         }
 
@@ -335,21 +317,52 @@ struct CheckText {
             out += "\n" + style.bold("Findings") + "\n"
             for f in r.findings.sorted(by: { $0.severity < $1.severity }) {
                 out += "  " + style.severity(f.severity) + style.bold("[\(f.code)]") + " \(f.subject): \(f.message)\n"
-                if let fix = f.fix { out += "      " + style.green("= fix:") + " " + fix + "\n" }
+                if let fix = f.fix { out += "      " + style.green("= fix:") + " \(fix)\n" }
                 out += "      " + style.dim("= rule: \(f.rfc)") + "\n"
             }
         }
 
         let v = r.verdict
-        let action: String
+        let action: TerminalText
         switch v.action {
-        case .deliver: action = style.green("deliver") + (v.deliverTo.isEmpty ? "" : " to " + v.deliverTo.joined(separator: ", "))
+        case .deliver: action = style.green("deliver") + (v.deliverTo.isEmpty ? "" : " to \(v.deliverTo.joined(separator: ", "))")
         case .defer: action = style.red("defer")
         case .noPolicy: action = style.yellow("no policy")
         }
-        out += "\n" + style.bold("Verdict:") + " \(action)" + (v.mode.map { " (mode \($0.rawValue))" } ?? "") + ": \(v.reason)\n"
+        let mode: TerminalText = v.mode.map { " (mode \($0.rawValue))" } ?? ""
+        out += "\n" + style.bold("Verdict:") + " \(action)\(mode): \(v.reason)\n"
         out += "\(r.findings.count(.error)) error(s), \(r.findings.count(.warning)) warning(s), \(r.findings.count(.info)) note(s) "
-            + style.dim(String(format: "in %.0f ms", o.elapsed.milliseconds)) + "\n"
+            + milliseconds(o.elapsed, "in %.0f ms") + "\n"
+        return out
+    }
+
+    /// One MX host: coverage, DANE, and each probed address with the openssl command that repeats it.
+    private func mxLines(_ m: MXObservation, _ r: CheckReport) -> TerminalText {
+        var coverage: TerminalText = ""
+        switch r.mxMatches[m.host] {
+        case .matched(let p)?: coverage = style.green("covered by \(p)")
+        case .notMatched(_, let s)?: coverage = style.red("not covered") + (s.map { ", add `mx: \($0)`" } ?? "")
+        case nil: break
+        }
+        var out: TerminalText = "    \(m.preference) \(m.host)  \(coverage)\n"
+        if let check = r.dane[m.host] {
+            let tlsa = DANEJSON.Host(DANEStatus.Host(name: m.host.value, preference: m.preference, tlsa: check.tlsa))
+            let matches = check.matches.map { match -> TerminalText in
+                "\(match.address) " + (match.matched != nil ? style.green("matches") : style.red("does not match"))
+            }
+            let certificates: TerminalText = matches.isEmpty ? "" : "; certificate " + matches.joined(separator: ", ")
+            out += "        DANE: \(tlsa.summary)\(certificates)\n"
+        }
+        if m.addresses.isEmpty { out += "        (no address)\n" }
+        let caFile: TerminalText = network.caFile.map { " -CAfile \($0)" } ?? ""
+        for p in m.probes {
+            var line: TerminalText = "        \(p.address):\(p.port)  "
+            if let t = p.tls { line += "STARTTLS \(t.version)  " + certificateLine(t.certificate, now: r.observations.now) }
+            if let f = p.failure { line += style.red("\(f)") }
+            out += line + "  " + milliseconds(p.elapsed) + "\n"
+            out += "    " + command("openssl s_client -starttls smtp -connect \(p.address):\(p.port) -servername \(m.host) -verify_hostname \(m.host)\(caFile) </dev/null")
+        }
+        if !m.unprobed.isEmpty { out += "        " + style.dim("\(m.unprobed.count) more address(es) not probed (smtp-probes-capped)") + "\n" }
         return out
     }
 }

@@ -32,33 +32,35 @@ struct LookupCommand: AsyncParsableCommand {
         if output.json {
             try JSONOutput.print(LookupJSON(result, dane: dane))
         } else {
-            print(render(result) + (dane.map(render) ?? ""), terminator: "")
+            print((render(result) + (dane.map(render) ?? "")).description, terminator: "")
         }
         if result.outcome != .valid { throw Exit.invalid }
     }
 
-    private func render(_ r: DiscoveryResult) -> String {
+    /// Every step, the diagnostics, the outcome: ``TerminalText``, so that what the domain sent is escaped.
+    private func render(_ r: DiscoveryResult) -> TerminalText {
         let style = output.style
-        var out = ""
+        var out: TerminalText = ""
         for step in r.steps {
-            let dnssec = step.dnssec.map { ", \($0)" } ?? ""
-            out += "\(style.bold(step.question))\n    → \(step.answer) \(style.dim("(\(milliseconds(step.elapsed)) ms\(dnssec))"))\n"
+            let dnssec: TerminalText = step.dnssec.map { ", \($0)" } ?? ""
+            out += style.bold("\(step.question)") + "\n    → \(step.answer) " + style.dim("(\(milliseconds(step.elapsed)) ms\(dnssec))") + "\n"
         }
+        // The printer escapes what it quotes from the input.
         if let body = r.policyBody, let host = r.domain.policyHost {
-            out += DiagnosticPrinter(style: style, source: "https://\(host)\(policyPath)", input: body)
-                .render(r.diagnostics.filter { $0.location?.line != nil })
+            out += TerminalText(verbatim: DiagnosticPrinter(style: style, source: "https://\(host)\(policyPath)", input: body)
+                .render(r.diagnostics.filter { $0.location?.line != nil }))
         } else if !r.diagnostics.isEmpty {
-            out += DiagnosticPrinter(style: style, source: r.domain.recordName, input: []).render(r.diagnostics)
+            out += TerminalText(verbatim: DiagnosticPrinter(style: style, source: r.domain.recordName, input: []).render(r.diagnostics))
         }
-        let verdict = r.outcome == .valid ? style.green(r.outcome.rawValue) : style.red(r.outcome.rawValue)
-        out += "\(style.bold("outcome:")) \(verdict)"
+        let verdict: TerminalText = r.outcome == .valid ? style.green("\(r.outcome.rawValue)") : style.red("\(r.outcome.rawValue)")
+        out += style.bold("outcome:") + " \(verdict)"
         if let type = r.outcome.tlsrptResultType { out += " (TLS-RPT \(type))" }
         out += "\n"
-        if let e = r.error { out += "\(style.bold("reason:")) [\(e.code)] \(e.message)\n" }
-        if let record = r.record { out += "\(style.bold("record:")) id \(record.id)\n" }
+        if let e = r.error { out += style.bold("reason:") + " [\(e.code)] \(e.message)\n" }
+        if let record = r.record { out += style.bold("record:") + " id \(record.id)\n" }
         if let p = r.policy {
-            out += "\(style.bold("policy:")) mode \(p.mode.rawValue), max_age \(p.maxAge), mx "
-                + (p.mx.isEmpty ? "(none)" : p.mx.map(\.description).joined(separator: " ")) + "\n"
+            let mx = p.mx.isEmpty ? "(none)" : p.mx.map(\.description).joined(separator: " ")
+            out += style.bold("policy:") + " mode \(p.mode.rawValue), max_age \(p.maxAge), mx \(mx)\n"
         }
         return out
     }
@@ -66,14 +68,14 @@ struct LookupCommand: AsyncParsableCommand {
 
 extension LookupCommand {
     /// The DANE section: which regime a DANE-aware sender applies, and each MX host's TLSA state.
-    private func render(_ d: DANEStatus) -> String {
+    private func render(_ d: DANEStatus) -> TerminalText {
         let style = output.style
-        let regime = switch d.regime {
+        let regime: TerminalText = switch d.regime {
         case .dane: style.green("DANE applies") + " (a DANE-aware sender authenticates by TLSA; MTA-STS does not override it)"
         case .mtaSTS: "DANE does not apply (MTA-STS governs)"
         case .deferred: style.red("DANE cannot be evaluated") + " (a DANE-aware sender defers)"
         }
-        var out = "\(style.bold("dane:")) \(regime)\n    \(style.dim(d.reason))\n"
+        var out: TerminalText = style.bold("dane:") + " \(regime)\n    " + style.dim("\(d.reason)") + "\n"
         for host in d.hosts {
             out += "    MX \(host.preference) \(host.name): \(DANEJSON.Host(host).summary)\n"
         }

@@ -24,18 +24,35 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
+/// Text that ``Style`` can colour: `String` for the commands that print only their own words and the user's
+/// input, ``TerminalText`` for those that print what a domain's DNS and servers sent (`check`, `lookup`).
+protocol Styleable: ExpressibleByStringLiteral {
+    static func wrapped(_ text: Self, in code: String) -> Self
+}
+
+extension String: Styleable {
+    static func wrapped(_ text: String, in code: String) -> String { "\u{1B}[\(code)m\(text)\u{1B}[0m" }
+}
+
+extension TerminalText: Styleable {
+    /// Our own escape sequences around `text`, kept (`text` is escaped already).
+    static func wrapped(_ text: TerminalText, in code: String) -> TerminalText {
+        TerminalText(verbatim: "\u{1B}[\(code)m") + text + TerminalText(verbatim: "\u{1B}[0m")
+    }
+}
+
 /// ANSI styling, or none.
 struct Style {
     let enabled: Bool
-    private func wrap(_ code: String, _ s: String) -> String { enabled ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
-    func bold(_ s: String) -> String { wrap("1", s) }
-    func red(_ s: String) -> String { wrap("1;31", s) }
-    func yellow(_ s: String) -> String { wrap("1;33", s) }
-    func cyan(_ s: String) -> String { wrap("1;36", s) }
-    func green(_ s: String) -> String { wrap("32", s) }
-    func dim(_ s: String) -> String { wrap("2", s) }
+    private func wrap<T: Styleable>(_ code: String, _ s: T) -> T { enabled ? T.wrapped(s, in: code) : s }
+    func bold<T: Styleable>(_ s: T) -> T { wrap("1", s) }
+    func red<T: Styleable>(_ s: T) -> T { wrap("1;31", s) }
+    func yellow<T: Styleable>(_ s: T) -> T { wrap("1;33", s) }
+    func cyan<T: Styleable>(_ s: T) -> T { wrap("1;36", s) }
+    func green<T: Styleable>(_ s: T) -> T { wrap("32", s) }
+    func dim<T: Styleable>(_ s: T) -> T { wrap("2", s) }
 
-    func severity(_ severity: Diagnostic.Severity) -> String {
+    func severity<T: Styleable>(_ severity: Diagnostic.Severity) -> T {
         switch severity {
         case .error: red("error")
         case .warning: yellow("warning")
@@ -57,36 +74,35 @@ struct DiagnosticPrinter {
         diagnostics.map(render).joined()
     }
 
+    /// One diagnostic; its message, fix and source line are escaped (they may quote the input).
     func render(_ d: Diagnostic) -> String {
-        var place = source
+        var place = TerminalText(source)
         if let loc = d.location {
             // A TXT record is one line: show it as line 1.
             if let column = loc.column { place += ":\(loc.line ?? 1):\(column)" }
         }
-        var out = style.bold(place + ":") + " " + style.severity(d.severity) + style.bold("[\(d.code)]") + ": " + d.message + "\n"
+        var out: TerminalText = style.bold(place + ":") + " " + style.severity(d.severity) + style.bold("[\(d.code)]") + ": \(d.message)\n"
         if let loc = d.location, let excerpt = excerpt(loc) { out += excerpt }
-        if let fix = d.fix { out += "    " + style.green("= fix:") + " " + fix + "\n" }
+        if let fix = d.fix { out += "    " + style.green("= fix:") + " \(fix)\n" }
         out += "    " + style.dim("= rule: \(d.rfcSection)") + "\n"
-        return out
+        return out.description
     }
 
-    /// The line holding `loc`, with a caret marker, when it is printable text.
-    private func excerpt(_ loc: Diagnostic.Location) -> String? {
+    /// The line holding `loc`, escaped, with a caret marker under the escaped form of the marked bytes.
+    private func excerpt(_ loc: Diagnostic.Location) -> TerminalText? {
         guard loc.offset <= input.count else { return nil }
         let lineStart = input[..<loc.offset].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
         var lineEnd = input[loc.offset...].firstIndex(of: 0x0A) ?? input.count
         if lineEnd > lineStart, input[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-        // Control bytes are shown as `?` (a tab as a space) so the caret lines up and the terminal is safe.
-        let raw = input[lineStart..<lineEnd].map { b -> UInt8 in
-            b == 0x09 ? 0x20 : (b < 0x20 || b == 0x7F ? UInt8(ascii: "?") : b)
-        }
-        let text = String(decoding: raw, as: UTF8.self)
-        let prefixCount = String(decoding: raw[..<(min(loc.offset, lineEnd) - lineStart)], as: UTF8.self).count
-        let width = max(1, min(loc.length, max(0, lineEnd - loc.offset)))
+        func shown(_ bytes: ArraySlice<UInt8>) -> TerminalText { TerminalText(String(decoding: bytes, as: UTF8.self)) }
+        let offset = min(loc.offset, lineEnd)
+        let prefixCount = shown(input[lineStart..<offset]).count
+        let width = max(1, shown(input[offset..<min(lineEnd, offset + loc.length)]).count)
         let number = String(loc.line ?? 1)
         let gutter = String(repeating: " ", count: number.count)
-        return "  \(style.dim(number + " |")) \(text)\n  \(style.dim(gutter + " |")) "
-            + String(repeating: " ", count: prefixCount) + style.red("^" + String(repeating: "~", count: width - 1)) + "\n"
+        let caret: TerminalText = style.red("^\(String(repeating: "~", count: width - 1))")
+        return "  " + style.dim("\(number) |") + " \(shown(input[lineStart..<lineEnd]))\n  " + style.dim("\(gutter) |") + " "
+            + "\(String(repeating: " ", count: prefixCount))" + caret + "\n"
     }
 }
 
