@@ -42,6 +42,11 @@ public final class PolicyCache: Sendable {
         /// busy is started by a later lookup: after a restart on a large cache, the first pass of lookups does not
         /// become as many concurrent DNS queries (each holds resolver state until answered).
         public var revalidationConcurrency = 64
+        /// Discoveries (of any kind) in flight at once, beyond which a lookup of a domain memory knows nothing about
+        /// answers "no policy" at once (``Event/discoveryCapped(_:)``). Each holds a task and, while its policy host
+        /// is fetched, a socket: a flood of random subdomains whose policy hosts accept and never answer must not run
+        /// the daemon out of descriptors (then Postfix, which fails closed on the map, defers all mail).
+        public var maxDiscoveries = 256
 
         public init() {}
     }
@@ -63,6 +68,8 @@ public final class PolicyCache: Sendable {
         case noPolicy(DomainName, outcome: DiscoveryOutcome, reason: String)
         /// A background revalidation (TXT id check started by a lookup) ended.
         case revalidated(DomainName)
+        /// A first lookup found `maxDiscoveries` discoveries in flight and answered "no policy" without one.
+        case discoveryCapped(DomainName)
         case storeError(String)
     }
 
@@ -300,9 +307,15 @@ public final class PolicyCache: Sendable {
     /// A lookup that may need discovery: coalesced with concurrent lookups of the same domain and bounded by
     /// `deadline` (default `firstLookupDeadline`), after which it answers `.none` and the discovery finishes
     /// in the background for the next lookup.
+    /// With `maxDiscoveries` in flight, a domain not among them answers `.none` at once: the same answer as a first
+    /// lookup past its deadline, never a deferral (RFC 8461 §5: a failure to get a policy must not block mail unless a
+    /// cached policy says so). Its next lookup tries again.
     public func resolve(_ domain: DomainName, deadline: Duration? = nil) async -> Decision {
         if let decision = cached(domain) { return decision }
-        let task = task(for: domain, forceFetch: false)
+        guard let task = task(for: domain, forceFetch: false, limit: settings.maxDiscoveries) else {
+            onEvent(.discoveryCapped(domain))
+            return .none
+        }
         return await task.value(within: deadline ?? settings.firstLookupDeadline) ?? .none
     }
 
@@ -318,12 +331,14 @@ public final class PolicyCache: Sendable {
     }
 
     private func coalesced(_ domain: DomainName, forceFetch: Bool) async -> Decision {
-        await task(for: domain, forceFetch: forceFetch).value
+        await task(for: domain, forceFetch: forceFetch)!.value
     }
 
-    private func task(for domain: DomainName, forceFetch: Bool) -> Task<Decision, Never> {
+    /// The discovery of `domain` in flight, or a new one; nil when a new one would exceed `limit` in flight.
+    private func task(for domain: DomainName, forceFetch: Bool, limit: Int = .max) -> Task<Decision, Never>? {
         state.withLock { s in
             if let running = s.inflight[domain] { return running }
+            guard s.inflight.count < limit else { return nil }
             let task = Task { [self] in
                 let decision = await self.update(domain, forceFetch: forceFetch)
                 self.state.withLock { _ = $0.inflight.removeValue(forKey: domain) }

@@ -78,7 +78,7 @@ public struct ResolverConfiguration: Sendable {
         let r = Reader(source: source)
         try r.only(map, ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "cache_grace", "cache",
                          "proactive_policy_fetching", "default_zone", "zones", "dns_servers", "dns_trust_anchor", "dnssec", "ca_file",
-                         "dns_timeout", "fetch_timeout", "idle_timeout", "listen_threads", "socket_owner", "socket_group",
+                         "dns_timeout", "fetch_timeout", "idle_timeout", "listen_threads", "max_discoveries", "socket_owner", "socket_group",
                          "negative_cache_max", "failure_retry", "refresh_interval", "evict_after",
                          "metrics"], at: "")
         let host = try r.string(map["host"], "host") ?? "127.0.0.1"
@@ -136,6 +136,10 @@ public struct ResolverConfiguration: Sendable {
         if let n = try r.int(map["listen_threads"], "listen_threads") {
             guard (1...64).contains(n) else { throw Invalid(description: "\(source): listen_threads must be 1 to 64, not \(n)") }
             c.listenThreads = n
+        }
+        if let n = try r.int(map["max_discoveries"], "max_discoveries") {
+            guard n >= 1 else { throw Invalid(description: "\(source): max_discoveries must be at least 1, not \(n)") }
+            c.cacheSettings.maxDiscoveries = n
         }
         if let v = try r.seconds(map["negative_cache_max"], "negative_cache_max", zero: "never remember a domain without MTA-STS") { c.cacheSettings.negativeCacheMax = v }
         if let v = try r.seconds(map["failure_retry"], "failure_retry", zero: "retry a failed discovery at every lookup") { c.cacheSettings.failureRetry = v }

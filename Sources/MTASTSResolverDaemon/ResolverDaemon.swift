@@ -10,6 +10,7 @@ import MTASTSUnbound
 import NIOCore
 import NIOPosix
 import PostfixSocketmap
+import ServerSockets
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -80,9 +81,11 @@ public final class ResolverDaemon: Sendable {
         }
         let metricsBox = Mutex<ResolverMetrics?>(nil)
         let log = logger
+        let capWarning = CapWarning(limit: configuration.cacheSettings.maxDiscoveries)
         cache = PolicyCache(discovery: PolicyDiscovery(resolver: resolver, fetcher: fetcher), store: store, clock: clock,
                             settings: configuration.cacheSettings, onEvent: { event in
                                 ResolverDaemon.log(event, log)
+                                if case .discoveryCapped = event { capWarning.note(log) }
                                 metricsBox.withLock { $0 }?.record(event)
                             })
         let cacheRef = cache
@@ -119,6 +122,9 @@ public final class ResolverDaemon: Sendable {
             logger.debug("no policy", metadata: ["domain": "\(d)", "outcome": "\(outcome.rawValue)", "reason": "\(reason)"])
         case .revalidated(let d):
             logger.trace("TXT id checked", metadata: ["domain": "\(d)"])
+        case .discoveryCapped(let d):
+            // At debug: a flood would be a flood of lines too. ``CapWarning`` says it at most once a minute.
+            logger.debug("max_discoveries in flight: no policy lookup, NOTFOUND", metadata: ["domain": "\(d)"])
         case .storeError(let reason):
             logger.error("cache store error", metadata: ["reason": "\(reason)"])
         }
@@ -149,6 +155,8 @@ public final class ResolverDaemon: Sendable {
 
     private func serve() async throws {
         fixMallocThresholds()
+        let files = ProcessLimits.raiseOpenFiles()
+        logger.debug("open files limit", metadata: ["soft": "\(files)"])
         try await cache.load()
         logger.info("cache loaded", metadata: ["policies": "\(cache.count)", "store": "\(configuration.cache)"])
         if let dane {
@@ -203,6 +211,26 @@ public final class ResolverDaemon: Sendable {
 
     static func userID(_ name: String) -> UInt32? { UInt32(name) ?? getpwnam(name).map { $0.pointee.pw_uid } }
     static func groupID(_ name: String) -> UInt32? { UInt32(name) ?? getgrnam(name).map { $0.pointee.gr_gid } }
+}
+
+/// Says that the discovery cap was reached, at most once a minute.
+private final class CapWarning: Sendable {
+    let limit: Int
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+    init(limit: Int) { self.limit = limit }
+
+    func note(_ logger: Logger) {
+        let now = ContinuousClock.now
+        let due = last.withLock { last in
+            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if due {
+            logger.warning("max_discoveries policy lookups in flight: lookups of further new domains answer NOTFOUND at once (see mtasts_discoveries_capped_total)",
+                           metadata: ["max_discoveries": "\(limit)"])
+        }
+    }
 }
 
 /// Binds the socketmap listener; on graceful shutdown stops accepting and lets pending lookups finish.

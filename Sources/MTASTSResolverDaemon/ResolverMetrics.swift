@@ -9,6 +9,7 @@ public final class ResolverMetrics: Sendable {
         case hit, miss, skipped, replyOK, replyNotFound, replyDANE, replyTemp
         case daneApplies, daneNotApplicable, daneDeferred
         case fetchValid, fetchError, fetchWebPKI, fetchPolicyInvalid, refreshFailed, storeError, revalidation
+        case discoveryCapped
     }
 
     // One atomic per counter (no lock on the hot path).
@@ -33,6 +34,7 @@ public final class ResolverMetrics: Sendable {
         case .refreshFailed: count(.refreshFailed)
         case .storeError: count(.storeError)
         case .revalidated: count(.revalidation)
+        case .discoveryCapped: count(.discoveryCapped)
         case .noPolicy: break
         }
     }
@@ -78,6 +80,9 @@ public final class ResolverMetrics: Sendable {
             # HELP mtasts_revalidations_total Background TXT id checks of cached policies (started by lookups when due).
             # TYPE mtasts_revalidations_total counter
             mtasts_revalidations_total \(v(.revalidation))
+            # HELP mtasts_discoveries_capped_total First lookups answered "no policy" without a discovery: max_discoveries were in flight.
+            # TYPE mtasts_discoveries_capped_total counter
+            mtasts_discoveries_capped_total \(v(.discoveryCapped))
             # HELP mtasts_store_errors_total Errors writing or reading the persistent store.
             # TYPE mtasts_store_errors_total counter
             mtasts_store_errors_total \(v(.storeError))

@@ -81,6 +81,10 @@ final class EventLog: Sendable {
     var revalidations: Int {
         events.withLock { $0.count { if case .revalidated = $0 { true } else { false } } }
     }
+    /// Domains whose first lookup found the discovery cap reached.
+    var capped: [DomainName] {
+        events.withLock { $0.compactMap { if case .discoveryCapped(let d) = $0 { return d } else { return nil } } }
+    }
     var alerts: [DomainName] {
         events.withLock { $0.compactMap { if case .refreshFailed(let d, _, _) = $0 { return d } else { return nil } } }
     }

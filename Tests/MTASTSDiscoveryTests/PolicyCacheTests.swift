@@ -382,6 +382,27 @@ struct PolicyCacheTests {
         #expect(await eventually { events.revalidations == 10 }, "each one ends with an event (the daemon's trim and metrics count them)")
     }
 
+    @Test("max_discoveries: with that many discoveries in flight a new domain answers none at once (counted); the cap frees as they end")
+    func discoveryCap() async throws {
+        let c = cache { $0.maxDiscoveries = 3 }
+        dns.hold(true)
+        // Three first lookups that wait for DNS (their deadline passes; the discoveries stay in flight).
+        for i in 0..<3 {
+            let d = try DomainName("d\(i).example")
+            #expect(await c.resolve(d, deadline: .milliseconds(10)) == .none)
+        }
+        #expect(await eventually { dns.txtInFlight.now == 3 })
+        // A fourth domain: no discovery (no TXT question), answered at once, counted.
+        #expect(await c.resolve(domain, deadline: .seconds(3600)) == .none)
+        #expect(dns.txtCount == 3)
+        #expect(events.capped == [domain])
+        // Coalescing still applies: a domain already in flight is waited for, not refused.
+        dns.hold(false)
+        #expect(await eventually { dns.txtInFlight.now == 0 })
+        #expect(await eventually { mode(await c.resolve(domain)) == .enforce }, "below the cap again: discovered")
+        #expect(events.capped == [domain])
+    }
+
     @Test("Entries unused for 180 days are evicted from memory and store; external purges are picked up")
     func evictionAndPurge() async throws {
         let c = cache()

@@ -77,6 +77,20 @@ struct ServerTests {
         try await SocketmapServer(.init(endpoint: endpoint, idleTimeout: idleTimeout), responder: TestResponder()).bind()
     }
 
+    @Test("[::]:PORT listens beside 0.0.0.0:PORT (IPV6_V6ONLY): both families answered, each by its own socket")
+    func ipv6Only() async throws {
+        let v4 = try await start(.tcp(host: "0.0.0.0", port: 0))
+        defer { v4.close(promise: nil) }
+        let port = v4.localAddress!.port!
+        // Dual-stack (Linux's default) would fail here with "Address already in use".
+        let v6 = try await start(.tcp(host: "::", port: port))
+        defer { v6.close(promise: nil) }
+        for host in ["127.0.0.1", "::1"] {
+            let (reply, _) = try await exchange(try SocketAddress(ipAddress: host, port: port), "12:postfix ab.c,", expect: 1)
+            #expect(reply == "15:OK postfix ab.c,", "\(host)")
+        }
+    }
+
     @Test("Requests split across reads (byte by byte) are answered; a half-close after the last one closes after the replies")
     func splitAndHalfClose() async throws {
         let server = try await start()
