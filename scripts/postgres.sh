@@ -6,12 +6,13 @@
 #                                  auth; create user and database `mtasts`; write DIR/env with POSTGRES_URL=...
 #                                  and print that line
 #   scripts/postgres.sh down DIR   stop it (idempotent; keeps the files)
+#   scripts/postgres.sh start DIR  start a stopped server again, same port and data (a restart is down + start)
 #
 # As root the server runs as the `postgres` user (initdb refuses root); otherwise as the caller.
 set -euo pipefail
 
 die() { echo "postgres: $*" >&2; exit 1; }
-[ $# -eq 2 ] && [ -n "$2" ] || { echo "usage: $0 up|down DIR" >&2; exit 2; }
+[ $# -eq 2 ] && [ -n "$2" ] || { echo "usage: $0 up|start|down DIR" >&2; exit 2; }
 CMD=$1
 mkdir -p "$2"
 DIR=$(cd "$2" && pwd -P)
@@ -70,11 +71,18 @@ up)
   mv "$DIR/env.tmp" "$DIR/env"
   echo "$line"
   ;;
+start)
+  [ -f "$PG/port" ] || die "no server was set up in $DIR (scripts/postgres.sh up $DIR first)"
+  port=$(cat "$PG/port")
+  as_server "$BIN/pg_ctl" -D "$PG/data" -l "$PG/log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    start >/dev/null || { cat "$PG/log" >&2; die "pg_ctl start failed"; }
+  ;;
 down)
   [ -f "$PG/data/postmaster.pid" ] || exit 0
   as_server "$BIN/pg_ctl" -D "$PG/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
   ;;
 *)
-  echo "usage: $0 up|down DIR" >&2; exit 2
+  echo "usage: $0 up|start|down DIR" >&2; exit 2
   ;;
 esac

@@ -147,7 +147,14 @@ public final class PolicyCache: Sendable {
         var inflight: [DomainName: Task<Decision, Never>] = [:]
         /// Background revalidations running.
         var revalidations = 0
+        /// The store's change counter when memory last matched it; nil before the first successful load.
         var storeCounter: Int?
+        /// The last store operation failed: until a sync succeeds, commits keep their entries in memory only (marked
+        /// ``unsaved``) instead of waiting for a store that is not there.
+        var storeDown = false
+        /// Domains whose entry in memory the store may not have (a save failed or was skipped): written back by the
+        /// next successful sync.
+        var unsaved: Set<DomainName> = []
         private var generations: UInt64 = 0
         /// One copy of each distinct policy body in memory: domains of one provider share its policy.
         private var interned: [[UInt8]: SharedPolicy] = [:]
@@ -214,20 +221,80 @@ public final class PolicyCache: Sendable {
         self.onEvent = onEvent
     }
 
-    /// Loads every stored entry into memory; call before serving.
+    /// Loads every stored entry into memory; call before serving. When it throws (the store is unreachable), the
+    /// cache works from memory and discovery, and ``syncStore()`` (which ``maintain()`` runs too) loads the store
+    /// and writes back what memory learnt meanwhile once it is reachable.
     public func load() async throws {
+        guard store != nil else { return }
+        do { try await sync(full: true) } catch {
+            state.withLock { $0.storeDown = true }
+            throw error
+        }
+    }
+
+    /// Whether the last store operation succeeded (true without a store).
+    public var storeAvailable: Bool { state.withLock { !$0.storeDown } }
+
+    /// Brings memory and the store together: writes back the entries the store missed while it was unreachable,
+    /// writes usage times, and loads the store when it changed (or was never loaded). Returns whether the store
+    /// answered; a failure is also reported as ``Event/storeError(_:)``.
+    @discardableResult
+    public func syncStore() async -> Bool {
+        guard store != nil else { return true }
+        do {
+            try await sync(full: false)
+            return true
+        } catch {
+            state.withLock { $0.storeDown = true }
+            onEvent(.storeError("syncing with the store: \(error)"))
+            return false
+        }
+    }
+
+    private func sync(full: Bool) async throws {
         guard let store else { return }
+        // Entries memory learnt while the store was unreachable: the store gets them before anything is loaded from
+        // it, so the load below neither takes them for purged nor replaces them with older rows.
+        let unsaved = state.withLock { s in s.unsaved.map { ($0, s.policy($0)) } }
+        for (domain, entry) in unsaved {
+            if let entry { try await store.save(entry) }
+            state.withLock { _ = $0.unsaved.remove(domain) }
+        }
+        let dirty = state.withLock { s -> [(domain: DomainName, lastUsed: Double)] in
+            var out: [(domain: DomainName, lastUsed: Double)] = []
+            for (domain, entry) in s.entries where entry.usageDirty {
+                if let stored = entry.stored { out.append((domain, stored.lastUsed)) }
+                s.entries[domain]?.usageDirty = false
+            }
+            return out
+        }
+        if !dirty.isEmpty { try await store.saveUsage(dirty) }
         let counter = try await store.externalChangeCounter()
-        _ = try await loadStore(store)
-        state.withLock { $0.storeCounter = counter }
+        let known = state.withLock { $0.storeCounter }
+        if full || known == nil || counter != known {
+            let stored = try await loadStore(store)
+            state.withLock { s in
+                s.storeCounter = counter
+                // Purged by `mta-sts cache purge` (an entry committed since the write-back above is not).
+                for (domain, entry) in s.entries where entry.stored != nil && !stored.contains(domain) && !s.unsaved.contains(domain) {
+                    s.put(nil, for: domain)
+                }
+            }
+        }
+        state.withLock { $0.storeDown = false }
     }
 
     /// Puts every stored entry in memory, a batch at a time (the decoded rows of a large store never all exist at
-    /// once); returns the domains the store has.
+    /// once), unless memory has a newer fetch of that domain; returns the domains the store has.
     private func loadStore(_ store: any PolicyStore) async throws -> Set<DomainName> {
         let seen = Mutex<Set<DomainName>>([])
         try await store.loadAll(batchSize: storeLoadBatchSize) { [self] batch in
-            state.withLock { s in for entry in batch { s.put(entry, for: entry.domain) } }
+            state.withLock { s in
+                for entry in batch {
+                    if let mine = s.entries[entry.domain]?.stored, mine.fetchedAt > entry.fetchedAt { continue }
+                    s.put(entry, for: entry.domain)
+                }
+            }
             seen.withLock { for entry in batch { $0.insert(entry.domain) } }
         }
         return seen.withLock { $0 }
@@ -437,14 +504,23 @@ public final class PolicyCache: Sendable {
         return .none
     }
 
-    /// Puts an entry in memory and writes it through to the store.
+    /// Puts an entry in memory and writes it through to the store; while the store is down, only marks it unsaved
+    /// (a lookup does not wait for a store that is not there; ``syncStore()`` writes it back).
     private func commit(_ entry: CachedPolicy) async {
-        state.withLock { s in
+        let down = state.withLock { s in
             s.put(entry, for: entry.domain)
             s.entries[entry.domain]?.usageDirty = false
+            if s.storeDown { s.unsaved.insert(entry.domain) }
+            return s.storeDown
         }
-        guard let store else { return }
-        do { try await store.save(entry) } catch { onEvent(.storeError("saving \(entry.domain): \(error)")) }
+        guard let store, !down else { return }
+        do { try await store.save(entry) } catch {
+            state.withLock { s in
+                s.storeDown = true
+                s.unsaved.insert(entry.domain)
+            }
+            onEvent(.storeError("saving \(entry.domain): \(error)"))
+        }
     }
 
     // MARK: Maintenance
@@ -454,7 +530,7 @@ public final class PolicyCache: Sendable {
     /// happen only when due).
     @discardableResult
     public func maintain(maxRefreshes: Int = .max) async -> [DomainName] {
-        await syncWithStore()
+        await syncStore()
         let now = clock.now()
         let (evicted, due) = state.withLock { s -> ([DomainName], [DomainName]) in
             var evicted: [DomainName] = []
@@ -504,34 +580,6 @@ public final class PolicyCache: Sendable {
             }
         }
         return chosen
-    }
-
-    /// Writes usage times and reloads the store when another process changed it.
-    private func syncWithStore() async {
-        guard let store else { return }
-        let dirty = state.withLock { s -> [(domain: DomainName, lastUsed: Double)] in
-            var out: [(domain: DomainName, lastUsed: Double)] = []
-            for (domain, entry) in s.entries where entry.usageDirty {
-                if let stored = entry.stored { out.append((domain, stored.lastUsed)) }
-                s.entries[domain]?.usageDirty = false
-            }
-            return out
-        }
-        do {
-            if !dirty.isEmpty { try await store.saveUsage(dirty) }
-            let counter = try await store.externalChangeCounter()
-            let known = state.withLock { $0.storeCounter }
-            guard counter != known else { return }
-            let stored = try await loadStore(store)
-            state.withLock { s in
-                s.storeCounter = counter
-                for (domain, entry) in s.entries where entry.stored != nil && !stored.contains(domain) {
-                    s.put(nil, for: domain)  // purged by `mta-sts cache purge`
-                }
-            }
-        } catch {
-            onEvent(.storeError("syncing with the store: \(error)"))
-        }
     }
 }
 

@@ -140,8 +140,9 @@ public final class ResolverDaemon: Sendable {
         }
     }
 
-    /// Runs until SIGTERM/SIGINT, then drains and closes the store. Throws when the store cannot be loaded or
-    /// the listener cannot be bound.
+    /// Runs until SIGTERM/SIGINT, then drains and closes the store. Throws when the listener cannot be bound. A store
+    /// that cannot be loaded (a fleet's PostgreSQL down) does not stop it: it serves from memory and discovery and
+    /// ``StoreRecoveryService`` loads the store, and writes back what was learnt meanwhile, once it answers.
     public func run() async throws {
         do { try await serve() } catch {
             await shutdown()
@@ -157,9 +158,16 @@ public final class ResolverDaemon: Sendable {
         fixMallocThresholds()
         let files = ProcessLimits.raiseOpenFiles()
         logger.debug("open files limit", metadata: ["soft": "\(files)"])
-        try await cache.load()
-        logger.info("cache loaded", metadata: ["policies": "\(cache.count)", "store": "\(configuration.cache)"])
-        if let dane {
+        do {
+            try await cache.load()
+            logger.info("cache loaded", metadata: ["policies": "\(cache.count)", "store": "\(configuration.cache)"])
+        } catch {
+            // Postfix fails closed on the map: better a daemon without its store than no daemon.
+            metrics.count(.storeError)
+            logger.error("cannot load the cache store: serving from memory and discovery, retrying the store with backoff",
+                         metadata: ["store": "\(configuration.cache)", "reason": "\(error)"])
+        }
+        if let dane, cache.storeAvailable {
             do { try await dane.load(canonicalName: { [cache] in cache.canonicalName($0) }) } catch { logger.error("cannot load the DANE statuses", metadata: ["reason": "\(error)"]) }
         }
         _ = mallocTrim?(0)  // the decoded rows are gone: their memory goes back before serving
@@ -183,6 +191,7 @@ public final class ResolverDaemon: Sendable {
             MemoryTrimService(metrics: metrics),
             ReloadService(daemon: self, logger: logger),
         ]
+        if store != nil { services.append(StoreRecoveryService(cache: cache, logger: logger)) }
         if let m = configuration.metricsListen { services.append(MetricsService(metrics: metrics, host: m.host, port: m.port, logger: logger)) }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
                                  logger: logger)
@@ -263,6 +272,32 @@ struct MaintenanceService: Service {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) } } catch { return }
             let refreshed = await cache.maintain(maxRefreshes: proactive ? 100 : 0)
             if !refreshed.isEmpty { logger.info("proactive refresh", metadata: ["domains": "\(refreshed.count)"]) }
+        }
+    }
+}
+
+/// While the store does not answer (down at start, or a write failed): a sync with backoff (1 s doubling to 30 s)
+/// until it does, which loads it and writes back the policies fetched meanwhile. Lookups never wait for it.
+struct StoreRecoveryService: Service {
+    let cache: PolicyCache
+    let logger: Logger
+
+    func run() async throws {
+        var wait = 1.0
+        while !Task.isCancelled {
+            let delay = cache.storeAvailable ? 1.0 : wait
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) } } catch { return }
+            guard !cache.storeAvailable else {
+                wait = 1
+                continue
+            }
+            if await cache.syncStore() {
+                logger.notice("the cache store answers again: loaded, and the policies fetched meanwhile written to it",
+                              metadata: ["policies": "\(cache.count)"])
+                wait = 1
+            } else {
+                wait = min(wait * 2, 30)
+            }
         }
     }
 }

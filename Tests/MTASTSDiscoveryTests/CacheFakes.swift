@@ -52,21 +52,39 @@ final class ScriptedFetcher: PolicyFetcher {
     }
 }
 
-/// A PolicyStore in memory (the SQLite store has its own tests).
+/// A PolicyStore in memory (the SQLite store has its own tests); while ``down``, every call fails and is counted.
 final class MemoryStore: PolicyStore {
+    struct Unreachable: Error {}
     let rows = Mutex<[DomainName: CachedPolicy]>([:])
     let counter = Mutex(0)
+    let down = Mutex(false)
+    let calls = Mutex(0)
+    private func reach() throws {
+        calls.withLock { $0 += 1 }
+        if down.withLock({ $0 }) { throw Unreachable() }
+    }
     func loadAll(batchSize: Int, _ body: @escaping @Sendable ([CachedPolicy]) -> Void) async throws {
+        try reach()
         var batches = RowBatches(size: batchSize, body)
         for row in rows.withLock({ Array($0.values) }) { batches.add(row) }
         batches.finish()
     }
-    func save(_ entry: CachedPolicy) async throws { rows.withLock { $0[entry.domain] = entry } }
+    func save(_ entry: CachedPolicy) async throws {
+        try reach()
+        rows.withLock { $0[entry.domain] = entry }
+    }
     func saveUsage(_ usage: [(domain: DomainName, lastUsed: Double)]) async throws {
+        try reach()
         rows.withLock { r in for u in usage { r[u.domain]?.lastUsed = u.lastUsed } }
     }
-    func delete(_ domain: DomainName) async throws { _ = rows.withLock { $0.removeValue(forKey: domain) } }
-    func externalChangeCounter() async throws -> Int { counter.withLock { $0 } }
+    func delete(_ domain: DomainName) async throws {
+        try reach()
+        _ = rows.withLock { $0.removeValue(forKey: domain) }
+    }
+    func externalChangeCounter() async throws -> Int {
+        try reach()
+        return counter.withLock { $0 }
+    }
     /// What another process (`mta-sts cache purge`) would do.
     func externalDelete(_ domain: DomainName) {
         _ = rows.withLock { $0.removeValue(forKey: domain) }
@@ -80,6 +98,9 @@ final class EventLog: Sendable {
     func record(_ e: PolicyCache.Event) { events.withLock { $0.append(e) } }
     var revalidations: Int {
         events.withLock { $0.count { if case .revalidated = $0 { true } else { false } } }
+    }
+    var storeErrors: Int {
+        events.withLock { $0.count { if case .storeError = $0 { true } else { false } } }
     }
     /// Domains whose first lookup found the discovery cap reached.
     var capped: [DomainName] {

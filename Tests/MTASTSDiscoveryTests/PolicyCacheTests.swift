@@ -403,6 +403,50 @@ struct PolicyCacheTests {
         #expect(events.capped == [domain])
     }
 
+    @Test("Store down at start: lookups from discovery, nothing waits for the store; once it answers, it is loaded and what was fetched meanwhile written back")
+    func storeDownAtStart() async throws {
+        // The store holds an older policy of example.com and one of other.example.
+        let other = try DomainName("other.example")
+        var old = CachedPolicy(domain: domain, id: "id0", policy: STSPolicy.parse(Self.body("testing", maxAge: 86400)).policy!,
+                               body: Self.body("testing", maxAge: 86400), fetchedAt: clock.now() - 1000, lastUsed: clock.now() - 1000)
+        old.lastChecked = old.fetchedAt
+        var kept = old
+        kept.domain = other
+        store.rows.withLock { $0 = [domain: old, other: kept] }
+        store.down.withLock { $0 = true }
+        let c = cache()
+        await #expect(throws: MemoryStore.Unreachable.self) { try await c.load() }
+        #expect(!c.storeAvailable)
+        let calls = store.calls.withLock { $0 }
+        #expect(mode(await c.resolve(domain)) == .enforce, "discovered, not from the store")
+        #expect(store.calls.withLock { $0 } == calls, "a commit does not try a store known to be down")
+        #expect(await c.syncStore() == false)
+        #expect(!c.storeAvailable)
+        store.down.withLock { $0 = false }
+        #expect(await c.syncStore())
+        #expect(c.storeAvailable)
+        // Written back (the newer fetch wins over the store's older row), and the store's other entry loaded.
+        #expect(store.rows.withLock { $0[domain]?.policy.mode } == .enforce)
+        #expect(mode(c.cached(domain)!) == .enforce)
+        #expect(mode(c.cached(other)!) == .testing)
+    }
+
+    @Test("A failed save marks the store down: later commits stay in memory until a sync writes them back")
+    func storeDownLater() async throws {
+        let c = cache()
+        try await c.load()
+        store.down.withLock { $0 = true }
+        #expect(mode(await c.resolve(domain)) == .enforce)
+        #expect(!c.storeAvailable)
+        #expect(events.storeErrors == 1)
+        store.down.withLock { $0 = false }
+        #expect(store.rows.withLock { $0[domain] } == nil)
+        await c.maintain()
+        #expect(c.storeAvailable)
+        #expect(store.rows.withLock { $0[domain]?.policy.mode } == .enforce, "written back by the maintenance pass")
+        #expect(mode(c.cached(domain)!) == .enforce, "not taken for purged")
+    }
+
     @Test("Entries unused for 180 days are evicted from memory and store; external purges are picked up")
     func evictionAndPurge() async throws {
         let c = cache()

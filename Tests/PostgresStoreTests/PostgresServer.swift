@@ -32,28 +32,9 @@ enum PostgresServer {
 
     static var directory: String { FileManager.default.temporaryDirectory.appendingPathComponent("mta-sts-postgres-\(getpid())").path }
 
-    /// Runs scripts/postgres.sh to its end with posix_spawn and waitpid: Foundation's Process, waiting on a run
-    /// loop, hung here while the tests that wait for this server held the other cooperative threads.
+    /// Runs scripts/postgres.sh to its end (``spawnAndWait(_:_:)``: Foundation's Process hung here).
     static func script(_ args: [String]) -> (status: Int32, output: String) {
-        let path = repositoryRoot.appendingPathComponent("scripts/postgres.sh").path
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("mta-sts-postgres-\(getpid())-\(UUID().uuidString).log").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([path] + args).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
-        guard spawned == 0 else { return (-1, "posix_spawn \(path): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        // WIFEXITED / WEXITSTATUS by hand (macros are not imported).
-        return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : -1, output)
+        spawnAndWait(repositoryRoot.appendingPathComponent("scripts/postgres.sh").path, args)
     }
 
     /// A URL whose sessions work in a new, empty schema: tests run in parallel on one database, each in its own

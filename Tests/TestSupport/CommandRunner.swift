@@ -64,3 +64,27 @@ public func temporaryFile(_ bytes: [UInt8], suffix: String = ".txt") throws -> S
     try Data(bytes).write(to: url)
     return url.path
 }
+
+/// Runs a program to its end with posix_spawn and waitpid, its output (both streams) through a file: for scripts that
+/// start daemons (Foundation's Process, waiting on a run loop, hung there while other tests held the cooperative
+/// threads, and a daemon that inherited its pipes would keep them open).
+public func spawnAndWait(_ path: String, _ args: [String]) -> (status: Int32, output: String) {
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("mta-sts-spawn-\(getpid())-\(UUID().uuidString).log").path
+    defer { try? FileManager.default.removeItem(atPath: log) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ([path] + args).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    guard spawned == 0 else { return (-1, "posix_spawn \(path): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    // WIFEXITED / WEXITSTATUS by hand (macros are not imported).
+    return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : -1, output)
+}
