@@ -10,6 +10,7 @@ public final class ResolverMetrics: Sendable {
         case daneApplies, daneNotApplicable, daneDeferred
         case fetchValid, fetchError, fetchWebPKI, fetchPolicyInvalid, refreshFailed, storeError, revalidation
         case discoveryCapped
+        case line
     }
 
     // One atomic per counter (no lock on the hot path).
@@ -57,6 +58,7 @@ public final class ResolverMetrics: Sendable {
             mtasts_lookups_total{path="hit"} \(v(.hit))
             mtasts_lookups_total{path="miss"} \(v(.miss))
             mtasts_lookups_total{path="skipped"} \(v(.skipped))
+            mtasts_lookups_total{path="line"} \(v(.line))
             # HELP mtasts_replies_total Socketmap replies by kind.
             # TYPE mtasts_replies_total counter
             mtasts_replies_total{reply="ok"} \(v(.replyOK))

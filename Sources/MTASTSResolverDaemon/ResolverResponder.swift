@@ -188,12 +188,44 @@ public final class ResolverResponder: SocketmapResponder {
         let zone = memo.zone.options
         guard case .domain(let domain) = memo.key else { return Self.notFound }
         metrics.count(.miss)
+        switch await resolve(domain, zone: zone) {
+        case .decided(let decision, let status):
+            return frame(PostfixPolicyReply.reply(for: decision, dane: status, options: zone, now: clock.now()))
+        case .temp(let reason): return frame(.temp(reason))
+        case .notFound: return frame(.notFound)
+        }
+    }
+
+    /// The line query mode (Exim's `${readsocket}`): the same key canonicalisation, zones, cache, DANE precedence and
+    /// first-lookup timeout as the socketmap, answered as one line of ``LineReply`` fields.
+    public func lineReply(to request: SocketmapRequest) async -> ByteBuffer? {
+        let (memo, _) = memo(for: request, id: RequestKey(request.payload))
+        let zone = memo.zone.options
+        metrics.count(.line)
+        var line = LineReply.none
+        if case .domain(let domain) = memo.key {
+            switch await resolve(domain, zone: zone) {
+            case .decided(let decision, let status): line = LineReply.render(decision, dane: status, options: zone, now: clock.now())
+            case .temp(let reason): line = LineReply.temp(reason)
+            case .notFound: break
+            }
+        }
+        return ByteBuffer(string: line + "\n")
+    }
+
+    /// What a lookup that may wait for discovery decides: the cache's decision with the DANE status where it matters,
+    /// or, when that status is not known in time, the answer that stands for it.
+    private enum Resolution {
+        case decided(PolicyCache.Decision, DANEStatus?)
+        case temp(String)
+        case notFound
+    }
+
+    private func resolve(_ domain: DomainName, zone: ZoneOptions) async -> Resolution {
         let started = ContinuousClock.now
         let policyKnown = if case .policy = cache.glance(domain) { true } else { false }
         let decision = await cache.resolve(domain, deadline: zone.timeout)
-        guard let dane, needsDANE(decision, zone) else {
-            return frame(PostfixPolicyReply.reply(for: decision, options: zone, now: clock.now()))
-        }
+        guard let dane, needsDANE(decision, zone) else { return .decided(decision, nil) }
         let left = zone.timeout - (ContinuousClock.now - started)
         guard let status = await dane.resolve(domain, deadline: max(left, daneMinimumWait)) else {
             // An enforced policy, but whether DANE applies is not known yet: `secure` could override DANE (RFC 8461 §2).
@@ -202,15 +234,15 @@ public final class ResolverResponder: SocketmapResponder {
                 // the mail waits rather than lose the enforcement to a DNS delay.
                 logger?.warning("DANE status not known in time for a domain with a cached enforce policy: TEMP",
                                 metadata: ["domain": "\(domain)"])
-                return frame(.temp("the DANE status of \(domain) is not known yet (slow DNS); try again"))
+                return .temp("the DANE status of \(domain) is not known yet (slow DNS); try again")
             }
             // A first lookup: what any first lookup gets when discovery is slow, NOTFOUND (Postfix's own level for this
             // message, its DANE when configured), while the lookup finishes in the background for the next one.
             logger?.warning("DANE status not known in time for a first lookup: NOTFOUND (Postfix's own TLS level applies)",
                             metadata: ["domain": "\(domain)"])
-            return frame(.notFound)
+            return .notFound
         }
-        return frame(PostfixPolicyReply.reply(for: decision, dane: status, options: zone, now: clock.now()))
+        return .decided(decision, status)
     }
 
     /// DANE precedence matters only where our reply would change delivery (an enforced policy).

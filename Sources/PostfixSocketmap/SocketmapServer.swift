@@ -14,12 +14,26 @@ public protocol SocketmapResponder: Sendable {
     func immediateReply(to request: SocketmapRequest) -> ByteBuffer?
     /// The framed reply, computed asynchronously (a cache miss).
     func reply(to request: SocketmapRequest) async -> ByteBuffer
+    /// The answer to a line request (``SocketmapServer``'s line mode): the bytes to write, one line ending in LF,
+    /// after which the connection closes; nil closes it without an answer. The default offers no line mode.
+    func lineReply(to request: SocketmapRequest) async -> ByteBuffer?
+}
+
+extension SocketmapResponder {
+    public func lineReply(to request: SocketmapRequest) async -> ByteBuffer? { nil }
 }
 
 /// A Postfix socketmap server on TCP or a UNIX socket: netstrings in, netstrings out, many connections,
 /// several requests per connection answered in order, an idle timeout, and a malformed netstring closing
 /// only that connection.
+///
+/// Line mode, for clients that cannot frame netstrings (Exim's `${readsocket}`): a connection whose first byte is a
+/// letter, not a digit, sends one request `name key` ended by LF (CR LF, or the end of its input), at most
+/// ``maxLineRequest`` bytes; it gets ``SocketmapResponder/lineReply(to:)``'s line and the connection closes.
 public final class SocketmapServer: Sendable {
+    /// The longest line-mode request (its LF included); a longer one closes the connection without an answer.
+    public static let maxLineRequest = 1024
+
     public enum Endpoint: Sendable, CustomStringConvertible {
         case tcp(host: String, port: Int)
         /// A UNIX socket; `mode` (e.g. 0o660), `owner` and `group` (numeric ids) are applied after binding.
@@ -106,6 +120,9 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
 
     private let responder: any SocketmapResponder
     private var decoder: NetstringDecoder
+    /// How the connection frames its requests, known from its first byte.
+    private var framing = Framing.unknown
+    private enum Framing { case unknown, netstring, line }
     /// Bytes of a request not yet complete (nil when none are pending).
     private var pending: ByteBuffer?
     /// Replies not yet written, in request order; nil while a reply is still being computed.
@@ -155,6 +172,17 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
         guard !failed else { return }
         lastActivity = .now()
         var bytes = unwrapInboundIn(data)
+        if framing != .netstring {
+            guard let first = bytes.readableBytesView.first else { return }
+            if framing == .unknown {
+                switch first {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): framing = .netstring
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): framing = .line
+                default: return fail(context: context)
+                }
+            }
+            if framing == .line { return readLine(&bytes, context: context) }
+        }
         let ours = pending != nil
         if var earlier = pending {
             pending = nil
@@ -241,9 +269,13 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .some(.inputClosed) = event as? ChannelEvent {
             // Postfix may half-close after its last request: answer what is pending, then close. Bytes of an
-            // unfinished request are an error.
+            // unfinished request are an error. In line mode the end of input ends the request (Exim's readsocket
+            // half-closes after writing it).
             inputClosed = true
-            if pending != nil { fail(context: context) } else { closeIfDone(context: context) }
+            if framing == .line, let request = pending {
+                pending = nil
+                answerLine(request, context: context)
+            } else if pending != nil { fail(context: context) } else { closeIfDone(context: context) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -251,6 +283,45 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
 
     private func closeIfDone(context: ChannelHandlerContext) {
         if inputClosed && slots.isEmpty { context.close(promise: nil) }
+    }
+
+    /// Line mode: collects the one request up to its LF (bytes after it are ignored), then answers it.
+    private func readLine(_ bytes: inout ByteBuffer, context: ChannelHandlerContext) {
+        guard slots.isEmpty, !inputClosed else { return }  // answered, or being answered: nothing more is read
+        var line = pending ?? ByteBuffer()
+        pending = nil
+        line.writeBuffer(&bytes)
+        let view = line.readableBytesView
+        if let lf = view.firstIndex(of: UInt8(ascii: "\n")) {
+            guard lf - view.startIndex < SocketmapServer.maxLineRequest else { return fail(context: context) }
+            answerLine(line.getSlice(at: line.readerIndex, length: lf - view.startIndex)!, context: context)
+        } else if line.readableBytes >= SocketmapServer.maxLineRequest {
+            fail(context: context)
+        } else {
+            pending = line
+        }
+    }
+
+    /// Computes the line reply off the event loop, writes it and closes.
+    private func answerLine(_ line: ByteBuffer, context: ChannelHandlerContext) {
+        var line = line
+        if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
+        guard let request = SocketmapRequest(ByteBuffer(bytes: line.readableBytesView)) else { return fail(context: context) }
+        slots.append(nil)  // a reply is being computed: the idle timer waits for it
+        let responder = self.responder
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task {
+            let reply = await responder.lineReply(to: request)
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.slots.removeAll()
+                handler.failed = true  // nothing more is read
+                guard let reply else { return context.close(promise: nil) }
+                let channel = context.channel
+                context.writeAndFlush(handler.wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
     }
 
     /// A malformed netstring ends this connection only; replies already due still go out.

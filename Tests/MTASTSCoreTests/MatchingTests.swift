@@ -41,6 +41,29 @@ struct MatchingTests {
         #expect(policy.match(host).isMatch == c.matches)
     }
 
+    @Test("mx_re (the line query's anchored regular expression) decides every case as the policy's own match", arguments: cases)
+    func anchoredRegex(_ c: Case) throws {
+        let pattern = try #require(MXPattern.parse(Array(c.pattern.utf8)).0)
+        let text = try #require(MXPattern.anchoredRegex([pattern]))
+        #expect(!text.contains { "\\:;{}\"' ".contains($0) }, "safe inside Exim lists: \(text)")
+        let regex = try Regex(text)
+        let host = try DomainName(c.host).value
+        #expect((try regex.wholeMatch(in: host) != nil) == c.matches, "\(text) vs \(host)")
+    }
+
+    @Test("mx_re of several patterns: any of them, each anchored; duplicates once; none → nil")
+    func anchoredRegexMany() throws {
+        let patterns = ["mx1.example.net", "*.mx.example.net", "mx1.example.net"].map { MXPattern.parse(Array($0.utf8)).0! }
+        let text = try #require(MXPattern.anchoredRegex(patterns))
+        #expect(text == "^(mx1[.]example[.]net|[^.]+[.]mx[.]example[.]net)$")
+        let regex = try Regex(text)
+        for (host, expected) in [("mx1.example.net", true), ("a.mx.example.net", true), ("a.b.mx.example.net", false),
+                                 ("mx1.example.net.evil", false), ("mx1xexample.net", false), ("evil.test", false)] {
+            #expect((try regex.firstMatch(in: host) != nil) == expected, "\(host)")
+        }
+        #expect(MXPattern.anchoredRegex([]) == nil)
+    }
+
     @Test("Mismatches say why and suggest the smallest pattern that works")
     func explanation() throws {
         let policy = try #require(STSPolicy.parse("version: STSv1\nmode: enforce\nmx: *.mx.microsoft\nmax_age: 86400\n").policy)

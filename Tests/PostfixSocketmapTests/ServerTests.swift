@@ -16,6 +16,15 @@ struct TestResponder: SocketmapResponder {
     }
 }
 
+/// Answers line requests with `line NAME KEY`; "none" gets no answer.
+struct LineResponder: SocketmapResponder {
+    func immediateReply(to request: SocketmapRequest) -> ByteBuffer? { SocketmapReply.ok("net \(request.key)").frame }
+    func reply(to request: SocketmapRequest) async -> ByteBuffer { SocketmapReply.notFound.frame }
+    func lineReply(to request: SocketmapRequest) async -> ByteBuffer? {
+        request.key == "none" ? nil : ByteBuffer(string: "line \(request.name) \(request.key)\n")
+    }
+}
+
 @Suite("Socketmap server over real sockets")
 struct ServerTests {
     /// Runs `body` with a fresh blocking client socket connected to `address`, on a dispatch thread: on the
@@ -89,6 +98,36 @@ struct ServerTests {
             let (reply, _) = try await exchange(try SocketAddress(ipAddress: host, port: port), "12:postfix ab.c,", expect: 1)
             #expect(reply == "15:OK postfix ab.c,", "\(host)")
         }
+    }
+
+    @Test("Line mode: a first letter starts one `name key` request ended by LF, CRLF or the end of input; one line back, then closed")
+    func lineMode() async throws {
+        let channel = try await SocketmapServer(.init(endpoint: .tcp(host: "127.0.0.1", port: 0)), responder: LineResponder()).bind()
+        defer { channel.close(promise: nil) }
+        let address = channel.localAddress!
+        // Bytes after the request are ignored; the answer comes and the connection closes without a half-close.
+        #expect(try await session(address, ["exim a.example\nexim b.example\n"], halfClose: false) == ("line exim a.example\n", true))
+        #expect(try await session(address, ["exim A.example\r\n"], halfClose: false) == ("line exim A.example\n", true))
+        // Exim's readsocket half-closes after the request: the end of input ends it (split across reads here).
+        #expect(try await session(address, ["exim c.", "example"], halfClose: true) == ("line exim c.example\n", true))
+        // The netstring framing is chosen by its first digit, as before.
+        #expect(try await exchange(address, "12:postfix ab.c,", expect: 1).0 == "11:OK net ab.c,")
+    }
+
+    @Test("Line mode limits: over 1024 bytes, no space, a first byte neither digit nor letter, or no answer → closed, nothing sent")
+    func lineModeLimits() async throws {
+        let channel = try await SocketmapServer(.init(endpoint: .tcp(host: "127.0.0.1", port: 0)), responder: LineResponder()).bind()
+        defer { channel.close(promise: nil) }
+        let address = channel.localAddress!
+        #expect(try await session(address, ["exim " + String(repeating: "a", count: 1100)], halfClose: false) == ("", true))
+        #expect(try await session(address, ["exim " + String(repeating: "a", count: 1100) + "\n"], halfClose: false) == ("", true))
+        #expect(try await session(address, ["eximexample\n"], halfClose: false) == ("", true))
+        #expect(try await session(address, ["!exim a.example\n"], halfClose: false) == ("", true))
+        #expect(try await session(address, ["exim none\n"], halfClose: false) == ("", true))
+        // A responder without a line mode (the default) closes at once too.
+        let plain = try await start()
+        defer { plain.close(promise: nil) }
+        #expect(try await session(plain.localAddress!, ["exim a.example\n"], halfClose: false) == ("", true))
     }
 
     @Test("Requests split across reads (byte by byte) are answered; a half-close after the last one closes after the replies")
