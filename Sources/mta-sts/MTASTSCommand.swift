@@ -9,7 +9,7 @@ struct MTASTSCommand: AsyncParsableCommand {
             Exit status: 0 when the checked thing is valid (or the command succeeded), 1 when it is not valid, \
             2 for input/output and internal errors, 64 for usage errors.
             """,
-        version: "0.1.0",
+        version: mtastsVersion,
         subcommands: [RecordCommand.self, PolicyCommand.self, LookupCommand.self, CheckCommand.self, ResolverCommand.self, CacheCommand.self,
                       ServeCommand.self, ZoneCommand.self]
     )
