@@ -596,8 +596,10 @@ extension Task where Failure == Never {
             }
             Task<Void, Never> {
                 let value = await self.value
-                timer.cancel()
+                // Resumed before the timer is cancelled: a cancelled timer wakes at once and would otherwise win the
+                // race with a nil (a first lookup answered as if its deadline had passed, seen under load).
                 once.resume(returning: value)
+                timer.cancel()
             }
         }
     }

@@ -471,3 +471,25 @@ struct PolicyCacheTests {
 extension PolicyCache {
     func refreshTXTNow(_ domain: DomainName, _ clock: ManualClock) async -> Decision { await revalidate(domain) }
 }
+
+@Suite("Task.value(within:)")
+struct ValueWithinTests {
+    @Test("A task that finishes long before the deadline always gives its value (the timer, cancelled then, never wins)")
+    func finishedTaskWins() async {
+        // Many at once, so that the timer's cancellation and the value's arrival run on different threads.
+        let lost = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    var lost = 0
+                    for _ in 0..<400 {
+                        let task = Task<Int, Never> { 1 }
+                        if await task.value(within: .seconds(60)) == nil { lost += 1 }
+                    }
+                    return lost
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(lost == 0, "\(lost) of 20000 lookups answered as if their deadline had passed")
+    }
+}
