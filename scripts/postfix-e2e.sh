@@ -37,6 +37,7 @@ LISTENERS=(
   "127.0.0.3 mx-wrong mx.wrong-name.test mx-wrong"
   "127.0.0.4 mx-selfsigned mx1.selfsigned.test mx-selfsigned"
   "127.0.0.5 mx-dane mx1.dane-mx.test mx-dane"
+  "127.0.0.6 mx-notls mx1.notls.test -"        # no certificate: offers no STARTTLS
 )
 # A validating resolver (unbound) for Postfix's own DANE and for the socketmap server's trust-ad mode: it trusts
 # the signed DANE zones' keys and stubs every test zone to NSD. It caches nothing, so NSD changes show at once.
@@ -240,7 +241,7 @@ fail_up() {
 
 # ------------------------------------------------------------------------------------------------ up
 
-# domains: "domain mx-address policy-file" lines from the data file.
+# domains: "domain mx-address policy-file [mx-name]" lines from the data file.
 domains() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$DATA/domains"; }
 
 gen_certs() {
@@ -270,7 +271,7 @@ gen_certs() {
   leaf mx-dane mx1.dane-mx.test mx2.dane-mx.test   # DANE MX: TLSA of mx1 matches its key, that of mx2 does not
   leaf policy-default default.policy.test   # nginx default server (unknown SNI): 404
   for d in $DANE_DOMAINS; do leaf "sts-$d" "mta-sts.$d"; done
-  while read -r d mx pol; do
+  while read -r d mx pol mxname; do
     [ "$pol" = - ] || leaf "sts-$d" "mta-sts.$d"
   done < <(domains)
   chmod 600 ./*.key ./*.pfchain.pem          # read by root before daemons drop privileges
@@ -298,13 +299,17 @@ server:
 remote-control:
     control-enable: no
 EOF
-  while read -r d mx pol; do
+  while read -r d mx pol mxname; do
     printf 'zone:\n    name: "%s"\n    zonefile: "%s.zone"\n' "$d" "$d" >> "$D/nsd.conf"
     {
       printf '$ORIGIN %s.\n$TTL 60\n' "$d"
       printf '@        IN SOA ns1.%s. hostmaster.%s. %s 3600 600 86400 60\n' "$d" "$d" "$serial"
       printf '@        IN NS  ns1.%s.\nns1      IN A   127.0.0.1\n' "$d"
-      printf '@        IN MX  10 mx1.%s.\nmx1      IN A   %s\n' "$d" "$mx"
+      if [ -n "$mxname" ]; then
+        printf '@        IN MX  10 %s.\n' "$mxname"   # a host of another zone (its own A record there)
+      else
+        printf '@        IN MX  10 mx1.%s.\nmx1      IN A   %s\n' "$d" "$mx"
+      fi
       if [ "$pol" != - ]; then
         printf 'mta-sts  IN A   %s\n_mta-sts IN TXT "v=STSv1; id=%s;"\n' "$POLICY_ADDR" "$serial"
       fi
@@ -419,7 +424,7 @@ EOF
   }
 EOF
   }
-  while read -r d mx pol; do
+  while read -r d mx pol mxname; do
     [ "$pol" != - ] || continue
     sed 's/\r$//; s/$/\r/' "$DATA/policies/$pol" > "$W/$d.txt"   # CRLF, as RFC 8461 publishers should
     policy_server "$d"
@@ -480,9 +485,12 @@ EOF
   for l in "${LISTENERS[@]}"; do
     read -r addr name helo cert <<< "$l"
     $PC -M "$addr:25/inet=$addr:25 inet n - n - - smtpd"
-    $PC -P "$addr:25/inet/syslog_name=postfix/$name" "$addr:25/inet/myhostname=$helo" \
-      "$addr:25/inet/smtpd_tls_security_level=may" "$addr:25/inet/smtpd_tls_chain_files=$C/$cert.pfchain.pem" \
-      "$addr:25/inet/content_filter=discard:"
+    $PC -P "$addr:25/inet/syslog_name=postfix/$name" "$addr:25/inet/myhostname=$helo" "$addr:25/inet/content_filter=discard:"
+    if [ "$cert" = - ]; then
+      $PC -P "$addr:25/inet/smtpd_tls_security_level=none"
+    else
+      $PC -P "$addr:25/inet/smtpd_tls_security_level=may" "$addr:25/inet/smtpd_tls_chain_files=$C/$cert.pfchain.pem"
+    fi
   done
 }
 
@@ -552,7 +560,7 @@ up() {
   t=$(now_ms)
   start_nginx || fail_up nginx "$DIR/nginx/nginx.out" "$DIR/nginx/error.log"
   local d mx pol
-  while read -r d mx pol; do
+  while read -r d mx pol mxname; do
     [ "$pol" != - ] || continue
     nsx curl -sS --max-time 5 --cacert "$DIR/certs/ca.pem" "https://mta-sts.$d/.well-known/mta-sts.txt" \
       -o "$RUN/fetch.out" >>"$RUN/fetch.log" 2>&1 || fail_up "policy fetch for $d" "$RUN/fetch.log" "$DIR/nginx/error.log"
@@ -697,7 +705,7 @@ mx_log() {
     read -r a nm _ <<< "$l"
     if [ "$addr" = "$a" ] || [ "$addr" = "$nm" ]; then name=$nm; fi
   done
-  [ -n "$name" ] || die "no listener at $addr (have: 127.0.0.2 127.0.0.3 127.0.0.4)"
+  [ -n "$name" ] || die "no listener at $addr (have: 127.0.0.2 to 127.0.0.6)"
   [ -z "$qid" ] || [[ $qid =~ ^[0-9A-Za-z]+$ ]] || die "bad queue id: $qid"
   for ((i = 0; i < 100; i++)); do            # up to 5 s for open sessions to end
     [ "$(mx_lines "$name" "$qid" open)" -eq 0 ] && break

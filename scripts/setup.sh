@@ -10,7 +10,11 @@ set -euo pipefail
 # server on a free port; the cluster Debian's postinst may start on 5432 is not used); dns-root-data (the root
 # trust anchor of `--dnssec validate`).
 PACKAGES=(libidn2-dev libunbound-dev libsqlite3-dev pkg-config gcc nsd ldnsutils dnsutils nginx-light openssl curl python3 postfix
-  iproute2 postgresql unbound dns-root-data)
+  iproute2 postgresql unbound dns-root-data
+  # The libraries of Debian's exim4-daemon-heavy, for scripts/exim-e2e.sh (which extracts Exim itself: the package
+  # conflicts with postfix).
+  libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libldap-2.5-0 libmariadb3 libnsl2 libpam0g libpcre2-8-0 libperl5.36
+  libpq5 libsasl2-2 libspf2-2 libsqlite3-0)
 
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: the Swift toolchain (6.0 or later) is not on PATH; install it first (swift.org/install)" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: unit, component, CLI and integration tests against the real-peer test world
-# (swift test), a soak (1M requests or 90 s, whichever comes first), the end-to-end checks with a real Postfix,
-# then each libFuzzer target. FUZZ_SECONDS (default 60) sets the time per fuzz target; SOAK_REQUESTS (default
+# (swift test), a soak (1M requests or 90 s, whichever comes first), the end-to-end checks with a real Postfix and
+# a real Exim, then each libFuzzer target. FUZZ_SECONDS (default 60) sets the time per fuzz target; SOAK_REQUESTS (default
 # 1000000) and SOAK_SECONDS (default 90) bound the soak. A failing step says which step, which command and its
 # exit status, after the step's own message.
 set -euo pipefail
@@ -46,6 +46,11 @@ e2e=$(mktemp -d -t mta-sts-e2e.XXXX)
 E2E_SOCKETMAP_CMD="exec $bin resolver --listen 127.0.0.1:8461 --cache sqlite:\$E2E_DIR/cache.sqlite --dns-server \"\$VALIDATING_DNS\" --ca-file \"\$CA_FILE\"" \
   scripts/postfix-e2e/selftest.sh "$e2e" | tee -a "$log"
 
+# End to end: a real Exim (Debian's packages, extracted) enforcing MTA-STS through the resolver's line query mode,
+# in the same kind of namespace (docs/exim.md).
+step "exim end to end"
+scripts/exim-e2e.sh "$bin" "$(mktemp -d -t mta-sts-exim.XXXX)" 2>&1 | tee -a "$log"
+
 step fuzz
 scripts/fuzz.sh all "${FUZZ_SECONDS:-60}"
 
@@ -53,4 +58,5 @@ scripts/fuzz.sh all "${FUZZ_SECONDS:-60}"
 passed=$(grep -oE 'Test run with [0-9]+ tests? (in [0-9]+ suites? )?passed' "$log" | grep -oE '[0-9]+' | head -1 || true)
 e2e_ok=$(grep -c '^selftest: ok' "$log" || true)
 soak_ok=$(grep -c '^soak: ok' "$log" || true)
-echo "tests: $(( ${passed:-0} + e2e_ok + soak_ok )) passed, 0 failed"
+exim_ok=$(grep -c '^exim-e2e: ok' "$log" || true)
+echo "tests: $(( ${passed:-0} + e2e_ok + soak_ok + exim_ok )) passed, 0 failed"
