@@ -14,7 +14,9 @@
 #   RB_BIG_MODE [sql|loadgen]: how our store gets from RB_FILL to RB_FILL_BIG domains (see the notes printed)
 #   RB_VARIANTS ["floor ours-sqlite ours-memory pmsr"]  RB_BUDGET [840] seconds after which optional parts skip
 #   BENCH_DNS_PORT [5400], BENCH_POLICY_ADDR [127.0.1.4]: passed to world.sh
-#   RB_SKIP_BUILD=1: use the existing release binary as it is (no swift build)
+#   RB_SKIP_BUILD=1: use the existing release binary as it is (no swift build); RB_BIN=PATH: that binary instead
+#   RB_BASE_BIN=PATH: a release binary of another commit, measured as variant "ours-base" (memory cache) beside
+#     "ours-memory" in the same run: before/after comparisons of a change (add ours-base to RB_VARIANTS)
 #   RB_REPORT_ONLY=1: only rebuild the markdown from WORKDIR/results.jsonl (no build, no world, no daemons)
 set -euo pipefail
 
@@ -44,7 +46,7 @@ WORLD=$WORK/world
 RES=$WORK/results.jsonl
 CMDS=$WORK/commands.txt
 LOGS=$WORK/logs
-BIN=$ROOT/.build-release/release/mta-sts
+BIN=${RB_BIN:-$ROOT/.build-release/release/mta-sts}
 mkdir -p "$LOGS" "$WORK/bin" "$WORK/state"
 if [ "${RB_REPORT_ONLY:-0}" != 1 ]; then
   : > "$RES"
@@ -219,8 +221,8 @@ metrics = [
     ("HTTPS fetches for 20 concurrent first lookups of one domain", "fetches20", lambda j: j.get("accepts"), 0, "lower"),
 ]
 
-cols = [v for v in ["floor", "ours-sqlite", "ours-memory", "pmsr"] if v in variants]
-ratio_pairs = [(a, b) for a, b in [("ours-sqlite", "pmsr"), ("ours-memory", "pmsr"), ("ours-sqlite", "floor")]
+cols = [v for v in ["floor", "ours-sqlite", "ours-base", "ours-memory", "pmsr"] if v in variants]
+ratio_pairs = [(a, b) for a, b in [("ours-sqlite", "pmsr"), ("ours-memory", "pmsr"), ("ours-sqlite", "floor"), ("ours-memory", "ours-base")]
                if a in cols and b in cols]
 lines = []
 head = "| metric | " + " | ".join(cols) + " | " + " | ".join(f"{a.replace('ours-', 'ours ')}/{b}" for a, b in ratio_pairs) + " |"
@@ -419,14 +421,15 @@ start_daemon() {
       logcmd "$WORK/bin/floor 127.0.0.1 $port"
       "$WORK/bin/floor" 127.0.0.1 "$port" >> "$log" 2>&1 &
       DPID=$! ;;
-    ours-sqlite|ours-memory)
-      local cache=memory
+    ours-sqlite|ours-memory|ours-base)
+      local cache=memory bin=$BIN
+      [ "$v" != ours-base ] || bin=${RB_BASE_BIN:?ours-base needs RB_BASE_BIN}
       if [ "$v" = ours-sqlite ]; then
         DB="$WORK/state/cache-$port-$RANDOM.sqlite"
         cache="sqlite:$DB"
       fi
       MPORT=$((port + 100))
-      local cmd=("$BIN" resolver --listen "127.0.0.1:$port" --cache "$cache" --dns-server "$dns" --ca-file "$CA_FILE"
+      local cmd=("$bin" resolver --listen "127.0.0.1:$port" --cache "$cache" --dns-server "$dns" --ca-file "$CA_FILE"
                  --metrics "127.0.0.1:$MPORT" --log-level warning)
       logargv "${cmd[@]}"
       "${cmd[@]}" >> "$log" 2>&1 &
@@ -475,7 +478,7 @@ count_accepts() {  # count_accepts OUTFILE -- cmd...
 }
 
 base_port() {
-  case $1 in floor) echo 18470 ;; ours-sqlite) echo 18461 ;; ours-memory) echo 18462 ;; pmsr) echo 18463 ;; esac
+  case $1 in floor) echo 18470 ;; ours-sqlite) echo 18461 ;; ours-memory) echo 18462 ;; pmsr) echo 18463 ;; ours-base) echo 18464 ;; esac
 }
 
 # ------------------------------------------------------------------------------------------ 3. phases

@@ -99,7 +99,9 @@ struct DiscoveryFloodTests {
         #expect(outcome.probes > 0 && outcome.probeFailures.isEmpty, "\(outcome.probeFailures.prefix(3))")
         // A fresh connection with a hit is answered at once; a stuck daemon would take the full flood (or never answer).
         #expect(outcome.slowestProbe < 5, "slowest hit \(outcome.slowestProbe) s")
-        #expect(outcome.mostFiles <= baseline + cap + 100, "descriptors \(baseline) → \(outcome.mostFiles) with max_discoveries \(cap)")
+        // At most one socket per discovery in flight, one per client connection (50 + the probe's), and some slack for
+        // DNS and the metrics listener; without the cap every one of the 3,000 tarpit fetches held one.
+        #expect(outcome.mostFiles <= baseline + cap + 51 + 150, "descriptors \(baseline) → \(outcome.mostFiles) with max_discoveries \(cap)")
         let capped = try metricValue(port: daemon.metricsPort, "mtasts_discoveries_capped_total") ?? 0
         #expect(capped >= 3000 - cap, "capped \(capped)")
         #expect(daemon.logText.contains("max_discoveries policy lookups in flight"))

@@ -126,16 +126,29 @@ struct ResolverProcessTests {
         #expect(try metricValue(port: daemon.metricsPort, "mtasts_policy_fetches_total{outcome=\"valid\"}") == 1)
     }
 
-    @Test("A garbage client is dropped; others are served")
+    @Test("A garbage client is dropped; an HTTP request is a line query for no domain; others are served")
     func garbage() throws {
         let world = try Testbed.shared()
         let daemon = try Daemon(cache: "memory", dnsServer: world.dnsServer, caFile: world.caFile)
         defer { daemon.stop(SIGTERM) }
+        // A TLS ClientHello: neither a netstring (digit) nor a line query (letter): closed without a byte.
         let fd = try connectTCP(port: daemon.port, timeout: 5)
-        try sendAll(fd, Data("GET / HTTP/1.0\r\n\r\n".utf8))
+        try sendAll(fd, Data([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00]))
         var byte: UInt8 = 0
         #expect(read(fd, &byte, 1) == 0, "the connection is closed")
         close(fd)
+        // Letters first: the line mode reads `GET` as the zone and "/ HTTP/1.0" as a key that names no domain.
+        let http = try connectTCP(port: daemon.port, timeout: 5)
+        defer { close(http) }
+        try sendAll(http, Data("GET / HTTP/1.0\r\n\r\n".utf8))
+        var reply = [UInt8](repeating: 0, count: 256)
+        var got: [UInt8] = []
+        while true {
+            let n = read(http, &reply, reply.count)
+            if n <= 0 { break }
+            got += reply[0..<n]
+        }
+        #expect(String(decoding: got, as: UTF8.self) == "mode=none\n")
         #expect(try socketmapQuery(port: daemon.port, keys: [".x"]) == ["NOTFOUND "])
     }
 
