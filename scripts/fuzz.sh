@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fuzz the MTASTSCore parsers and the policy host's request-head scanner with libFuzzer. See Fuzz/README.md.
+# Fuzz the MTASTSCore parsers, the policy host's request-head scanner and the line query's MX filter (mx_re against
+# RFC 8461 §4.1 matching) with libFuzzer. See Fuzz/README.md.
 #
-# usage: scripts/fuzz.sh [record|policy|request|all] [SECONDS]      (default: all, 60 seconds per target)
+# usage: scripts/fuzz.sh [record|policy|request|line|all] [SECONDS]      (default: all, 60 seconds per target)
 #
 # For each target: build the harness with swiftc -sanitize=fuzzer,address -O -wmo (the parser's sources +
 # harness in one module, optimized as a whole, no SwiftPM), replay every input in Fuzz/regressions/<target>/, then fuzz for SECONDS starting
@@ -12,15 +13,15 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 [record|policy|request|all] [SECONDS]" >&2
+    echo "usage: $0 [record|policy|request|line|all] [SECONDS]" >&2
     exit 2
 }
 
 target=${1:-all}
 seconds=${2:-60}
 case $target in
-    record | policy | request) targets=("$target") ;;
-    all) targets=(record policy request) ;;
+    record | policy | request | line) targets=("$target") ;;
+    all) targets=(record policy request line) ;;
     *) usage ;;
 esac
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
@@ -88,6 +89,7 @@ for t in "${targets[@]}"; do
         record) harness=FuzzRecord ;;
         policy) harness=FuzzPolicy ;;
         request) harness=FuzzRequest sources=(Sources/MTASTSPolicyHost/RequestHeadScanner.swift) ;;
+        line) harness=FuzzLine ;;
     esac
     binary=$out/fuzz-$t
     corpus=$out/corpus-$t
