@@ -136,7 +136,7 @@ final class ProbeSession: @unchecked Sendable {
             let socketAddress = try SocketAddress(ipAddress: address.description, port: port)
             let channel = try await ClientBootstrap(group: loop)
                 .connectTimeout(.nanoseconds(timeout.nanoseconds))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(handler) } }
                 .connect(to: socketAddress).get()
             self.channel = channel

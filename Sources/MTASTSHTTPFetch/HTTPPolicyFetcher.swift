@@ -122,7 +122,7 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
         let connectLimit = min(configuration.connectTimeout, limit)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(TimeAmount(connectLimit))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
