@@ -18,8 +18,11 @@ ok() { passed=$((passed + 1)); echo "package-test: ok: $*"; }
 fail() { echo "package-test: FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || fail "run as root (debootstrap, chroot and mount need it)"
 
-packaging/ensure-packages.sh debootstrap lintian
+# systemd only for `systemd-analyze verify` of the units on this host (no init runs in the chroot).
+packaging/ensure-packages.sh debootstrap lintian systemd
 
+phase() { echo "package-test: $1 took $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
+phase_start=$SECONDS
 if [ $# -ge 1 ]; then
   deb=$(realpath "$1")
 else
@@ -27,12 +30,33 @@ else
   deb=$(ls "${DIST_DIR:-dist}"/mta-sts_*.deb)
 fi
 [ -f "$deb" ] || fail "no package at $deb"
+phase "building the package"
 version=$(dpkg-deb -f "$deb" Version)
+
+# 0. The version scheme (packaging/version.sh) in a scratch repository: untagged, tagged, after a tag, dirty; each
+# later state sorts higher for dpkg.
+repo=$work/version-repo
+rm -rf "$repo" && mkdir -p "$repo/packaging" && cp packaging/version.sh "$repo/packaging/"
+vgit() { git -C "$repo" -c user.name=t -c user.email=t@t.invalid "$@" >/dev/null; }
+vgit init -q && vgit add -A && vgit commit -q -m one
+versions=("$("$repo/packaging/version.sh")")
+vgit tag v1.2.0 && versions+=("$("$repo/packaging/version.sh")")
+echo x > "$repo/file" && vgit add file && vgit commit -q -m two && versions+=("$("$repo/packaging/version.sh")")
+echo y >> "$repo/file" && versions+=("$("$repo/packaging/version.sh")")
+hash=$(git -C "$repo" rev-parse --short HEAD)
+[[ "${versions[0]}" =~ ^0\.0\.0\+1\.g[0-9a-f]+$ && "${versions[1]}" = 1.2.0 && "${versions[2]}" = "1.2.0+1.g$hash" \
+   && "${versions[3]}" = "1.2.0+1.g$hash.dirty" ]] || fail "packaging/version.sh gave ${versions[*]}"
+for i in 1 2 3; do
+  dpkg --compare-versions "${versions[i]}" gt "${versions[i-1]}" || fail "version ${versions[i]} does not sort above ${versions[i-1]}"
+done
+rm -rf "$repo"
+ok "version scheme: ${versions[*]}"
 
 # 1. lintian: no error, and no warning that packaging/lintian-overrides does not accept with its reason.
 lintian --fail-on error,warning --display-info "$deb" > "$work/lintian.log" 2>&1 || { cat "$work/lintian.log"; fail "lintian: errors or unaccepted warnings (above)"; }
 cat "$work/lintian.log"
 ok "lintian: no errors, no unaccepted warnings"
+phase lintian
 
 # 2. A clean Debian 12 root from the mirror this machine's apt uses.
 mirror=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\/debian\)\/*$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)}
@@ -59,6 +83,7 @@ else
   debootstrap --variant=minbase bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; fail "debootstrap failed (log above)"; }
   tar -C "$root" -cf "$base.tmp" . && mv "$base.tmp" "$base"
 fi
+phase "the clean root"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"; }
@@ -104,6 +129,17 @@ for unit in mta-sts-resolver.service mta-sts-serve.service; do
 done
 ok "users, /var/lib/mta-sts 0750, conffiles, units installed and not enabled"
 
+# The units as systemd 252 (Debian 12) reads them, with ExecStart pointed at the installed binary in the root.
+units=$work/units
+rm -rf "$units" && mkdir -p "$units"
+for unit in mta-sts-resolver.service mta-sts-serve.service; do
+  sed "s,/usr/bin/mta-sts ,$root/usr/bin/mta-sts ," "$root/lib/systemd/system/$unit" > "$units/$unit"
+done
+systemd-analyze verify --man=no "$units"/*.service > "$work/systemd-analyze.log" 2>&1 \
+  || { cat "$work/systemd-analyze.log"; fail "systemd-analyze verify found faults in the units (above)"; }
+[ ! -s "$work/systemd-analyze.log" ] || { cat "$work/systemd-analyze.log"; fail "systemd-analyze verify warned about the units (above)"; }
+ok "systemd-analyze verify: both units"
+
 # 4. The resolver as the mta-sts user with the packaged configuration (its cache in /var/lib/mta-sts), on a free
 # loopback port: `[127.0.0.1]:25` is a literal next hop, answered NOTFOUND without any DNS.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 28461)
@@ -144,4 +180,5 @@ in_root test ! -e /var/lib/mta-sts || fail "purge left /var/lib/mta-sts"
 [ -z "$(find "$root/etc/systemd" -name 'mta-sts*' 2>/dev/null)" ] || fail "purge left unit state under /etc/systemd"
 ok "purge: configuration, cache, users and unit state gone"
 
+phase "the tests in the root"
 echo "package: ok: $passed checks passed"

@@ -40,7 +40,9 @@ cmp -s "$work/Version.swift" "$src/Sources/mta-sts/Version.swift" || cp "$work/V
 # -z now: full RELRO (lintian: hardening-no-bindnow); a linker flag only, so a change relinks and compiles nothing.
 build=(swift build -c release --static-swift-stdlib -Xlinker -z -Xlinker now --package-path "$src" --scratch-path "$work/scratch")
 say "building the release binary (the first build takes long)"
+started=$SECONDS
 nice -n 10 "${build[@]}" --product mta-sts || fail "swift build -c release failed (output above)"
+say "release build: $((SECONDS - started)) s"
 bin=$("${build[@]}" --show-bin-path)/mta-sts
 parser=$work/scratch/checkouts/swift-argument-parser
 tools=(swift build --package-path "$parser" --scratch-path "$work/tools")
