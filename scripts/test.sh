@@ -54,9 +54,16 @@ scripts/exim-e2e.sh "$bin" "$(mktemp -d -t mta-sts-exim.XXXX)" 2>&1 | tee -a "$l
 step fuzz
 scripts/fuzz.sh all "${FUZZ_SECONDS:-60}"
 
+# ---- The Debian package (issue 16, docs/packaging.md): the release build in its own scratch path (.build-release),
+# lintian, then install, --version, man, completions, the resolver as the mta-sts user, remove and purge in a clean
+# Debian 12 root (debootstrap). Each check prints `package-test: ok: ...`; a failure `package-test: FAIL: why`.
+step "debian package"
+scripts/package-test.sh 2>&1 | tee -a "$log"
+
 # One closing line: the Swift Testing cases plus the end-to-end checks.
 passed=$(grep -oE 'Test run with [0-9]+ tests? (in [0-9]+ suites? )?passed' "$log" | grep -oE '[0-9]+' | head -1 || true)
 e2e_ok=$(grep -c '^selftest: ok' "$log" || true)
 soak_ok=$(grep -c '^soak: ok' "$log" || true)
 exim_ok=$(grep -c '^exim-e2e: ok' "$log" || true)
-echo "tests: $(( ${passed:-0} + e2e_ok + soak_ok + exim_ok )) passed, 0 failed"
+package_ok=$(grep -c '^package-test: ok:' "$log" || true)
+echo "tests: $(( ${passed:-0} + e2e_ok + soak_ok + exim_ok + package_ok )) passed, 0 failed"
