@@ -41,6 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 [ "$(id -u)" -eq 0 ] || fail "needs root (network namespace, Exim as root with -C)"
+# mktemp -d makes DIR 0700: postfix (the e2e world's MX listeners) and Debian-exim (Exim's spool) must traverse it.
+chmod a+x "$DIR"
 
 # ---------------------------------------------------------------------------------------------- Exim itself
 mkdir -p "$DEBS" "$X/root"
