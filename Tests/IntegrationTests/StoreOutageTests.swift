@@ -47,7 +47,7 @@ struct StoreOutageTests {
 
         // The database comes up: loaded, and good.t.test (fetched meanwhile) written to it.
         try await offPool { try Self.postgres("start", dir) }
-        #expect(await HostWorldPoll.until(60) { Self.storedDomains(String(url)) == ["good.t.test"] }, "\(daemon.logText)")
+        #expect((try? await offPool { waitUntil(within: 60) { Self.storedDomains(String(url)) == ["good.t.test"] } }) ?? false, "\(daemon.logText)")
         #expect(daemon.logText.contains("the cache store answers again"))
 
         // Restarted under load: cached lookups on fresh connections (as Postfix opens them) throughout; a domain first
@@ -72,26 +72,12 @@ struct StoreOutageTests {
             return reply
         }
         #expect(customer == ["OK secure match=.mx.provider.t.test servername=hostname"])
-        #expect(await HostWorldPoll.until(60) { Self.storedDomains(String(url)) == ["customer.t.test", "good.t.test"] },
+        #expect((try? await offPool { waitUntil(within: 60) { Self.storedDomains(String(url)) == ["customer.t.test", "good.t.test"] } }) ?? false,
                 "\(Self.storedDomains(String(url))): \(daemon.logText)")
         tally.update { $0.done = true }
         while load.isExecuting { usleep(10_000) }
         let outcome = tally.update { $0 }
         #expect(outcome.probes > 0 && outcome.probeFailures.isEmpty, "\(outcome.probes) lookups, failed: \(outcome.probeFailures.prefix(3))")
         #expect((try metricValue(port: daemon.metricsPort, "mtasts_store_errors_total") ?? 0) > 0)
-    }
-}
-
-/// Polls `condition` every 100 ms off the cooperative pool, for up to `seconds`.
-enum HostWorldPoll {
-    static func until(_ seconds: Double, _ condition: @escaping @Sendable () -> Bool) async -> Bool {
-        (try? await offPool {
-            let end = Date().addingTimeInterval(seconds)
-            while Date() < end {
-                if condition() { return true }
-                usleep(100_000)
-            }
-            return condition()
-        }) ?? false
     }
 }

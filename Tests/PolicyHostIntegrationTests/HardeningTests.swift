@@ -162,12 +162,12 @@ struct ServeHardeningTests {
         defer { serve.stop() }
         let (extraClosed, idleClosed) = try await offPool { () throws -> (Bool, Bool) in
             // The readiness probe's connection may still count for a moment: wait until it is gone.
-            _ = HostWorldWait.until(10) { (try? Self.established(port: admin)) == 0 }
+            _ = waitUntil(within: 10) { (try? Self.established(port: admin)) == 0 }
             var fds: [Int32] = []
             defer { fds.forEach { close($0) } }
             for _ in 0..<64 { fds.append(try connectTCP(port: admin, timeout: 20)) }
             // Wait until the server has accepted all 64 (they are counted when accepted).
-            _ = HostWorldWait.until(10) { (try? Self.established(port: admin)) == 64 }
+            _ = waitUntil(within: 10) { (try? Self.established(port: admin)) == 64 }
             let extra = try connectTCP(port: admin, timeout: 20)
             defer { close(extra) }
             var b = [UInt8](repeating: 0, count: 64)
@@ -184,17 +184,5 @@ struct ServeHardeningTests {
         // Still serving once they are gone.
         let health = try runProgram("/usr/bin/curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(admin)/healthz"])
         #expect(health.stdout == "200")
-    }
-}
-
-/// Polling for blocking code already off the cooperative pool.
-enum HostWorldWait {
-    static func until(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if condition() { return true }
-            usleep(50_000)
-        }
-        return condition()
     }
 }
