@@ -43,6 +43,12 @@ let package = Package(
         .target(name: "MTASTSUnbound", dependencies: ["MTASTSDiscovery", "CUnbound"]),
         // DNSSEC modes; the AD-trusting stub resolver that asks the DANE-deciding questions in trust-ad mode.
         .target(name: "MTASTSStubDNS", dependencies: ["MTASTSDiscovery", "CResolv"]),
+        // The one certificate judgement (swift-certificates: trust, expiry; the core's CertificateIdentity: the name)
+        // and the one SAN reader, for the strict fetch, `mta-sts check` and `serve`.
+        .target(
+            name: "MTASTSCertificates",
+            dependencies: ["MTASTSCore", .product(name: "X509", package: "swift-certificates")]
+        ),
         // PolicyFetcher on SwiftNIO + NIOSSL (the strict RFC 8461 §3.3 fetch).
         .target(
             name: "MTASTSHTTPFetch",
@@ -119,7 +125,7 @@ let package = Package(
         .target(
             name: "MTASTSChecker",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSHTTPFetch",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSHTTPFetch", "MTASTSCertificates",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,51 +1,10 @@
 import MTASTSCore
 import MTASTSDiscovery
+// The probes' values carry the one judgement's ``CertificateReport``; users of the checker see it too.
+@_exported import MTASTSCertificates
 
 // The values the probes produce. The rules (CheckRules) turn them into findings without any I/O, so every
 // rule is testable with hand-made observations.
-
-/// What swift-certificates and ``CertificateIdentity`` say about a presented chain.
-public struct CertificateReport: Sendable, Hashable {
-    /// Why a sender would reject the certificate. Several can hold at once.
-    public enum Problem: String, Sendable, Hashable, CaseIterable {
-        case expired
-        case notYetValid = "not-yet-valid"
-        case selfSigned = "self-signed"
-        /// No chain to a trusted root (unknown issuer, missing intermediate).
-        case untrusted
-        /// No SAN DNS-ID covers the name the sender connected to.
-        case nameMismatch = "name-mismatch"
-        /// The leaf is not a parseable X.509 certificate.
-        case unparseable
-    }
-
-    public var subject: String
-    public var issuer: String
-    /// The SAN dNSName entries of the leaf.
-    public var dnsNames: [String]
-    /// Validity, in seconds since 1970.
-    public var notBefore: Int64
-    public var notAfter: Int64
-    public var chainLength: Int
-    public var problems: [Problem]
-    /// The verifier's words when the chain did not validate.
-    public var trustDetail: String?
-
-    public init(subject: String, issuer: String, dnsNames: [String], notBefore: Int64, notAfter: Int64, chainLength: Int,
-                problems: [Problem], trustDetail: String? = nil) {
-        self.subject = subject
-        self.issuer = issuer
-        self.dnsNames = dnsNames
-        self.notBefore = notBefore
-        self.notAfter = notAfter
-        self.chainLength = chainLength
-        self.problems = problems
-        self.trustDetail = trustDetail
-    }
-
-    /// Whole days until `notAfter` (negative once expired).
-    public func daysLeft(now: Int64) -> Int { Int((notAfter - now) / 86400) }
-}
 
 /// One TLS handshake as observed (the chain is accepted whatever it is, then judged).
 public struct TLSObservation: Sendable, Hashable {

@@ -4,24 +4,17 @@ import MTASTSCore
 // separate reasons (an expired leaf issued by a CA younger than the leaf's notBefore is expired, not untrusted).
 @_spi(DisableValidityCheck) import X509
 
-/// Judges a presented chain the way a sender does, and says why it fails: swift-certificates parses the
-/// chain and its `Verifier` (RFC 5280 path building) decides trust; expiry comes from the parsed leaf;
-/// the name check is the core's ``CertificateIdentity`` (SAN DNS-IDs only, whole-label wildcards).
+/// The one certificate judgement, used by `mta-sts check` (every chain it captures) and by the strict policy
+/// fetch (`lookup`, the resolver, the policy host's proxy) to explain a certificate it refused. It judges a
+/// presented chain the way a sender does: swift-certificates parses the chain and its `Verifier` (RFC 5280 path
+/// building) decides trust; expiry comes from the parsed leaf; the name check is the core's
+/// ``CertificateIdentity`` (SAN DNS-IDs only, whole-label wildcards) over ``CertificateReader/dnsNames(_:)``.
 public struct CertificateEvaluator: Sendable {
-    private let roots: CertificateStore
+    private let extraRoots: [Certificate]
 
     /// - Parameter extraRootsPEM: PEM text of extra trust roots (the `--ca-file`), beside the system's.
     public init(extraRootsPEM: String? = nil) throws {
-        var extra: [Certificate] = []
-        if let pem = extraRootsPEM {
-            let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
-            for block in pem.components(separatedBy: end) {
-                guard let start = block.range(of: begin) else { continue }
-                let text = String(block[start.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
-                extra.append(try Certificate(pemEncoded: text + "\n" + end))
-            }
-        }
-        roots = CertificateStore.systemTrustRoots.appending(contentsOf: extra)
+        extraRoots = try extraRootsPEM.map(CertificateReader.certificates) ?? []
     }
 
     /// - Parameters:
@@ -34,12 +27,14 @@ public struct CertificateEvaluator: Sendable {
                                      problems: [.unparseable], trustDetail: "the server sent no parseable certificate")
         }
         let intermediates = chain.dropFirst().compactMap { try? Certificate(derEncoded: $0) }
-        let names = Self.dnsNames(leaf)
+        let names = CertificateReader.dnsNames(leaf)
         var problems: [CertificateReport.Problem] = []
         if now > leaf.notValidAfter { problems.append(.expired) }
         if now < leaf.notValidBefore { problems.append(.notYetValid) }
         // Trust is judged without validity periods, so an expired but otherwise good chain reads "expired"
-        // and not also "untrusted".
+        // and not also "untrusted". The system roots are read at the first judgement (not at startup: a
+        // resolver that never meets a bad certificate never parses them).
+        let roots = CertificateStore.systemTrustRoots.appending(contentsOf: extraRoots)
         var verifier = Verifier(rootCertificates: roots) { RFC5280Policy.withValidityCheckDisabled() }
         var detail: String?
         switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates)) {
@@ -59,13 +54,5 @@ public struct CertificateEvaluator: Sendable {
                                  notBefore: Int64(leaf.notValidBefore.timeIntervalSince1970),
                                  notAfter: Int64(leaf.notValidAfter.timeIntervalSince1970),
                                  chainLength: chain.count, problems: problems, trustDetail: detail)
-    }
-
-    static func dnsNames(_ certificate: Certificate) -> [String] {
-        guard let san = try? certificate.extensions.subjectAlternativeNames else { return [] }
-        return san.compactMap { name in
-            if case .dnsName(let n) = name { return n }
-            return nil
-        }
     }
 }
