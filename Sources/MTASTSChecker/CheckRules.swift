@@ -27,14 +27,22 @@ public struct Verdict: Sendable, Hashable {
     public func hash(into h: inout Hasher) { h.combine(action); h.combine(deliverTo) }
 }
 
+/// What a TXT RRset (`_mta-sts` or `_smtp._tls`) gave. The raw values are the `status` of `check --json` (a contract).
+public enum RecordStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case valid, missing, multiple, invalid
+    /// The lookup itself failed (SERVFAIL, timeout, bogus DNSSEC).
+    case dnsFailure = "dns-failure"
+
+    public var description: String { rawValue }
+}
+
 /// The outcome of one check: the observations, what they mean, and the verdict.
 public struct CheckReport: Sendable {
     public var observations: Observations
     public var findings: [Finding]
     /// The `_mta-sts` TXT strings (each RR's strings joined).
     public var recordTexts: [String]
-    /// `valid`, `missing`, `multiple`, `invalid` or `dns-failure`.
-    public var recordStatus: String
+    public var recordStatus: RecordStatus
     public var record: STSRecord?
     /// The policy as a sender applies it, and the body it came from.
     public var policy: STSPolicy?
@@ -43,6 +51,7 @@ public struct CheckReport: Sendable {
     public var mxMatches: [DomainName: MXMatch]
     public var tlsrptTexts: [String]
     public var tlsrpt: TLSRPTRecord.Selection?
+    public var tlsrptStatus: RecordStatus
     /// Per MX host: its TLSA state and whether each presented certificate matches (empty without DNSSEC).
     public var dane: [DomainName: DANEHostCheck] = [:]
     public var verdict: Verdict
@@ -62,11 +71,12 @@ public enum CheckRules {
         let (texts, record, recordStatus) = recordFindings(o, into: &findings)
         let (policy, body) = hostFindings(o, recordUsable: record != nil, into: &findings)
         let matches = mxFindings(o, policy: policy, into: &findings)
-        let (tlsrptTexts, tlsrpt) = tlsrptFindings(o, into: &findings)
+        let (tlsrptTexts, tlsrpt, tlsrptStatus) = tlsrptFindings(o, into: &findings)
         let dane = daneFindings(o, into: &findings)
         let verdict = verdictFor(o, record: record, policy: policy, matches: matches, into: &findings)
         return CheckReport(observations: o, findings: findings, recordTexts: texts, recordStatus: recordStatus, record: record, policy: policy,
-                           policyBody: body, mxMatches: matches, tlsrptTexts: tlsrptTexts, tlsrpt: tlsrpt, dane: dane, verdict: verdict)
+                           policyBody: body, mxMatches: matches, tlsrptTexts: tlsrptTexts, tlsrpt: tlsrpt,
+                           tlsrptStatus: tlsrptStatus, dane: dane, verdict: verdict)
     }
 
     // MARK: TXT (RFC 8461 §3.1)
@@ -76,7 +86,7 @@ public enum CheckRules {
         return rdata.map { String(decoding: DNSRecordData.txt($0) ?? [], as: UTF8.self) }
     }
 
-    static func recordFindings(_ o: Observations, into f: inout [Finding]) -> ([String], STSRecord?, String) {
+    static func recordFindings(_ o: Observations, into f: inout [Finding]) -> ([String], STSRecord?, RecordStatus) {
         let name = o.domain.recordName
         if let target = o.txt.canonicalName {
             let hops = o.txtChain.count > 1 ? " (via \(o.txtChain.dropLast().joined(separator: " → ")))" : ""
@@ -87,7 +97,7 @@ public enum CheckRules {
         case .failure(let reason):
             f.append(Finding(.txtDNSFailure, nil, name, "the TXT lookup failed: \(reason); senders treat this as no policy",
                              fix: "make the name resolve (check the zone's servers and DNSSEC signatures)"))
-            return ([], nil, "dns-failure")
+            return ([], nil, .dnsFailure)
         case .nxdomain, .nodata:
             let what = o.txt.result == .nxdomain ? "does not exist (NXDOMAIN)" : "has no TXT record (NODATA)"
             f.append(Finding(.txtMissing, nil, name, "\(name) \(what): senders do not use MTA-STS for \(o.domain)",
@@ -96,7 +106,7 @@ public enum CheckRules {
                 f.append(Finding(.txtAtApex, nil, o.domain.value, "the record `\(misplaced)` is at \(o.domain) itself, where senders never look",
                                  fix: "move it to \(name)"))
             }
-            return ([], nil, "missing")
+            return ([], nil, .missing)
         case .records(let rdata):
             let bytes = rdata.map { DNSRecordData.txt($0) ?? [] }
             let texts = bytes.map { String(decoding: $0, as: UTF8.self) }
@@ -107,12 +117,11 @@ public enum CheckRules {
             }
             let selection = RecordSelection(rrset: bytes)
             f += selection.diagnostics.map { Finding($0, subject: name) }
-            let status: String
-            switch selection {
-            case .record: status = "valid"
-            case .none: status = "missing"
-            case .multiple: status = "multiple"
-            case .invalid: status = "invalid"
+            let status: RecordStatus = switch selection {
+            case .record: .valid
+            case .none: .missing
+            case .multiple: .multiple
+            case .invalid: .invalid
             }
             return (texts, selection.record, status)
         }
@@ -169,8 +178,8 @@ public enum CheckRules {
                 }
             case .failure(let failure):
                 // Already said by the TLS session's findings (certificate reasons, an old TLS version).
-                if certificateReported && (failure.isWebPKI || failure.code.hasPrefix("tls")) { continue }
-                if case .failure = p.tls, failure.isConnectFailure || failure.code.hasPrefix("tls") { continue }
+                if certificateReported && failure.code.isTLS { continue }
+                if case .failure = p.tls, failure.isConnectFailure || failure.code.isTLS { continue }
                 f.append(fetchFinding(failure, subject: subject))
             }
         }
@@ -190,14 +199,16 @@ public enum CheckRules {
         let code: FindingCode
         var fix: String
         switch failure.code {
-        case "http-status": code = .hostHTTPStatus; fix = "serve the policy with status 200 at \(policyPath)"
-        case "http-redirect": code = .hostHTTPRedirect; fix = "serve the policy directly at this name; senders never follow redirects"
-        case "http-content-type": code = .hostContentType; fix = "serve \(policyPath) as `Content-Type: text/plain`"
-        case "http-too-large": code = .hostTooLarge; fix = "keep the policy well under 64 KiB"
-        case "http-timeout": code = .hostTimeout; fix = "answer within the senders' deadline (a few seconds)"
-        case "connect-failed", "host-not-found": code = .hostConnectFailed; fix = "listen on port 443 at this address, or remove the address from DNS"
-        case let c where c.hasPrefix("tls"): code = .hostTLSFailed; fix = "offer TLS 1.2 or later with a certificate for the policy host"
-        default: code = .hostHTTPError; fix = "serve the policy over plain HTTP/1.1 with status 200"
+        case .httpStatus: code = .hostHTTPStatus; fix = "serve the policy with status 200 at \(policyPath)"
+        case .httpRedirect: code = .hostHTTPRedirect; fix = "serve the policy directly at this name; senders never follow redirects"
+        case .httpContentType: code = .hostContentType; fix = "serve \(policyPath) as `Content-Type: text/plain`"
+        case .httpTooLarge: code = .hostTooLarge; fix = "keep the policy well under 64 KiB"
+        case .httpTimeout: code = .hostTimeout; fix = "answer within the senders' deadline (a few seconds)"
+        case .connectFailed, .hostNotFound: code = .hostConnectFailed; fix = "listen on port 443 at this address, or remove the address from DNS"
+        case .tlsHandshake, .tlsCertificateName, .tlsCertificateExpired, .tlsCertificateNotYetValid, .tlsCertificateUntrusted,
+             .tlsCertificateInvalid:
+            code = .hostTLSFailed; fix = "offer TLS 1.2 or later with a certificate for the policy host"
+        case .httpBody, .httpError: code = .hostHTTPError; fix = "serve the policy over plain HTTP/1.1 with status 200"
         }
         return Finding(code, nil, subject, failure.message, fix: fix)
     }
@@ -376,16 +387,16 @@ public enum CheckRules {
 
     // MARK: TLS-RPT (RFC 8460 §3)
 
-    static func tlsrptFindings(_ o: Observations, into f: inout [Finding]) -> ([String], TLSRPTRecord.Selection?) {
+    static func tlsrptFindings(_ o: Observations, into f: inout [Finding]) -> ([String], TLSRPTRecord.Selection?, RecordStatus) {
         let name = "_smtp._tls.\(o.domain)"
         let fix = "publish `\(name). IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@\(o.domain)\"`"
         switch o.tlsrpt.result {
         case .failure(let reason):
             f.append(Finding(.tlsrptDNSFailure, nil, name, "the TXT lookup failed: \(reason)", fix: "make \(name) resolve"))
-            return ([], nil)
+            return ([], nil, .dnsFailure)
         case .nxdomain, .nodata:
             f.append(Finding(.tlsrptMissing, nil, name, "no TLS-RPT record: you will not hear about senders' failures", fix: fix))
-            return ([], nil)
+            return ([], nil, .missing)
         case .records:
             let texts = txtStrings(o.tlsrpt) ?? []
             let selection = TLSRPTRecord.select(texts)
@@ -404,7 +415,7 @@ public enum CheckRules {
                                      fix: "write `rua=mailto:tlsrpt@\(o.domain)` or `rua=https://…`"))
                 }
             }
-            return (texts, selection)
+            return (texts, selection, selection.status)
         }
     }
 

@@ -38,113 +38,163 @@ public struct Finding: Hashable, Sendable {
     }
 }
 
-/// The checker's own finding codes, with their usual severity and the RFC section they enforce.
-/// Severities of MX and verdict findings scale with the policy's mode (an uncovered MX breaks delivery
-/// under `enforce`, is reported under `testing`, and does nothing under `none`).
-public struct FindingCode: Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: String
-    public let severity: Diagnostic.Severity
-    public let rfcSection: String
-
-    init(_ rawValue: String, _ severity: Diagnostic.Severity, _ rfcSection: String) {
-        self.rawValue = rawValue
-        self.severity = severity
-        self.rfcSection = rfcSection
-    }
-
-    public var description: String { rawValue }
-
+/// The checker's own finding codes, with their usual severity and the RFC section they enforce. The raw value
+/// is the code as printed and in JSON; the cases are in documentation order, and docs/check.md lists each one
+/// (a test checks this against `allCases`). Severities of MX and verdict findings scale with the policy's mode
+/// (an uncovered MX breaks delivery under `enforce`, is reported under `testing`, and does nothing under `none`).
+public enum FindingCode: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
     // MARK: TXT record (RFC 8461 §3.1)
-    public static let txtMissing = Self("txt-missing", .error, "RFC 8461 §3.1")
-    public static let txtDNSFailure = Self("txt-dns-failure", .error, "RFC 8461 §3.1")
-    public static let txtAtApex = Self("txt-at-apex", .error, "RFC 8461 §3.1")
-    public static let txtSPF = Self("txt-spf", .warning, "RFC 8461 §3.1")
-    public static let txtCNAME = Self("txt-cname", .info, "RFC 8461 §8.2")
+    case txtMissing = "txt-missing"
+    case txtDNSFailure = "txt-dns-failure"
+    case txtAtApex = "txt-at-apex"
+    case txtSPF = "txt-spf"
+    case txtCNAME = "txt-cname"
 
     // MARK: Policy host (RFC 8461 §3.3, §7)
-    public static let hostDNSFailure = Self("host-dns-failure", .error, "RFC 8461 §3.3")
-    public static let hostNoAddress = Self("host-no-address", .error, "RFC 8461 §3.3")
-    public static let hostConnectFailed = Self("host-connect-failed", .error, "RFC 8461 §3.3")
-    public static let hostTLSFailed = Self("host-tls-failed", .error, "RFC 8461 §7.2")
-    public static let hostTLSVersion = Self("host-tls-version", .error, "RFC 8461 §7.2")
-    public static let hostCertExpired = Self("host-cert-expired", .error, "RFC 8461 §3.3")
-    public static let hostCertNotYetValid = Self("host-cert-not-yet-valid", .error, "RFC 8461 §3.3")
-    public static let hostCertSelfSigned = Self("host-cert-self-signed", .error, "RFC 8461 §3.3")
-    public static let hostCertUntrusted = Self("host-cert-untrusted", .error, "RFC 8461 §3.3")
-    public static let hostCertName = Self("host-cert-name", .error, "RFC 8461 §3.3")
-    public static let hostCertExpiring = Self("host-cert-expiring", .warning, "RFC 8461 §3.3")
-    public static let hostHTTPStatus = Self("host-http-status", .error, "RFC 8461 §3.3")
-    public static let hostHTTPRedirect = Self("host-http-redirect", .error, "RFC 8461 §3.3")
-    public static let hostContentType = Self("host-content-type", .error, "RFC 8461 §3.2")
-    public static let hostTooLarge = Self("host-too-large", .error, "RFC 8461 §3.3")
-    public static let hostTimeout = Self("host-timeout", .error, "RFC 8461 §3.3")
-    public static let hostHTTPError = Self("host-http-error", .error, "RFC 8461 §3.3")
-    public static let hostSlow = Self("host-slow", .warning, "RFC 8461 §3.3")
-    public static let hostInconsistent = Self("host-inconsistent", .error, "RFC 8461 §3.3")
-    public static let hostNoSNI = Self("host-no-sni", .info, "RFC 8461 §7.1")
-    public static let addressNotPublic = Self("address-not-public", .error, "RFC 8461 §10")
+    case hostDNSFailure = "host-dns-failure"
+    case hostNoAddress = "host-no-address"
+    case hostConnectFailed = "host-connect-failed"
+    case hostTLSFailed = "host-tls-failed"
+    case hostTLSVersion = "host-tls-version"
+    case hostCertExpired = "host-cert-expired"
+    case hostCertNotYetValid = "host-cert-not-yet-valid"
+    case hostCertSelfSigned = "host-cert-self-signed"
+    case hostCertUntrusted = "host-cert-untrusted"
+    case hostCertName = "host-cert-name"
+    case hostCertExpiring = "host-cert-expiring"
+    case hostHTTPStatus = "host-http-status"
+    case hostHTTPRedirect = "host-http-redirect"
+    case hostContentType = "host-content-type"
+    case hostTooLarge = "host-too-large"
+    case hostTimeout = "host-timeout"
+    case hostHTTPError = "host-http-error"
+    case hostSlow = "host-slow"
+    case hostInconsistent = "host-inconsistent"
+    case hostNoSNI = "host-no-sni"
+    case addressNotPublic = "address-not-public"
 
     // MARK: MX coverage (RFC 8461 §4.1)
-    public static let mxDNSFailure = Self("mx-dns-failure", .error, "RFC 8461 §4")
-    public static let mxImplicit = Self("mx-implicit", .info, "RFC 8461 §4.1")
-    public static let mxNull = Self("mx-null", .warning, "RFC 7505 §3")
-    public static let mxNotCovered = Self("mx-not-covered", .error, "RFC 8461 §4.1")
-    public static let mxPatternUnused = Self("mx-pattern-unused", .warning, "RFC 8461 §4.1")
-    public static let mxNoAddress = Self("mx-no-address", .error, "RFC 8461 §4")
+    case mxDNSFailure = "mx-dns-failure"
+    case mxImplicit = "mx-implicit"
+    case mxNull = "mx-null"
+    case mxNotCovered = "mx-not-covered"
+    case mxPatternUnused = "mx-pattern-unused"
+    case mxNoAddress = "mx-no-address"
 
     // MARK: SMTP STARTTLS per MX address (RFC 8461 §4.2, §5; RFC 3207)
-    public static let smtpConnectFailed = Self("smtp-connect-failed", .error, "RFC 8461 §5")
-    public static let smtpProtocol = Self("smtp-protocol", .error, "RFC 5321 §4.2")
-    public static let smtpStartTLSMissing = Self("smtp-starttls-missing", .error, "RFC 8461 §4")
-    public static let smtpStartTLSRefused = Self("smtp-starttls-refused", .error, "RFC 3207 §4")
-    public static let smtpStartTLSInjection = Self("smtp-starttls-injection", .error, "RFC 3207 §5")
-    public static let smtpTLSFailed = Self("smtp-tls-failed", .error, "RFC 8461 §4.2")
-    public static let smtpTLSVersion = Self("smtp-tls-version", .error, "RFC 8461 §7.2")
-    public static let smtpCertExpired = Self("smtp-cert-expired", .error, "RFC 8461 §4.2")
-    public static let smtpCertNotYetValid = Self("smtp-cert-not-yet-valid", .error, "RFC 8461 §4.2")
-    public static let smtpCertSelfSigned = Self("smtp-cert-self-signed", .error, "RFC 8461 §4.2")
-    public static let smtpCertUntrusted = Self("smtp-cert-untrusted", .error, "RFC 8461 §4.2")
-    public static let smtpCertName = Self("smtp-cert-name", .error, "RFC 8461 §4.2")
-    public static let smtpCertExpiring = Self("smtp-cert-expiring", .warning, "RFC 8461 §4.2")
-    public static let smtpSNIRequired = Self("smtp-sni-required", .warning, "RFC 8461 §7.1")
-    public static let smtpProbesCapped = Self("smtp-probes-capped", .warning, "RFC 5321 §5.1")
+    case smtpConnectFailed = "smtp-connect-failed"
+    case smtpProtocol = "smtp-protocol"
+    case smtpStartTLSMissing = "smtp-starttls-missing"
+    case smtpStartTLSRefused = "smtp-starttls-refused"
+    case smtpStartTLSInjection = "smtp-starttls-injection"
+    case smtpTLSFailed = "smtp-tls-failed"
+    case smtpTLSVersion = "smtp-tls-version"
+    case smtpCertExpired = "smtp-cert-expired"
+    case smtpCertNotYetValid = "smtp-cert-not-yet-valid"
+    case smtpCertSelfSigned = "smtp-cert-self-signed"
+    case smtpCertUntrusted = "smtp-cert-untrusted"
+    case smtpCertName = "smtp-cert-name"
+    case smtpCertExpiring = "smtp-cert-expiring"
+    case smtpSNIRequired = "smtp-sni-required"
+    case smtpProbesCapped = "smtp-probes-capped"
 
     // MARK: TLS-RPT (RFC 8460 §3)
-    public static let tlsrptMissing = Self("tlsrpt-missing", .warning, "RFC 8460 §3")
-    public static let tlsrptDNSFailure = Self("tlsrpt-dns-failure", .warning, "RFC 8460 §3")
-    public static let tlsrptMultiple = Self("tlsrpt-multiple", .error, "RFC 8460 §3")
-    public static let tlsrptInvalid = Self("tlsrpt-invalid", .error, "RFC 8460 §3")
-    public static let tlsrptRUAInvalid = Self("tlsrpt-rua-invalid", .error, "RFC 8460 §3")
+    case tlsrptMissing = "tlsrpt-missing"
+    case tlsrptDNSFailure = "tlsrpt-dns-failure"
+    case tlsrptMultiple = "tlsrpt-multiple"
+    case tlsrptInvalid = "tlsrpt-invalid"
+    case tlsrptRUAInvalid = "tlsrpt-rua-invalid"
 
     // MARK: DANE precedence (RFC 8461 §2; RFC 7672)
-    public static let daneApplies = Self("dane-applies", .info, "RFC 8461 §2")
-    public static let daneMXBogus = Self("dane-mx-bogus", .error, "RFC 7672 §2.2.1")
-    public static let daneTLSAFailed = Self("dane-tlsa-failed", .error, "RFC 7672 §2.2")
-    public static let daneTLSAUnusable = Self("dane-tlsa-unusable", .warning, "RFC 7672 §3.1")
-    public static let daneTLSAMismatch = Self("dane-tlsa-mismatch", .error, "RFC 7672 §3")
+    case daneApplies = "dane-applies"
+    case daneMXBogus = "dane-mx-bogus"
+    case daneTLSAFailed = "dane-tlsa-failed"
+    case daneTLSAUnusable = "dane-tlsa-unusable"
+    case daneTLSAMismatch = "dane-tlsa-mismatch"
 
     // MARK: Verdict (RFC 8461 §5)
-    public static let modeTesting = Self("mode-testing", .info, "RFC 8461 §5")
-    public static let modeNone = Self("mode-none", .info, "RFC 8461 §5")
-    public static let verdictNoPolicy = Self("verdict-no-policy", .error, "RFC 8461 §3.3")
-    public static let verdictDefer = Self("verdict-defer", .error, "RFC 8461 §5")
-    public static let verdictMXSkipped = Self("verdict-mx-skipped", .warning, "RFC 8461 §5")
+    case modeTesting = "mode-testing"
+    case modeNone = "mode-none"
+    case verdictNoPolicy = "verdict-no-policy"
+    case verdictDefer = "verdict-defer"
+    case verdictMXSkipped = "verdict-mx-skipped"
 
-    /// Every code, in documentation order. docs/check.md lists each one (a test checks this).
-    public static let all: [Self] = [
-        .txtMissing, .txtDNSFailure, .txtAtApex, .txtSPF, .txtCNAME,
-        .hostDNSFailure, .hostNoAddress, .hostConnectFailed, .hostTLSFailed, .hostTLSVersion, .hostCertExpired,
-        .hostCertNotYetValid, .hostCertSelfSigned, .hostCertUntrusted, .hostCertName, .hostCertExpiring,
-        .hostHTTPStatus, .hostHTTPRedirect, .hostContentType, .hostTooLarge, .hostTimeout, .hostHTTPError,
-        .hostSlow, .hostInconsistent, .hostNoSNI, .addressNotPublic,
-        .mxDNSFailure, .mxImplicit, .mxNull, .mxNotCovered, .mxPatternUnused, .mxNoAddress,
-        .smtpConnectFailed, .smtpProtocol, .smtpStartTLSMissing, .smtpStartTLSRefused, .smtpStartTLSInjection,
-        .smtpTLSFailed, .smtpTLSVersion, .smtpCertExpired, .smtpCertNotYetValid, .smtpCertSelfSigned,
-        .smtpCertUntrusted, .smtpCertName, .smtpCertExpiring, .smtpSNIRequired, .smtpProbesCapped,
-        .tlsrptMissing, .tlsrptDNSFailure, .tlsrptMultiple, .tlsrptInvalid, .tlsrptRUAInvalid,
-        .daneApplies, .daneMXBogus, .daneTLSAFailed, .daneTLSAUnusable, .daneTLSAMismatch,
-        .modeTesting, .modeNone, .verdictNoPolicy, .verdictDefer, .verdictMXSkipped,
-    ]
+    public var description: String { rawValue }
+    public var severity: Diagnostic.Severity { rule.severity }
+    public var rfcSection: String { rule.rfc }
+
+    private var rule: (severity: Diagnostic.Severity, rfc: String) {
+        switch self {
+        case .txtMissing: (.error, "RFC 8461 §3.1")
+        case .txtDNSFailure: (.error, "RFC 8461 §3.1")
+        case .txtAtApex: (.error, "RFC 8461 §3.1")
+        case .txtSPF: (.warning, "RFC 8461 §3.1")
+        case .txtCNAME: (.info, "RFC 8461 §8.2")
+
+        case .hostDNSFailure: (.error, "RFC 8461 §3.3")
+        case .hostNoAddress: (.error, "RFC 8461 §3.3")
+        case .hostConnectFailed: (.error, "RFC 8461 §3.3")
+        case .hostTLSFailed: (.error, "RFC 8461 §7.2")
+        case .hostTLSVersion: (.error, "RFC 8461 §7.2")
+        case .hostCertExpired: (.error, "RFC 8461 §3.3")
+        case .hostCertNotYetValid: (.error, "RFC 8461 §3.3")
+        case .hostCertSelfSigned: (.error, "RFC 8461 §3.3")
+        case .hostCertUntrusted: (.error, "RFC 8461 §3.3")
+        case .hostCertName: (.error, "RFC 8461 §3.3")
+        case .hostCertExpiring: (.warning, "RFC 8461 §3.3")
+        case .hostHTTPStatus: (.error, "RFC 8461 §3.3")
+        case .hostHTTPRedirect: (.error, "RFC 8461 §3.3")
+        case .hostContentType: (.error, "RFC 8461 §3.2")
+        case .hostTooLarge: (.error, "RFC 8461 §3.3")
+        case .hostTimeout: (.error, "RFC 8461 §3.3")
+        case .hostHTTPError: (.error, "RFC 8461 §3.3")
+        case .hostSlow: (.warning, "RFC 8461 §3.3")
+        case .hostInconsistent: (.error, "RFC 8461 §3.3")
+        case .hostNoSNI: (.info, "RFC 8461 §7.1")
+        case .addressNotPublic: (.error, "RFC 8461 §10")
+
+        case .mxDNSFailure: (.error, "RFC 8461 §4")
+        case .mxImplicit: (.info, "RFC 8461 §4.1")
+        case .mxNull: (.warning, "RFC 7505 §3")
+        case .mxNotCovered: (.error, "RFC 8461 §4.1")
+        case .mxPatternUnused: (.warning, "RFC 8461 §4.1")
+        case .mxNoAddress: (.error, "RFC 8461 §4")
+
+        case .smtpConnectFailed: (.error, "RFC 8461 §5")
+        case .smtpProtocol: (.error, "RFC 5321 §4.2")
+        case .smtpStartTLSMissing: (.error, "RFC 8461 §4")
+        case .smtpStartTLSRefused: (.error, "RFC 3207 §4")
+        case .smtpStartTLSInjection: (.error, "RFC 3207 §5")
+        case .smtpTLSFailed: (.error, "RFC 8461 §4.2")
+        case .smtpTLSVersion: (.error, "RFC 8461 §7.2")
+        case .smtpCertExpired: (.error, "RFC 8461 §4.2")
+        case .smtpCertNotYetValid: (.error, "RFC 8461 §4.2")
+        case .smtpCertSelfSigned: (.error, "RFC 8461 §4.2")
+        case .smtpCertUntrusted: (.error, "RFC 8461 §4.2")
+        case .smtpCertName: (.error, "RFC 8461 §4.2")
+        case .smtpCertExpiring: (.warning, "RFC 8461 §4.2")
+        case .smtpSNIRequired: (.warning, "RFC 8461 §7.1")
+        case .smtpProbesCapped: (.warning, "RFC 5321 §5.1")
+
+        case .tlsrptMissing: (.warning, "RFC 8460 §3")
+        case .tlsrptDNSFailure: (.warning, "RFC 8460 §3")
+        case .tlsrptMultiple: (.error, "RFC 8460 §3")
+        case .tlsrptInvalid: (.error, "RFC 8460 §3")
+        case .tlsrptRUAInvalid: (.error, "RFC 8460 §3")
+
+        case .daneApplies: (.info, "RFC 8461 §2")
+        case .daneMXBogus: (.error, "RFC 7672 §2.2.1")
+        case .daneTLSAFailed: (.error, "RFC 7672 §2.2")
+        case .daneTLSAUnusable: (.warning, "RFC 7672 §3.1")
+        case .daneTLSAMismatch: (.error, "RFC 7672 §3")
+
+        case .modeTesting: (.info, "RFC 8461 §5")
+        case .modeNone: (.info, "RFC 8461 §5")
+        case .verdictNoPolicy: (.error, "RFC 8461 §3.3")
+        case .verdictDefer: (.error, "RFC 8461 §5")
+        case .verdictMXSkipped: (.warning, "RFC 8461 §5")
+        }
+    }
 }
 
 extension Array where Element == Finding {

@@ -12,6 +12,21 @@ public struct TLSRPTRecord: Hashable, Sendable {
         case none
         case multiple(Int)
         case invalid(String)
+
+        /// The record, when there is exactly one usable.
+        public var record: TLSRPTRecord? {
+            if case .record(let r, _) = self { r } else { nil }
+        }
+
+        /// The status `check` reports for a TXT RRset that gave this selection.
+        public var status: RecordStatus {
+            switch self {
+            case .record: .valid
+            case .none: .missing
+            case .multiple: .multiple
+            case .invalid: .invalid
+            }
+        }
     }
 
     /// RFC 8460 §3: discard records that do not begin with `v=TLSRPTv1`; exactly one must remain; it needs

@@ -60,99 +60,91 @@ public struct Diagnostic: Hashable, Sendable {
 }
 
 extension Diagnostic {
-    /// A stable, documented identifier for a kind of problem, such as `policy-mode-invalid`.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        /// The code as printed and as written in JSON output.
-        public let rawValue: String
-        /// The RFC section whose rule this code reports, e.g. `RFC 8461 §3.2`.
-        public let rfcSection: String
+    /// A stable, documented identifier for a kind of problem, such as `policy-mode-invalid`. The raw value is
+    /// the code as printed and as written in JSON output; the cases are in documentation order, and
+    /// docs/diagnostics.md lists each one (a test checks this against `allCases`).
+    public enum Code: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+        // MARK: TXT record (RFC 8461 §3.1)
+        case recordEmpty = "record-empty"
+        case recordNotASCII = "record-not-ascii"
+        case recordVersionMissing = "record-version-missing"
+        case recordVersionInvalid = "record-version-invalid"
+        case recordIDMissing = "record-id-missing"
+        case recordIDInvalid = "record-id-invalid"
+        case recordFieldInvalid = "record-field-invalid"
+        case recordFieldEmpty = "record-field-empty"
+        case recordDelimiterMissing = "record-delimiter-missing"
+        case recordDuplicateField = "record-duplicate-field"
+        case recordUnknownField = "record-unknown-field"
 
-        init(_ rawValue: String, _ rfcSection: String) {
-            self.rawValue = rawValue
-            self.rfcSection = rfcSection
-        }
+        // MARK: TXT RRset (RFC 8461 §3.1)
+        case recordNone = "record-none"
+        case recordMultiple = "record-multiple"
+        case recordIgnored = "record-ignored"
+
+        // MARK: Policy file (RFC 8461 §3.2)
+        case policyEmpty = "policy-empty"
+        case policyBOM = "policy-bom"
+        case policyNUL = "policy-nul"
+        case policyNotUTF8 = "policy-not-utf8"
+        case policyBareCR = "policy-bare-cr"
+        case policyControlCharacter = "policy-control-character"
+        case policyBlankLine = "policy-blank-line"
+        case policyLineEndings = "policy-line-endings"
+        case policyComment = "policy-comment"
+        case policyLeadingWhitespace = "policy-leading-whitespace"
+        case policyTrailingWhitespace = "policy-trailing-whitespace"
+        case policyNoColon = "policy-no-colon"
+        case policySpaceBeforeColon = "policy-space-before-colon"
+        case policyKeyInvalid = "policy-key-invalid"
+        case policyKeyCase = "policy-key-case"
+        case policyUnknownKey = "policy-unknown-key"
+        case policyDuplicateKey = "policy-duplicate-key"
+        case policyExtensionInvalid = "policy-extension-invalid"
+        case policyVersionMissing = "policy-version-missing"
+        case policyVersionInvalid = "policy-version-invalid"
+        case policyModeMissing = "policy-mode-missing"
+        case policyModeInvalid = "policy-mode-invalid"
+        case policyMaxAgeMissing = "policy-max-age-missing"
+        case policyMaxAgeInvalid = "policy-max-age-invalid"
+        case policyMaxAgeTooLarge = "policy-max-age-too-large"
+        case policyMaxAgeShort = "policy-max-age-short"
+        case policyMXMissing = "policy-mx-missing"
+        case policyMXDuplicate = "policy-mx-duplicate"
+
+        // MARK: MX patterns (RFC 8461 §3.2, §4.1)
+        case mxEmpty = "mx-empty"
+        case mxInvalid = "mx-invalid"
+        case mxList = "mx-list"
+        case mxULabel = "mx-ulabel"
+        case mxTrailingDot = "mx-trailing-dot"
+        case mxWildcardInvalid = "mx-wildcard-invalid"
+        case mxLegacySuffix = "mx-legacy-suffix"
+        case mxWildcardTLD = "mx-wildcard-tld"
+        case mxAddressLiteral = "mx-address-literal"
+        case mxALabelInvalid = "mx-alabel-invalid"
 
         public var description: String { rawValue }
 
-        public static func == (lhs: Code, rhs: Code) -> Bool { lhs.rawValue == rhs.rawValue }
-        public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+        /// The RFC section whose rule this code reports, e.g. `RFC 8461 §3.2`.
+        public var rfcSection: String {
+            switch self {
+            case .recordEmpty, .recordNotASCII, .recordVersionMissing, .recordVersionInvalid, .recordIDMissing,
+                 .recordIDInvalid, .recordFieldInvalid, .recordFieldEmpty, .recordDelimiterMissing, .recordNone,
+                 .recordMultiple, .recordIgnored: "RFC 8461 §3.1"
+            case .recordDuplicateField, .recordUnknownField, .policyEmpty, .policyBOM, .policyNUL, .policyNotUTF8,
+                 .policyBareCR, .policyControlCharacter, .policyBlankLine, .policyLineEndings, .policyComment,
+                 .policyLeadingWhitespace, .policyTrailingWhitespace, .policyNoColon, .policySpaceBeforeColon,
+                 .policyKeyInvalid, .policyKeyCase, .policyUnknownKey, .policyDuplicateKey, .policyExtensionInvalid,
+                 .policyVersionMissing, .policyVersionInvalid, .policyModeMissing, .policyModeInvalid,
+                 .policyMaxAgeMissing, .policyMaxAgeInvalid, .policyMaxAgeTooLarge, .policyMaxAgeShort,
+                 .policyMXMissing, .policyMXDuplicate, .mxEmpty, .mxInvalid, .mxList, .mxULabel, .mxTrailingDot,
+                 .mxALabelInvalid: "RFC 8461 §3.2"
+            case .mxWildcardInvalid, .mxLegacySuffix, .mxAddressLiteral: "RFC 8461 §4.1"
+            case .mxWildcardTLD: "RFC 8461 §10.4"
+            }
+        }
     }
-}
-
-extension Diagnostic.Code {
-    // MARK: TXT record (RFC 8461 §3.1)
-    public static let recordEmpty = Self("record-empty", "RFC 8461 §3.1")
-    public static let recordNotASCII = Self("record-not-ascii", "RFC 8461 §3.1")
-    public static let recordVersionMissing = Self("record-version-missing", "RFC 8461 §3.1")
-    public static let recordVersionInvalid = Self("record-version-invalid", "RFC 8461 §3.1")
-    public static let recordIDMissing = Self("record-id-missing", "RFC 8461 §3.1")
-    public static let recordIDInvalid = Self("record-id-invalid", "RFC 8461 §3.1")
-    public static let recordFieldInvalid = Self("record-field-invalid", "RFC 8461 §3.1")
-    public static let recordFieldEmpty = Self("record-field-empty", "RFC 8461 §3.1")
-    public static let recordDelimiterMissing = Self("record-delimiter-missing", "RFC 8461 §3.1")
-    public static let recordDuplicateField = Self("record-duplicate-field", "RFC 8461 §3.2")
-    public static let recordUnknownField = Self("record-unknown-field", "RFC 8461 §3.2")
-    // MARK: TXT RRset (RFC 8461 §3.1)
-    public static let recordNone = Self("record-none", "RFC 8461 §3.1")
-    public static let recordMultiple = Self("record-multiple", "RFC 8461 §3.1")
-    public static let recordIgnored = Self("record-ignored", "RFC 8461 §3.1")
-
-    // MARK: Policy file (RFC 8461 §3.2)
-    public static let policyEmpty = Self("policy-empty", "RFC 8461 §3.2")
-    public static let policyBOM = Self("policy-bom", "RFC 8461 §3.2")
-    public static let policyNUL = Self("policy-nul", "RFC 8461 §3.2")
-    public static let policyNotUTF8 = Self("policy-not-utf8", "RFC 8461 §3.2")
-    public static let policyBareCR = Self("policy-bare-cr", "RFC 8461 §3.2")
-    public static let policyControlCharacter = Self("policy-control-character", "RFC 8461 §3.2")
-    public static let policyBlankLine = Self("policy-blank-line", "RFC 8461 §3.2")
-    public static let policyLineEndings = Self("policy-line-endings", "RFC 8461 §3.2")
-    public static let policyComment = Self("policy-comment", "RFC 8461 §3.2")
-    public static let policyLeadingWhitespace = Self("policy-leading-whitespace", "RFC 8461 §3.2")
-    public static let policyTrailingWhitespace = Self("policy-trailing-whitespace", "RFC 8461 §3.2")
-    public static let policyNoColon = Self("policy-no-colon", "RFC 8461 §3.2")
-    public static let policySpaceBeforeColon = Self("policy-space-before-colon", "RFC 8461 §3.2")
-    public static let policyKeyInvalid = Self("policy-key-invalid", "RFC 8461 §3.2")
-    public static let policyKeyCase = Self("policy-key-case", "RFC 8461 §3.2")
-    public static let policyUnknownKey = Self("policy-unknown-key", "RFC 8461 §3.2")
-    public static let policyDuplicateKey = Self("policy-duplicate-key", "RFC 8461 §3.2")
-    public static let policyExtensionInvalid = Self("policy-extension-invalid", "RFC 8461 §3.2")
-    public static let policyVersionMissing = Self("policy-version-missing", "RFC 8461 §3.2")
-    public static let policyVersionInvalid = Self("policy-version-invalid", "RFC 8461 §3.2")
-    public static let policyModeMissing = Self("policy-mode-missing", "RFC 8461 §3.2")
-    public static let policyModeInvalid = Self("policy-mode-invalid", "RFC 8461 §3.2")
-    public static let policyMaxAgeMissing = Self("policy-max-age-missing", "RFC 8461 §3.2")
-    public static let policyMaxAgeInvalid = Self("policy-max-age-invalid", "RFC 8461 §3.2")
-    public static let policyMaxAgeTooLarge = Self("policy-max-age-too-large", "RFC 8461 §3.2")
-    public static let policyMaxAgeShort = Self("policy-max-age-short", "RFC 8461 §3.2")
-    public static let policyMXMissing = Self("policy-mx-missing", "RFC 8461 §3.2")
-    public static let policyMXDuplicate = Self("policy-mx-duplicate", "RFC 8461 §3.2")
-
-    // MARK: MX patterns (RFC 8461 §3.2, §4.1)
-    public static let mxEmpty = Self("mx-empty", "RFC 8461 §3.2")
-    public static let mxInvalid = Self("mx-invalid", "RFC 8461 §3.2")
-    public static let mxList = Self("mx-list", "RFC 8461 §3.2")
-    public static let mxULabel = Self("mx-ulabel", "RFC 8461 §3.2")
-    public static let mxTrailingDot = Self("mx-trailing-dot", "RFC 8461 §3.2")
-    public static let mxWildcardInvalid = Self("mx-wildcard-invalid", "RFC 8461 §4.1")
-    public static let mxLegacySuffix = Self("mx-legacy-suffix", "RFC 8461 §4.1")
-    public static let mxWildcardTLD = Self("mx-wildcard-tld", "RFC 8461 §10.4")
-    public static let mxAddressLiteral = Self("mx-address-literal", "RFC 8461 §4.1")
-    public static let mxALabelInvalid = Self("mx-alabel-invalid", "RFC 8461 §3.2")
-
-    /// Every code, in documentation order. docs/diagnostics.md lists each one (a test checks this).
-    public static let all: [Self] = [
-        .recordEmpty, .recordNotASCII, .recordVersionMissing, .recordVersionInvalid, .recordIDMissing,
-        .recordIDInvalid, .recordFieldInvalid, .recordFieldEmpty, .recordDelimiterMissing, .recordDuplicateField,
-        .recordUnknownField, .recordNone, .recordMultiple, .recordIgnored,
-        .policyEmpty, .policyBOM, .policyNUL, .policyNotUTF8, .policyBareCR, .policyControlCharacter,
-        .policyBlankLine, .policyLineEndings, .policyComment, .policyLeadingWhitespace, .policyTrailingWhitespace,
-        .policyNoColon, .policySpaceBeforeColon, .policyKeyInvalid, .policyKeyCase, .policyUnknownKey,
-        .policyDuplicateKey, .policyExtensionInvalid, .policyVersionMissing, .policyVersionInvalid,
-        .policyModeMissing, .policyModeInvalid, .policyMaxAgeMissing, .policyMaxAgeInvalid, .policyMaxAgeTooLarge,
-        .policyMaxAgeShort, .policyMXMissing, .policyMXDuplicate,
-        .mxEmpty, .mxInvalid, .mxList, .mxULabel, .mxTrailingDot, .mxWildcardInvalid, .mxLegacySuffix,
-        .mxWildcardTLD, .mxAddressLiteral, .mxALabelInvalid,
-    ]
 }
 
 extension Array where Element == Diagnostic {

@@ -184,7 +184,7 @@ public struct PolicyDiscovery: Sendable {
         switch fetched.outcome {
         case .failure(let failure):
             return PolicyFetch(outcome: failure.isWebPKI ? .webpkiInvalid : .fetchError, policy: nil, body: nil,
-                               error: DiscoveryError(code: failure.code, message: failure.message), diagnostics: [], steps: steps)
+                               error: DiscoveryError(code: failure.code.rawValue, message: failure.message), diagnostics: [], steps: steps)
         case .body(let body):
             // Applied as a sender reads it: blank lines and a trailing dot on mx are tolerated (warned).
             let parsed = STSPolicy.parse(body, reading: .sender)

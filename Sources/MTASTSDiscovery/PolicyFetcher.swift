@@ -44,47 +44,90 @@ public struct PolicyFetchResult: Sendable {
     }
 }
 
-/// Why a policy fetch failed. `code` is stable (docs/lookup.md lists them); `isWebPKI` says whether it is
-/// a certificate failure (TLS-RPT `sts-webpki-invalid`) rather than a fetch failure (`sts-policy-fetch-error`).
+/// Why a policy fetch failed: a stable ``Code`` (docs/lookup.md lists them) and a message for people.
 public struct FetchFailure: Error, Sendable, Hashable, CustomStringConvertible {
-    public let code: String
-    public let message: String
-    public let isWebPKI: Bool
-    /// True when the next address may be tried (the connection itself failed).
-    public let isConnectFailure: Bool
+    /// The failure codes. The raw values are printed and appear in `mta-sts lookup --json` (a contract).
+    public enum Code: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// The policy host has no address to connect to.
+        case hostNotFound = "host-not-found"
+        /// No connection at this address (refused, unreachable, timed out): the next address may be tried.
+        case connectFailed = "connect-failed"
+        /// TLS failed for a reason other than the certificate (e.g. no TLS 1.2, RFC 8461 §7.2).
+        case tlsHandshake = "tls-handshake"
+        /// No SAN DNS-ID of the certificate covers the policy host (RFC 8461 §3.3).
+        case tlsCertificateName = "tls-certificate-name"
+        case tlsCertificateExpired = "tls-certificate-expired"
+        case tlsCertificateNotYetValid = "tls-certificate-not-yet-valid"
+        /// The chain does not reach a trusted root (self-signed or unknown issuer).
+        case tlsCertificateUntrusted = "tls-certificate-untrusted"
+        /// Verification failed and the reason could not be determined.
+        case tlsCertificateInvalid = "tls-certificate-invalid"
+        case httpRedirect = "http-redirect"
+        case httpStatus = "http-status"
+        case httpContentType = "http-content-type"
+        case httpTooLarge = "http-too-large"
+        case httpTimeout = "http-timeout"
+        /// The connection closed before a complete response.
+        case httpBody = "http-body"
+        /// Any other HTTP failure.
+        case httpError = "http-error"
 
-    public init(code: String, message: String, isWebPKI: Bool = false, isConnectFailure: Bool = false) {
+        public var description: String { rawValue }
+
+        /// A certificate failure: TLS-RPT `sts-webpki-invalid` rather than `sts-policy-fetch-error` (RFC 8460 §4.3.2.2).
+        public var isWebPKI: Bool {
+            switch self {
+            case .tlsCertificateName, .tlsCertificateExpired, .tlsCertificateNotYetValid, .tlsCertificateUntrusted,
+                 .tlsCertificateInvalid: true
+            default: false
+            }
+        }
+
+        /// A failure of the TLS session itself (handshake or certificate), not of the HTTP exchange over it.
+        public var isTLS: Bool { self == .tlsHandshake || isWebPKI }
+
+        /// The connection itself failed, so the next address may be tried.
+        public var isConnectFailure: Bool { self == .connectFailed }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(code: Code, message: String) {
         self.code = code
         self.message = message
-        self.isWebPKI = isWebPKI
-        self.isConnectFailure = isConnectFailure
     }
+
+    /// Whether it is a certificate failure (TLS-RPT `sts-webpki-invalid`) rather than a fetch failure.
+    public var isWebPKI: Bool { code.isWebPKI }
+    /// True when the next address may be tried (the connection itself failed).
+    public var isConnectFailure: Bool { code.isConnectFailure }
 
     public var description: String { "\(code): \(message)" }
 
     // MARK: The failures RFC 8461 §3.3 names (other codes come from the transport, e.g. tls-handshake)
 
     public static func status(_ code: Int) -> Self {
-        .init(code: "http-status", message: "the server answered HTTP \(code); only 200 makes a policy valid (RFC 8461 §3.3)")
+        .init(code: .httpStatus, message: "the server answered HTTP \(code); only 200 makes a policy valid (RFC 8461 §3.3)")
     }
 
     public static func redirect(_ code: Int, location: String?) -> Self {
-        .init(code: "http-redirect",
+        .init(code: .httpRedirect,
               message: "the server answered HTTP \(code) redirecting to \(location ?? "(no Location)"); redirects must not be followed (RFC 8461 §3.3)")
     }
 
     public static func contentType(_ value: String?) -> Self {
-        .init(code: "http-content-type",
+        .init(code: .httpContentType,
               message: value.map { "the Content-Type is \"\($0)\", not text/plain (RFC 8461 §3.2)" }
                 ?? "the response has no Content-Type; it must be text/plain (RFC 8461 §3.2)")
     }
 
     public static func tooLarge(limit: Int) -> Self {
-        .init(code: "http-too-large", message: "the body is larger than \(limit) bytes (RFC 8461 §3.3 limit)")
+        .init(code: .httpTooLarge, message: "the body is larger than \(limit) bytes (RFC 8461 §3.3 limit)")
     }
 
     public static func timeout(_ limit: Duration) -> Self {
-        .init(code: "http-timeout", message: "no complete response within \(limit) (RFC 8461 §3.3 limit)")
+        .init(code: .httpTimeout, message: "no complete response within \(limit) (RFC 8461 §3.3 limit)")
     }
 
     /// True when a Content-Type header value is `text/plain`, parameters ignored (RFC 8461 §3.2).

@@ -22,17 +22,16 @@ enum CertificateInspector {
         let shownNames = names.isEmpty ? "no DNS names" : names.joined(separator: ", ")
         if leaf.notValidAfter < now {
             let date = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
-            return FetchFailure(code: "tls-certificate-expired",
-                                message: "the certificate for \(host) (\(shownNames)) expired on \(date)", isWebPKI: true)
+            return FetchFailure(code: .tlsCertificateExpired,
+                                message: "the certificate for \(host) (\(shownNames)) expired on \(date)")
         }
         if leaf.notValidBefore > now {
             let date = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
-            return FetchFailure(code: "tls-certificate-not-yet-valid",
-                                message: "the certificate for \(host) (\(shownNames)) is not valid before \(date)", isWebPKI: true)
+            return FetchFailure(code: .tlsCertificateNotYetValid,
+                                message: "the certificate for \(host) (\(shownNames)) is not valid before \(date)")
         }
-        return FetchFailure(code: "tls-certificate-untrusted",
-                            message: "the certificate for \(host) (\(shownNames)) does not chain to a trusted root (self-signed or unknown issuer)",
-                            isWebPKI: true)
+        return FetchFailure(code: .tlsCertificateUntrusted,
+                            message: "the certificate for \(host) (\(shownNames)) does not chain to a trusted root (self-signed or unknown issuer)")
     }
 
     /// The leaf certificate presented for `host` by SNI, read without verifying it.

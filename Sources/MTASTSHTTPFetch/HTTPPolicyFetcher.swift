@@ -80,7 +80,7 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.timeout
         var attempts: [PolicyFetchResult.Attempt] = []
-        var last = FetchFailure(code: "host-not-found", message: "no address to connect to")
+        var last = FetchFailure(code: .hostNotFound, message: "no address to connect to")
         for address in addresses {
             let remaining = deadline - clock.now
             guard remaining > .zero else {
@@ -95,7 +95,7 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
                 attempts.append(.init(address: address, summary: summary, elapsed: elapsed))
                 return PolicyFetchResult(.body(body), attempts: attempts)
             case .failure(var failure):
-                if failure.code == "tls-certificate-invalid" {
+                if failure.code == .tlsCertificateInvalid {
                     // Explaining the failure stays within the fetch's deadline.
                     failure = await CertificateInspector.explain(host: host, address: address, port: configuration.port,
                                                                  within: min(deadline - clock.now, .seconds(5)), fallback: failure)
@@ -112,7 +112,7 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
     private func attempt(host: DomainName, address: IPAddress, within limit: Duration) async -> Result<([UInt8], String), FetchFailure> {
         let socketAddress: SocketAddress
         do { socketAddress = try SocketAddress(ipAddress: address.description, port: configuration.port) } catch {
-            return .failure(FetchFailure(code: "connect-failed", message: "bad address \(address)", isConnectFailure: true))
+            return .failure(FetchFailure(code: .connectFailed, message: "bad address \(address)"))
         }
         let loop = group.next()
         let promise = loop.makePromise(of: ([UInt8], String).self)
@@ -152,30 +152,29 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
         if let e = error as? NIOSSLError {
             let text = String(describing: e)
             if text.contains("CERTIFICATE_VERIFY_FAILED") {
-                return FetchFailure(code: "tls-certificate-invalid", message: "the certificate failed verification", isWebPKI: true)
+                return FetchFailure(code: .tlsCertificateInvalid, message: "the certificate failed verification")
             }
-            return FetchFailure(code: "tls-handshake", message: "TLS handshake failed: \(boringSSLReason(text))")
+            return FetchFailure(code: .tlsHandshake, message: "TLS handshake failed: \(boringSSLReason(text))")
         }
         if let e = error as? IOError {
-            return FetchFailure(code: "connect-failed", message: "could not connect: \(String(cString: strerror(e.errnoCode)))",
-                                isConnectFailure: true)
+            return FetchFailure(code: .connectFailed, message: "could not connect: \(String(cString: strerror(e.errnoCode)))")
         }
         if let e = error as? ChannelError {
             switch e {
-            case .connectTimeout: return FetchFailure(code: "connect-failed", message: "could not connect: timed out", isConnectFailure: true)
+            case .connectTimeout: return FetchFailure(code: .connectFailed, message: "could not connect: timed out")
             case .eof, .ioOnClosedChannel, .alreadyClosed:
-                return FetchFailure(code: "http-body", message: "the server closed the connection before a complete response")
-            default: return FetchFailure(code: "http-error", message: "\(e)")
+                return FetchFailure(code: .httpBody, message: "the server closed the connection before a complete response")
+            default: return FetchFailure(code: .httpError, message: "\(e)")
             }
         }
         if let e = error as? NIOConnectionError {
             let reasons = e.connectionErrors.map { String(describing: $0.error) }.joined(separator: "; ")
-            return FetchFailure(code: "connect-failed", message: "could not connect: \(reasons)", isConnectFailure: true)
+            return FetchFailure(code: .connectFailed, message: "could not connect: \(reasons)")
         }
         if error is HTTPParserError {
-            return FetchFailure(code: "http-error", message: "the response is not valid HTTP/1.1: \(error)")
+            return FetchFailure(code: .httpError, message: "the response is not valid HTTP/1.1: \(error)")
         }
-        return FetchFailure(code: "http-error", message: String(describing: error))
+        return FetchFailure(code: .httpError, message: String(describing: error))
     }
 }
 
@@ -213,9 +212,8 @@ private final class PolicyGETHandler: ChannelInboundHandler, RemovableChannelHan
                 // RFC 8461 §3.3: the certificate must be valid for the policy host (a SAN DNS-ID, no CN fallback).
                 guard CertificateIdentity.covers(names, host: host) else {
                     let shown = names.isEmpty ? "no DNS names (a name only in the subject CN does not count)" : names.joined(separator: ", ")
-                    finish(context, .failure(FetchFailure(code: "tls-certificate-name",
-                                                          message: "the certificate presented for \(host) is for \(shown), not \(host) (RFC 8461 §3.3)",
-                                                          isWebPKI: true)))
+                    finish(context, .failure(FetchFailure(code: .tlsCertificateName,
+                                                          message: "the certificate presented for \(host) is for \(shown), not \(host) (RFC 8461 §3.3)")))
                     return
                 }
             } catch {

@@ -163,7 +163,7 @@ struct CheckJSON: Encodable {
         findings = r.findings.map {
             FindingJSON(code: $0.code, severity: $0.severity.rawValue, rfc: $0.rfc, subject: $0.subject, message: $0.message, fix: $0.fix)
         }
-        record = RecordJSON(name: r.domain.recordName, status: r.recordStatus, texts: r.recordTexts, id: r.record?.id,
+        record = RecordJSON(name: r.domain.recordName, status: r.recordStatus.rawValue, texts: r.recordTexts, id: r.record?.id,
                             canonical_name: o.txt.canonicalName, cname_chain: o.txtChain, dnssec: o.txt.dnssec.description, ttl: o.txt.ttl)
         policy = r.policy.map(PolicyJSON.init)
         hosts = o.hostProbes.map { p in
@@ -214,17 +214,8 @@ struct CheckJSON: Encodable {
                           })
         }
         dane = o.dane.map(DANEJSON.init)
-        let tlsrptStatus: String
-        var rua: [String] = []
-        switch r.tlsrpt {
-        case .record(let rec, _)?: tlsrptStatus = "valid"; rua = rec.rua
-        case .multiple?: tlsrptStatus = "multiple"
-        case .invalid?: tlsrptStatus = "invalid"
-        case .none?: tlsrptStatus = "missing"
-        case nil:
-            if case .failure = o.tlsrpt.result { tlsrptStatus = "dns-failure" } else { tlsrptStatus = "missing" }
-        }
-        tlsrpt = TLSRPTJSON(name: "_smtp._tls.\(r.domain)", status: tlsrptStatus, texts: r.tlsrptTexts, rua: rua)
+        tlsrpt = TLSRPTJSON(name: "_smtp._tls.\(r.domain)", status: r.tlsrptStatus.rawValue, texts: r.tlsrptTexts,
+                            rua: r.tlsrpt?.record?.rua ?? [])
         verdict = VerdictJSON(mode: r.verdict.mode?.rawValue, action: r.verdict.action.rawValue, deliver_to: r.verdict.deliverTo,
                               skipped: r.verdict.skipped.map { Skipped(host: $0.host, reason: $0.reason) }, reason: r.verdict.reason)
         summary = Summary(errors: r.findings.count(.error), warnings: r.findings.count(.warning), infos: r.findings.count(.info))

@@ -210,7 +210,7 @@ struct CheckCommandTests {
 }
 
 enum FindingCodes {
-    static let all = FindingCode.all.map(\.rawValue)
+    static let all = FindingCode.allCases.map(\.rawValue)
     /// Codes that describe a peer's behaviour (TXT, policy host, certificates, STARTTLS, injection, MX DNS,
     /// TLS-RPT, verdicts): each is also produced against a real peer in ``CheckCommandTests``. The rest
     /// (SERVFAIL, slow or inconsistent hosts, not-yet-valid certificates, refused STARTTLS, ...) need faults

@@ -96,7 +96,7 @@ struct CheckRulesTests {
         RuleCase(.hostNoAddress, Fake.with { $0.hostAnswers = [.a: DNSAnswer(.nxdomain), .aaaa: DNSAnswer(.nxdomain)]; $0.hostProbes = [] }),
         RuleCase(.hostConnectFailed, Fake.with {
             $0.hostProbes = [Fake.hostProbe(tls: .failure(.connect("Connection refused")),
-                                            fetch: .failure(FetchFailure(code: "connect-failed", message: "refused", isConnectFailure: true)))]
+                                            fetch: .failure(FetchFailure(code: .connectFailed, message: "refused")))]
         }),
         RuleCase(.hostTLSFailed, Fake.with { $0.hostProbes = [Fake.hostProbe(tls: .failure(.handshake("WRONG_VERSION_NUMBER")))] }),
         RuleCase(.hostTLSVersion, Fake.with { $0.hostProbes = [Fake.hostProbe(tls: .success(Fake.tls(["mta-sts.example.com"], version: "TLSv1.1")))] }),
@@ -111,7 +111,7 @@ struct CheckRulesTests {
         RuleCase(.hostContentType, Fake.with { $0.hostProbes = [Fake.hostProbe(fetch: .failure(.contentType("text/html")))] }),
         RuleCase(.hostTooLarge, Fake.with { $0.hostProbes = [Fake.hostProbe(fetch: .failure(.tooLarge(limit: 65536)))] }),
         RuleCase(.hostTimeout, Fake.with { $0.hostProbes = [Fake.hostProbe(fetch: .failure(.timeout(.seconds(5))))] }),
-        RuleCase(.hostHTTPError, Fake.with { $0.hostProbes = [Fake.hostProbe(fetch: .failure(FetchFailure(code: "http-error", message: "bad HTTP")))] }),
+        RuleCase(.hostHTTPError, Fake.with { $0.hostProbes = [Fake.hostProbe(fetch: .failure(FetchFailure(code: .httpError, message: "bad HTTP")))] }),
         RuleCase(.hostSlow, Fake.with { $0.hostProbes = [Fake.hostProbe(elapsed: .seconds(2))] }),
         RuleCase(.hostInconsistent, Fake.with {
             $0.hostProbes = [Fake.hostProbe(), Fake.hostProbe(body: Fake.policy.replacingOccurrences(of: "604800", with: "86400"),
@@ -171,7 +171,20 @@ struct CheckRulesTests {
         #expect(report.findings.filter { $0.severity != .info }.isEmpty, "\(report.findings)")
         #expect(report.verdict.action == .deliver)
         #expect(report.verdict.deliverTo == ["mx1.example.com"])
-        #expect(report.recordStatus == "valid")
+        #expect(report.recordStatus == .valid)
+    }
+
+    @Test("The TLS-RPT status of the report: a DNS failure, an empty RRset and each selection",
+          arguments: [
+              (DNSAnswer(.failure("SERVFAIL")), RecordStatus.dnsFailure), (DNSAnswer(.nxdomain), .missing),
+              (Fake.txt("v=spf1 -all"), .missing), (Fake.txt("v=TLSRPTv1;"), .invalid),
+              (Fake.txt("v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1; rua=mailto:b@example.com"), .multiple),
+              (Fake.txt("v=TLSRPTv1; rua=mailto:a@example.com"), .valid),
+          ])
+    func tlsrptStatus(_ answer: DNSAnswer, _ expected: RecordStatus) {
+        let report = CheckRules.evaluate(Fake.with { $0.tlsrpt = answer })
+        #expect(report.tlsrptStatus == expected)
+        #expect(report.tlsrpt?.record?.rua == (expected == .valid ? ["mailto:a@example.com"] : nil))
     }
 
     @Test("Each finding code is produced by its observations", arguments: cases)
@@ -202,7 +215,7 @@ struct CheckRulesTests {
         for c in Self.cases {
             for f in CheckRules.evaluate(c.observations).findings {
                 #expect(!f.rfc.isEmpty && !f.message.isEmpty && !f.subject.isEmpty, "\(f)")
-                if let code = FindingCode.all.first(where: { $0.rawValue == f.code }) { #expect(f.rfc == code.rfcSection) }
+                if let code = FindingCode(rawValue: f.code) { #expect(f.rfc == code.rfcSection) }
             }
         }
     }

@@ -18,7 +18,7 @@ struct DeploymentCheckerTests {
 
     struct RefusingFetcher: PolicyFetcher {
         func fetch(host: DomainName, addresses: [IPAddress]) async -> PolicyFetchResult {
-            PolicyFetchResult(.failure(FetchFailure(code: "connect-failed", message: "refused", isConnectFailure: true)), attempts: [])
+            PolicyFetchResult(.failure(FetchFailure(code: .connectFailed, message: "refused")), attempts: [])
         }
     }
 

@@ -106,7 +106,7 @@ struct DiscoveryTests {
         http.results["mta-sts.example.com"] = .failure(.status(404))
         var r = try await discover(dns, http)
         #expect(r.outcome == .fetchError && r.error?.code == "http-status")
-        http.results["mta-sts.example.com"] = .failure(FetchFailure(code: "tls-certificate-expired", message: "expired", isWebPKI: true))
+        http.results["mta-sts.example.com"] = .failure(FetchFailure(code: .tlsCertificateExpired, message: "expired"))
         r = try await discover(dns, http)
         #expect(r.outcome == .webpkiInvalid && r.outcome.tlsrptResultType == "sts-webpki-invalid")
     }

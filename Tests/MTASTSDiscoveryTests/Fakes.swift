@@ -31,7 +31,7 @@ struct FakeFetcher: PolicyFetcher {
     var results: [String: PolicyFetchResult.Outcome] = [:]
 
     func fetch(host: DomainName, addresses: [IPAddress]) async -> PolicyFetchResult {
-        let outcome = results[host.value] ?? .failure(FetchFailure(code: "connect-failed", message: "refused", isConnectFailure: true))
+        let outcome = results[host.value] ?? .failure(FetchFailure(code: .connectFailed, message: "refused"))
         return PolicyFetchResult(outcome, attempts: addresses.map { .init(address: $0, summary: "fake", elapsed: .zero) })
     }
 }

@@ -13,13 +13,12 @@ final class TestClock: WallClock {
 /// the upstream policy host answers.
 final class UpstreamWorld: DNSResolver, PolicyFetcher {
     private let mx = Mutex<[String: DNSAnswer]>([:])
-    private let answer = Mutex<PolicyFetchResult.Outcome>(.failure(FetchFailure(code: "connect-failed", message: "refused",
-                                                                                   isConnectFailure: true)))
+    private let answer = Mutex<PolicyFetchResult.Outcome>(.failure(FetchFailure(code: .connectFailed, message: "refused")))
     private let fetchCount = Mutex(0)
     var fetches: Int { fetchCount.withLock { $0 } }
 
     func serve(_ body: String) { answer.withLock { $0 = .body(Array(body.utf8)) } }
-    func down() { answer.withLock { $0 = .failure(FetchFailure(code: "connect-failed", message: "refused", isConnectFailure: true)) } }
+    func down() { answer.withLock { $0 = .failure(FetchFailure(code: .connectFailed, message: "refused")) } }
     func setMX(_ domain: String, _ hosts: [String]) {
         let rdata = hosts.map { host -> [UInt8] in
             [0, 10] + host.split(separator: ".").flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0]

@@ -309,7 +309,7 @@ struct NoDNS: DNSResolver {
 
 struct NoFetch: PolicyFetcher {
     func fetch(host: DomainName, addresses: [IPAddress]) async -> PolicyFetchResult {
-        PolicyFetchResult(.failure(FetchFailure(code: "test", message: "no fetch")), attempts: [])
+        PolicyFetchResult(.failure(FetchFailure(code: .httpError, message: "no fetch")), attempts: [])
     }
 }
 
