@@ -81,144 +81,21 @@ public final class PolicyCache: Sendable {
         case none
     }
 
-    /// A policy body as fetched and its parse, shared by every domain that serves the same bytes.
-    private final class SharedPolicy: Sendable {
-        let policy: STSPolicy
-        let body: [UInt8]
-        init(policy: STSPolicy, body: [UInt8]) {
-            self.policy = policy
-            self.body = body
-        }
-    }
-
-    /// A cached policy as memory keeps it, per domain and compact: the shared body and this domain's id and times.
-    /// The domain is the table's key, and a failed fetch is kept aside (``State/failures``): together they make the
-    /// ``CachedPolicy`` again.
-    private struct Stored {
-        let shared: SharedPolicy
-        let id: String
-        let fetchedAt: Double
-        let expiresAt: Double
-        var lastChecked: Double
-        var lastUsed: Double
-    }
-
-    private struct Entry {
-        /// Set only through `State.put`, which gives it a new generation.
-        private(set) var stored: Stored?
-        private(set) var generation: UInt64 = 0
-        /// "No policy" is the answer until then.
-        var negativeUntil: Double?
-        var revalidating = false
-        var usageDirty = false
-
-        enum Use { case policy(revalidate: Bool), none, unknown }
-
-        /// A lookup at `now`, in place (no copy of the policy): a valid policy is marked used.
-        mutating func use(at now: Double, revalidateAfter: Double) -> Use {
-            if let expiresAt = stored?.expiresAt, now < expiresAt {
-                stored!.lastUsed = now
-                usageDirty = true
-                return .policy(revalidate: !revalidating && now - stored!.lastChecked >= revalidateAfter)
-            }
-            if let until = negativeUntil, now < until { return .none }
-            return .unknown
-        }
-
-        mutating func put(_ policy: Stored?, generation: UInt64) {
-            stored = policy
-            self.generation = generation
-        }
-
-        mutating func setLastChecked(_ time: Double) { stored?.lastChecked = time }
-    }
-
-    /// The last failed fetch of a domain: no new fetch of that id for 5 minutes (§3.3).
-    private struct Failure {
-        let id: String
-        let at: Double
-    }
-
-    private struct State {
-        var entries: [DomainName: Entry] = [:]
-        /// Failed fetches, by domain (few: a successful fetch, a purge, or the maintenance pass after the backoff
-        /// removes them).
-        var failures: [DomainName: Failure] = [:]
-        var inflight: [DomainName: Task<Decision, Never>] = [:]
-        /// Background revalidations running.
-        var revalidations = 0
-        /// The store's change counter when memory last matched it; nil before the first successful load.
-        var storeCounter: Int?
-        /// The last store operation failed: until a sync succeeds, commits keep their entries in memory only (marked
-        /// ``unsaved``) instead of waiting for a store that is not there.
-        var storeDown = false
-        /// Domains whose entry in memory the store may not have (a save failed or was skipped): written back by the
-        /// next successful sync.
-        var unsaved: Set<DomainName> = []
-        private var generations: UInt64 = 0
-        /// One copy of each distinct policy body in memory: domains of one provider share its policy.
-        private var interned: [[UInt8]: SharedPolicy] = [:]
-
-        /// Caches `policy` (or forgets it, with its failed fetch: a purge starts afresh) for `domain` under a new
-        /// generation; its failed fetch, if any, is kept aside.
-        mutating func put(_ policy: CachedPolicy?, for domain: DomainName) {
-            generations += 1
-            var stored: Stored?
-            failures[domain] = nil
-            if let policy {
-                stored = Stored(shared: intern(policy), id: policy.id, fetchedAt: policy.fetchedAt, expiresAt: policy.expiresAt,
-                                lastChecked: policy.lastChecked, lastUsed: policy.lastUsed)
-                if let id = policy.failedID, let at = policy.failedAt { failures[domain] = Failure(id: id, at: at) }
-            }
-            entries[domain, default: Entry()].put(stored, generation: generations)
-        }
-
-        /// The cached policy of `domain` as a ``CachedPolicy`` (nil: none).
-        func policy(_ domain: DomainName) -> CachedPolicy? {
-            entries[domain]?.stored.map { policy($0, domain) }
-        }
-
-        func policy(_ stored: Stored, _ domain: DomainName) -> CachedPolicy {
-            var policy = CachedPolicy(domain: domain, id: stored.id, policy: stored.shared.policy, body: stored.shared.body,
-                                      fetchedAt: stored.fetchedAt, lastUsed: stored.lastUsed)
-            policy.expiresAt = stored.expiresAt
-            policy.lastChecked = stored.lastChecked
-            if let failure = failures[domain] {
-                policy.failedID = failure.id
-                policy.failedAt = failure.at
-            }
-            return policy
-        }
-
-        /// The shared body and parse of `policy`'s bytes.
-        private mutating func intern(_ policy: CachedPolicy) -> SharedPolicy {
-            if let known = interned[policy.body], known.policy == policy.policy { return known }
-            let shared = SharedPolicy(policy: policy.policy, body: policy.body)
-            interned[policy.body] = shared
-            return shared
-        }
-
-        /// Drops interned policies no domain uses any more (`used`: those in use, gathered outside the lock; one
-        /// interned since then may be dropped too, which only means its next user keeps its own copy).
-        mutating func pruneInterned(keeping used: Set<ObjectIdentifier>) {
-            interned = interned.filter { used.contains(ObjectIdentifier($0.value)) }
-        }
-    }
-
     public let settings: Settings
-    private let discovery: PolicyDiscovery
     private let store: (any PolicyStore)?
     private let clock: any WallClock
     private let onEvent: @Sendable (Event) -> Void
-    private let state = Mutex(State())
+    /// The entries and the machinery around them; the RFC rules are ``PolicyRules``.
+    private let cache: RefreshingCache<PolicyRules>
 
     public init(discovery: PolicyDiscovery, store: (any PolicyStore)?, clock: any WallClock, settings: Settings = .init(),
                 onEvent: @escaping @Sendable (Event) -> Void = { _ in }) {
-        self.discovery = discovery
         self.store = store
         self.clock = clock
         self.settings = settings
         self.onEvent = onEvent
+        let rules = PolicyRules(discovery: discovery, store: store, clock: clock, settings: settings, onEvent: onEvent)
+        cache = RefreshingCache(rules: rules, extra: Memory(), refreshLimit: settings.revalidationConcurrency, outage: .degrade)
     }
 
     /// Loads every stored entry into memory; call before serving. When it throws (the store is unreachable), the
@@ -226,14 +103,14 @@ public final class PolicyCache: Sendable {
     /// and writes back what memory learnt meanwhile once it is reachable.
     public func load() async throws {
         guard store != nil else { return }
-        do { try await sync(full: true) } catch {
-            state.withLock { $0.storeDown = true }
+        do { try await sync() } catch {
+            cache.storeFailed()
             throw error
         }
     }
 
     /// Whether the last store operation succeeded (true without a store).
-    public var storeAvailable: Bool { state.withLock { !$0.storeDown } }
+    public var storeAvailable: Bool { cache.storeAvailable }
 
     /// Brings memory and the store together: writes back the entries the store missed while it was unreachable,
     /// writes usage times, and loads the store when it changed (or was never loaded). Returns whether the store
@@ -242,25 +119,22 @@ public final class PolicyCache: Sendable {
     public func syncStore() async -> Bool {
         guard store != nil else { return true }
         do {
-            try await sync(full: false)
+            try await sync()
             return true
         } catch {
-            state.withLock { $0.storeDown = true }
+            cache.storeFailed()
             onEvent(.storeError("syncing with the store: \(error)"))
             return false
         }
     }
 
-    private func sync(full: Bool) async throws {
+    /// ``load()`` and ``syncStore()``: the store is loaded when memory never matched it (no load succeeded yet) or
+    /// another process changed it since, so a first load needs no flag of its own.
+    private func sync() async throws {
         guard let store else { return }
-        // Entries memory learnt while the store was unreachable: the store gets them before anything is loaded from
-        // it, so the load below neither takes them for purged nor replaces them with older rows.
-        let unsaved = state.withLock { s in s.unsaved.map { ($0, s.policy($0)) } }
-        for (domain, entry) in unsaved {
-            if let entry { try await store.save(entry) }
-            state.withLock { _ = $0.unsaved.remove(domain) }
-        }
-        let dirty = state.withLock { s -> [(domain: DomainName, lastUsed: Double)] in
+        // Entries memory learnt while the store was unreachable, before anything is loaded.
+        try await cache.writeBack(row: { s, domain in s.policy(domain) }, save: { try await store.save($0) })
+        let dirty = cache.withLock { s -> [(domain: DomainName, lastUsed: Double)] in
             var out: [(domain: DomainName, lastUsed: Double)] = []
             for (domain, entry) in s.entries where entry.usageDirty {
                 if let stored = entry.stored { out.append((domain, stored.lastUsed)) }
@@ -270,18 +144,18 @@ public final class PolicyCache: Sendable {
         }
         if !dirty.isEmpty { try await store.saveUsage(dirty) }
         let counter = try await store.externalChangeCounter()
-        let known = state.withLock { $0.storeCounter }
-        if full || known == nil || counter != known {
+        let known = cache.withLock { $0.extra.storeCounter }
+        if known == nil || counter != known {
             let stored = try await loadStore(store)
-            state.withLock { s in
-                s.storeCounter = counter
+            cache.withLock { s in
+                s.extra.storeCounter = counter
                 // Purged by `mta-sts cache purge` (an entry committed since the write-back above is not).
                 for (domain, entry) in s.entries where entry.stored != nil && !stored.contains(domain) && !s.unsaved.contains(domain) {
                     s.put(nil, for: domain)
                 }
             }
         }
-        state.withLock { $0.storeDown = false }
+        cache.storeAnswered()
     }
 
     /// Puts every stored entry in memory, a batch at a time (the decoded rows of a large store never all exist at
@@ -289,7 +163,7 @@ public final class PolicyCache: Sendable {
     private func loadStore(_ store: any PolicyStore) async throws -> Set<DomainName> {
         let seen = Mutex<Set<DomainName>>([])
         try await store.loadAll(batchSize: storeLoadBatchSize) { [self] batch in
-            state.withLock { s in
+            cache.withLock { s in
                 for entry in batch {
                     if let mine = s.entries[entry.domain]?.stored, mine.fetchedAt > entry.fetchedAt { continue }
                     s.put(entry, for: entry.domain)
@@ -303,15 +177,15 @@ public final class PolicyCache: Sendable {
     /// The name as the cache keeps it, when it has an entry for the domain: a caller that keeps a name per domain
     /// keeps this one, so memory holds one copy of each name (nil: no entry).
     public func canonicalName(_ domain: DomainName) -> DomainName? {
-        state.withLock { s in s.entries.index(forKey: domain).map { s.entries.keys[$0] } }
+        cache.withLock { s in s.entries.index(forKey: domain).map { s.entries.keys[$0] } }
     }
 
     /// The number of domains with a cached policy.
-    public var count: Int { state.withLock { $0.entries.values.count { $0.stored != nil } } }
+    public var count: Int { cache.withLock { $0.entries.values.count { $0.stored != nil } } }
 
     /// Every cached policy (for `mta-sts cache list` and tests).
     public var entries: [CachedPolicy] {
-        state.withLock { s in s.entries.compactMap { domain, entry in entry.stored.map { s.policy($0, domain) } } }
+        cache.withLock { s in s.entries.compactMap { domain, entry in entry.stored.map { s.policy($0, domain) } } }
     }
 
     // MARK: Lookups
@@ -339,36 +213,17 @@ public final class PolicyCache: Sendable {
         }, none: (Decision.none, nil))
     }
 
-    /// `policy` reads the entry at the index (valid, just marked used) in place.
-    private func look<R: Sendable>(_ domain: DomainName, policy: (State, Dictionary<DomainName, Entry>.Index) -> R, none: R) -> R? {
+    /// `policy` reads the entry at the index (valid, just marked used) in place; a revalidation is due when the TXT id
+    /// was confirmed longer ago than `revalidateAfter`.
+    private func look<R: Sendable>(_ domain: DomainName, policy: (Table, RefreshingCache<PolicyRules>.Entries.Index) -> R, none: R) -> R? {
         let now = clock.now()
-        var revalidate = false
-        let result: R? = state.withLock { s in
-            // Mutated in place: no copy of the entry on the hot path.
-            guard let index = s.entries.index(forKey: domain) else { return nil }
+        return cache.look(domain) { s, index in
             switch s.entries.values[index].use(at: now, revalidateAfter: settings.revalidateAfter) {
             case .unknown: return nil
-            case .none: return none
-            case .policy(let due):
-                if due, s.inflight[domain] == nil, s.revalidations < settings.revalidationConcurrency {
-                    s.entries.values[index].revalidating = true
-                    s.revalidations += 1
-                    revalidate = true
-                }
-                return policy(s, index)
+            case .none: return (none, due: false)
+            case .policy(let due): return (policy(s, index), due: due)
             }
         }
-        if revalidate {
-            Task { [self] in
-                _ = await self.coalesced(domain, forceFetch: false)
-                self.state.withLock { s in
-                    s.entries[domain]?.revalidating = false
-                    s.revalidations -= 1
-                }
-                self.onEvent(.revalidated(domain))
-            }
-        }
-        return result
     }
 
     /// A lookup that may need discovery: coalesced with concurrent lookups of the same domain and bounded by
@@ -379,7 +234,7 @@ public final class PolicyCache: Sendable {
     /// cached policy says so). Its next lookup tries again.
     public func resolve(_ domain: DomainName, deadline: Duration? = nil) async -> Decision {
         if let decision = cached(domain) { return decision }
-        guard let task = task(for: domain, forceFetch: false, limit: settings.maxDiscoveries) else {
+        guard let task = cache.task(for: domain, limit: settings.maxDiscoveries) else {
             onEvent(.discoveryCapped(domain))
             return .none
         }
@@ -389,139 +244,15 @@ public final class PolicyCache: Sendable {
     /// Fetches the live policy now (proactive refresh, `mta-sts cache refresh`), whatever the TXT says.
     @discardableResult
     public func refresh(_ domain: DomainName) async -> Decision {
-        await coalesced(domain, forceFetch: true)
+        await cache.load(domain, force: true)
     }
 
     /// Re-checks the TXT id now, as a due background revalidation does (fetching only if the id changed).
     public func revalidate(_ domain: DomainName) async -> Decision {
-        await coalesced(domain, forceFetch: false)
+        await cache.load(domain, force: false)
     }
 
-    private func coalesced(_ domain: DomainName, forceFetch: Bool) async -> Decision {
-        await task(for: domain, forceFetch: forceFetch)!.value
-    }
-
-    /// The discovery of `domain` in flight, or a new one; nil when a new one would exceed `limit` in flight.
-    private func task(for domain: DomainName, forceFetch: Bool, limit: Int = .max) -> Task<Decision, Never>? {
-        state.withLock { s in
-            if let running = s.inflight[domain] { return running }
-            guard s.inflight.count < limit else { return nil }
-            let task = Task { [self] in
-                let decision = await self.update(domain, forceFetch: forceFetch)
-                self.state.withLock { _ = $0.inflight.removeValue(forKey: domain) }
-                return decision
-            }
-            s.inflight[domain] = task
-            return task
-        }
-    }
-
-    // MARK: The rules
-
-    /// One discovery step for `domain` and what it does to the cache (RFC 8461 §3.3, §5.1).
-    private func update(_ domain: DomainName, forceFetch: Bool) async -> Decision {
-        let lookup = await discovery.lookupRecord(domain)
-        let now = clock.now()
-        let current = state.withLock { $0.policy(domain) }
-        let failure = state.withLock { $0.failures[domain] }
-        let valid = current.flatMap { $0.isValid(at: now) ? $0 : nil }
-
-        switch lookup.outcome {
-        case .valid:
-            let id = lookup.record!.id
-            if let keep = valid, keep.id == id, !forceFetch {
-                // Same id: nothing to fetch. This does not extend max_age (only a fetch does, §3.2).
-                return .policy(checked(keep, at: now))
-            }
-            if !forceFetch, let failure, failure.id == id, now - failure.at < settings.fetchBackoff {
-                return valid.map(Decision.policy) ?? remember(domain, none: now + settings.failureRetry)
-            }
-            return await fetch(domain, id: id, current: current, now: now)
-        case .noRecord, .multipleRecords, .recordInvalid:
-            if forceFetch, let current {
-                // A proactive refresh fetches the live policy whatever the TXT says (§10.2).
-                return await fetch(domain, id: current.id, current: current, now: now)
-            }
-            if let keep = valid {
-                // A vanished or broken TXT record does not remove a valid cached policy (§3.1, §5.1).
-                return .policy(checked(keep, at: now))
-            }
-            onEvent(.noPolicy(domain, outcome: lookup.outcome, reason: lookup.error?.message ?? lookup.outcome.rawValue))
-            let ttl = Double(lookup.ttl ?? 0)
-            return remember(domain, none: now + min(ttl, settings.negativeCacheMax))
-        default:  // .dnsError
-            if forceFetch, let current {
-                return await fetch(domain, id: current.id, current: current, now: now)
-            }
-            if let keep = valid { return .policy(keep) }  // §3.3: a DNS failure leaves a valid policy in force
-            onEvent(.noPolicy(domain, outcome: lookup.outcome, reason: lookup.error?.message ?? "DNS failure"))
-            return remember(domain, none: now + settings.failureRetry)
-        }
-    }
-
-    /// Fetches the policy for `id`; replaces the cache only with a valid policy.
-    private func fetch(_ domain: DomainName, id: String, current: CachedPolicy?, now: Double) async -> Decision {
-        let fetched = await discovery.fetchPolicy(domain)
-        let done = clock.now()
-        if let policy = fetched.policy, let body = fetched.body {
-            // A new valid policy replaces the old one, even a weaker one (§5.1, §8.3).
-            var entry = CachedPolicy(domain: domain, id: id, policy: policy, body: body, fetchedAt: done,
-                                     lastUsed: current?.lastUsed ?? done)
-            entry.lastChecked = done
-            state.withLock { $0.entries[domain, default: Entry()].negativeUntil = nil }
-            await commit(entry)  // without a failure: it is removed
-            onEvent(.fetched(domain, id: id, mode: policy.mode))
-            // max_age 0: valid for this decision only; the next lookup fetches again.
-            return .policy(entry)
-        }
-        let reason = fetched.error?.message ?? fetched.outcome.rawValue
-        onEvent(.fetchFailed(domain, id: id, outcome: fetched.outcome, reason: reason))
-        if var keep = current {
-            keep.failedID = id
-            keep.failedAt = done
-            await commit(keep)
-            if keep.policy.mode != .none {
-                onEvent(.refreshFailed(domain, reason: reason, expired: !keep.isValid(at: done)))
-            }
-            if keep.isValid(at: done) { return .policy(keep) }  // an invalid or failed fetch never replaces it
-        } else {
-            state.withLock { $0.failures[domain] = Failure(id: id, at: done) }
-        }
-        return remember(domain, none: done + settings.failureRetry)
-    }
-
-    /// Notes in memory that the TXT record was checked (no store write: a restart merely re-checks sooner, and a
-    /// shared store is not written by every host every minute).
-    private func checked(_ entry: CachedPolicy, at now: Double) -> CachedPolicy {
-        state.withLock { $0.entries[entry.domain]?.setLastChecked(now) }
-        var copy = entry
-        copy.lastChecked = now
-        return copy
-    }
-
-    private func remember(_ domain: DomainName, none until: Double) -> Decision {
-        state.withLock { $0.entries[domain, default: Entry()].negativeUntil = until }
-        return .none
-    }
-
-    /// Puts an entry in memory and writes it through to the store; while the store is down, only marks it unsaved
-    /// (a lookup does not wait for a store that is not there; ``syncStore()`` writes it back).
-    private func commit(_ entry: CachedPolicy) async {
-        let down = state.withLock { s in
-            s.put(entry, for: entry.domain)
-            s.entries[entry.domain]?.usageDirty = false
-            if s.storeDown { s.unsaved.insert(entry.domain) }
-            return s.storeDown
-        }
-        guard let store, !down else { return }
-        do { try await store.save(entry) } catch {
-            state.withLock { s in
-                s.storeDown = true
-                s.unsaved.insert(entry.domain)
-            }
-            onEvent(.storeError("saving \(entry.domain): \(error)"))
-        }
-    }
+    private typealias Table = RefreshingCache<PolicyRules>.State
 
     // MARK: Maintenance
 
@@ -532,23 +263,23 @@ public final class PolicyCache: Sendable {
     public func maintain(maxRefreshes: Int = .max) async -> [DomainName] {
         await syncStore()
         let now = clock.now()
-        let (evicted, due) = state.withLock { s -> ([DomainName], [DomainName]) in
+        let (evicted, due) = cache.withLock { s -> ([DomainName], [DomainName]) in
             var evicted: [DomainName] = []
             var due: [DomainName] = []
             for (domain, entry) in s.entries {
-                let failure = s.failures[domain]
+                let failure = s.extra.failures[domain]
                 guard let cached = entry.stored else {
                     // Nothing cached: forget the domain once its negative time and fetch backoff are over.
                     let negativeOver = entry.negativeUntil.map { $0 < now } ?? true
                     let backoffOver = failure.map { now - $0.at >= settings.fetchBackoff } ?? true
                     if negativeOver, backoffOver, s.inflight[domain] == nil {
                         s.entries[domain] = nil
-                        s.failures[domain] = nil
+                        s.extra.failures[domain] = nil
                     }
                     continue
                 }
                 let backingOff = failure.map { now - $0.at < settings.fetchBackoff } ?? false
-                if failure != nil, !backingOff { s.failures[domain] = nil }  // over: it no longer stops a fetch
+                if failure != nil, !backingOff { s.extra.failures[domain] = nil }  // over: it no longer stops a fetch
                 if now - cached.lastUsed > settings.evictAfter {
                     evicted.append(domain)
                 } else if now - cached.lastUsed <= settings.refreshWindow, now - cached.fetchedAt >= settings.refreshInterval,
@@ -558,13 +289,13 @@ public final class PolicyCache: Sendable {
             }
             for d in evicted {
                 s.entries[d] = nil
-                s.failures[d] = nil
+                s.extra.failures[d] = nil
             }
             return (evicted, due)
         }
         // The set is built outside the lock that every lookup takes.
-        let used = Set(state.withLock { $0.entries.values.compactMap { $0.stored.map { ObjectIdentifier($0.shared) } } })
-        state.withLock { $0.pruneInterned(keeping: used) }
+        let used = Set(cache.withLock { $0.entries.values.compactMap { $0.stored.map { ObjectIdentifier($0.shared) } } })
+        cache.withLock { $0.pruneInterned(keeping: used) }
         if let store {
             for d in evicted {
                 do { try await store.delete(d) } catch { onEvent(.storeError("evicting \(d): \(error)")) }
@@ -581,33 +312,4 @@ public final class PolicyCache: Sendable {
         }
         return chosen
     }
-}
-
-extension Task where Failure == Never {
-    /// The task's value, or nil when `deadline` passes first; the task itself goes on (its result serves the next
-    /// lookup). A race resumed exactly once: a task group would wait for both children, and awaiting a Task's
-    /// value ignores cancellation, so the deadline would never cut the wait short.
-    func value(within deadline: Duration) async -> Success? {
-        await withCheckedContinuation { continuation in
-            let once = ResumeOnce<Success?>(continuation)
-            let timer = Task<Void, Never> {
-                try? await Task<Never, Never>.sleep(for: deadline)
-                once.resume(returning: nil)
-            }
-            Task<Void, Never> {
-                let value = await self.value
-                // Resumed before the timer is cancelled: a cancelled timer wakes at once and would otherwise win the
-                // race with a nil (a first lookup answered as if its deadline had passed, seen under load).
-                once.resume(returning: value)
-                timer.cancel()
-            }
-        }
-    }
-}
-
-/// A continuation that the first of several racers resumes; the others find it gone.
-final class ResumeOnce<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T, Never>?>
-    init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
-    func resume(returning value: T) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }
