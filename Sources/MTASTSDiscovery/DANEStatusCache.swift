@@ -1,5 +1,4 @@
 import MTASTSCore
-import Synchronization
 
 /// Each domain's ``DANEStatus``, kept in memory for the DNS TTL of the answers behind it, so a cache hit
 /// reads it without I/O. A used entry is refreshed in the background shortly before it expires; an expired
@@ -29,7 +28,7 @@ public final class DANEStatusCache: Sendable {
     }
 
     /// A status as memory keeps it: the summary's fields, laid out compactly (one per domain, so its size counts).
-    private struct Entry {
+    struct Entry: RefreshMarked {
         let reason: String
         let mx: DANEStatus.MXState
         let regime: DANEStatus.Regime
@@ -50,20 +49,11 @@ public final class DANEStatusCache: Sendable {
         var status: DANEStatus { DANEStatus(regime: regime, mx: mx, hosts: [], reason: reason, ttl: ttl) }
     }
 
-    private struct State {
-        var entries: [DomainName: Entry] = [:]
-        var inflight: [DomainName: Task<DANEStatus, Never>] = [:]
-        /// Background refreshes running.
-        var refreshes = 0
-    }
-
-    private let resolver: any DNSResolver
     private let clock: any WallClock
     private let settings: Settings
-    private let state = Mutex(State())
     private let store: (any DANEStatusStore)?
-    private let onStatus: @Sendable (DomainName, DANEStatus) -> Void
-    private let onStoreError: @Sendable (String) -> Void
+    /// The entries and the machinery around them; the lookup and lifetimes are ``DANERules``.
+    private let cache: RefreshingCache<DANERules>
 
     /// - Parameters:
     ///   - onStatus: called with every status looked up (for logs and metrics).
@@ -71,12 +61,12 @@ public final class DANEStatusCache: Sendable {
     public init(resolver: any DNSResolver, clock: any WallClock, store: (any DANEStatusStore)? = nil, settings: Settings = Settings(),
                 onStatus: @escaping @Sendable (DomainName, DANEStatus) -> Void = { _, _ in },
                 onStoreError: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.resolver = resolver
         self.clock = clock
         self.store = store
         self.settings = settings
-        self.onStatus = onStatus
-        self.onStoreError = onStoreError
+        let rules = DANERules(resolver: resolver, clock: clock, settings: settings, store: store, onStatus: onStatus,
+                              onStoreError: onStoreError)
+        cache = RefreshingCache(rules: rules, extra: (), refreshLimit: settings.refreshConcurrency, outage: .reportEach)
     }
 
     private static let loaded = DANEStatus.MXState.unavailable("loaded from the store")
@@ -89,7 +79,7 @@ public final class DANEStatusCache: Sendable {
         try await store.loadDANEStatuses(batchSize: storeLoadBatchSize) { [self] stored in
             // The names are looked up before this cache's lock is taken: never one lock inside the other.
             let rows = stored.filter { now < $0.expiresAt + settings.staleLimit }.map { (canonicalName($0.domain) ?? $0.domain, $0) }
-            state.withLock { s in
+            cache.withLock { s in
                 for (domain, row) in rows where s.entries[domain] == nil {
                     let status = DANEStatus(regime: row.regime, mx: Self.loaded, hosts: [], reason: row.reason,
                                             ttl: UInt32(clamping: Int(max(0, row.expiresAt - row.storedAt))))
@@ -108,75 +98,71 @@ public final class DANEStatusCache: Sendable {
     /// Only the regime of ``cached(_:)``: no copy of the status on the hot path.
     public func regime(_ domain: DomainName) -> DANEStatus.Regime? { look(domain) { $0.regime } }
 
+    /// A status is answered up to `staleLimit` past its expiry, and due for a refresh when less than `refreshShare` of
+    /// its lifetime is left.
     private func look<R: Sendable>(_ domain: DomainName, _ answer: (inout Entry) -> R) -> R? {
         let now = clock.now()
-        var refresh = false
-        let result: R? = state.withLock { s in
-            guard let index = s.entries.index(forKey: domain) else { return nil }
+        return cache.look(domain) { s, index in
             let (expiresAt, storedAt) = (s.entries.values[index].expiresAt, s.entries.values[index].storedAt)
             guard now < expiresAt + settings.staleLimit else { return nil }
-            if !s.entries.values[index].refreshing, s.inflight[domain] == nil, s.refreshes < settings.refreshConcurrency,
-               expiresAt - now < (expiresAt - storedAt) * settings.refreshShare {
-                s.entries.values[index].refreshing = true
-                s.refreshes += 1
-                refresh = true
-            }
-            return answer(&s.entries.values[index])  // in place: no copy of the entry
+            let due = expiresAt - now < (expiresAt - storedAt) * settings.refreshShare
+            return (answer(&s.entries.values[index]), due: due)  // in place: no copy of the entry
         }
-        if refresh {
-            let running = task(for: domain)
-            Task { [self] in
-                _ = await running.value
-                state.withLock { $0.refreshes -= 1 }
-            }
-        }
-        return result
     }
 
     /// The status, looked up when memory has none; nil when `deadline` passes first (the lookup then
     /// finishes in the background for the next request).
     public func resolve(_ domain: DomainName, deadline: Duration) async -> DANEStatus? {
         if let status = cached(domain) { return status }
-        return await task(for: domain).value(within: deadline)
+        return await cache.task(for: domain)!.value(within: deadline)
     }
 
     /// Forgets a domain (after `mta-sts cache purge`, or in tests).
-    public func forget(_ domain: DomainName) { state.withLock { _ = $0.entries.removeValue(forKey: domain) } }
+    public func forget(_ domain: DomainName) { cache.withLock { _ = $0.entries.removeValue(forKey: domain) } }
 
     /// The number of remembered domains.
-    public var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { cache.withLock { $0.entries.count } }
+}
 
-    private func task(for domain: DomainName) -> Task<DANEStatus, Never> {
-        state.withLock { s in
-            if let running = s.inflight[domain] { return running }
-            let task = Task { [self] in
-                let status = await DANEStatus.lookup(domain, resolver: resolver)
-                store(status, for: domain)
-                onStatus(domain, status)
-                return status
-            }
-            s.inflight[domain] = task
-            return task
-        }
+/// A DANE lookup and how long its status is kept.
+struct DANERules: RefreshingCacheRules {
+    typealias Entry = DANEStatusCache.Entry
+    typealias Value = DANEStatus
+    typealias Extra = Void
+
+    let resolver: any DNSResolver
+    let clock: any WallClock
+    let settings: DANEStatusCache.Settings
+    let store: (any DANEStatusStore)?
+    let onStatus: @Sendable (DomainName, DANEStatus) -> Void
+    let onStoreError: @Sendable (String) -> Void
+
+    func load(_ domain: DomainName, force: Bool, in cache: RefreshingCache<DANERules>) async -> DANEStatus {
+        let status = await DANEStatus.lookup(domain, resolver: resolver)
+        keep(status, for: domain, in: cache)
+        onStatus(domain, status)
+        return status
     }
 
-    private func store(_ status: DANEStatus, for domain: DomainName) {
+    /// Puts the status in memory for its lifetime and writes it through without waiting for the store.
+    private func keep(_ status: DANEStatus, for domain: DomainName, in cache: RefreshingCache<DANERules>) {
         let now = clock.now()
         let lifetime = status.regime == .deferred
             ? settings.deferredLifetime
             : min(settings.maximumLifetime, max(settings.minimumLifetime, Double(status.ttl)))
-        state.withLock { s in
-            s.inflight.removeValue(forKey: domain)
+        cache.withLock { s in
             if s.entries.count >= settings.maxEntries, s.entries[domain] == nil {
                 s.entries = s.entries.filter { now < $0.value.expiresAt + settings.staleLimit }
                 if s.entries.count >= settings.maxEntries { s.entries.removeAll(keepingCapacity: true) }
             }
-            s.entries[domain] = Entry(status, storedAt: now, expiresAt: now + lifetime)
+            s.entries[domain] = DANEStatusCache.Entry(status, storedAt: now, expiresAt: now + lifetime)
         }
         guard let store else { return }
         let row = StoredDANEStatus(domain: domain, regime: status.regime, reason: status.reason, storedAt: now, expiresAt: now + lifetime)
         Task {
-            do { try await store.saveDANEStatus(row) } catch { onStoreError("saving the DANE status of \(domain): \(error)") }
+            if let error = await cache.writeThrough(domain, row: row, save: { try await store.saveDANEStatus($0) }) {
+                onStoreError("saving the DANE status of \(domain): \(error)")
+            }
         }
     }
 }
