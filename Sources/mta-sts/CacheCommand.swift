@@ -62,24 +62,9 @@ struct CacheCommand: AsyncParsableCommand {
         }
     }
 
-    static func json(_ e: CachedPolicy, now: Double) -> [String: Any] {
-        var out: [String: Any] = [
-            "domain": e.domain.value, "id": e.id, "mode": e.policy.mode.rawValue, "max_age": Int(e.policy.maxAge),
-            "mx": e.policy.mx.map(\.description), "fetched_at": iso(e.fetchedAt), "expires_at": iso(e.expiresAt),
-            "last_checked": iso(e.lastChecked), "last_used": iso(e.lastUsed), "valid": e.isValid(at: now),
-        ]
-        if let f = e.failedID, let at = e.failedAt { out["last_failure"] = ["id": f, "at": iso(at)] }
-        return out
-    }
-
     static func iso(_ t: Double) -> String {
         let f = ISO8601DateFormatter()
         return f.string(from: Date(timeIntervalSince1970: t))
-    }
-
-    static func printJSON(_ value: Any) throws {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
-        print(String(decoding: data, as: UTF8.self))
     }
 
     struct List: AsyncParsableCommand {
@@ -92,7 +77,7 @@ struct CacheCommand: AsyncParsableCommand {
             let entries = try await CacheCommand.withStore(source) { try await $0.loadAll() }.sorted { $0.domain < $1.domain }
             for e in entries {
                 if json {
-                    try CacheCommand.printJSON(CacheCommand.json(e, now: now))
+                    try JSONOutput.print(CachedPolicyJSON(e, now: now))
                 } else {
                     let state = e.isValid(at: now) ? "until \(CacheCommand.iso(e.expiresAt))" : "EXPIRED"
                     print("\(e.domain.value)\t\(e.policy.mode.rawValue)\tid \(e.id)\t\(state)\tmx \(e.policy.mx.map(\.description).joined(separator: " "))")
@@ -120,20 +105,14 @@ struct CacheCommand: AsyncParsableCommand {
                 throw Exit.invalid
             }
             let now = Date().timeIntervalSince1970
-            var fields = CacheCommand.json(e, now: now)
-            if let dane {
-                // Which regime applied last (docs/dane.md): dane, mta-sts or deferred, and why.
-                fields["dane"] = ["regime": dane.regime.rawValue, "reason": dane.reason, "checked_at": CacheCommand.iso(dane.storedAt),
-                                  "expires_at": CacheCommand.iso(dane.expiresAt)]
-            }
+            var fields = CachedPolicyJSON(e, now: now)
+            fields.dane = dane.map(CachedPolicyJSON.DANE.init)
             if json {
-                fields["policy_text"] = String(decoding: e.body, as: UTF8.self)
-                try CacheCommand.printJSON(fields)
+                fields.policy_text = String(decoding: e.body, as: UTF8.self)
+                try JSONOutput.print(fields)
                 return
             }
-            for key in ["domain", "id", "mode", "max_age", "fetched_at", "expires_at", "last_checked", "last_used", "valid"] {
-                print("\(key): \(fields[key]!)")
-            }
+            for line in fields.textLines { print(line) }
             if let f = e.failedID, let at = e.failedAt { print("last_failure: id \(f) at \(CacheCommand.iso(at))") }
             if let dane { print("dane: \(dane.regime.rawValue) (checked \(CacheCommand.iso(dane.storedAt))): \(dane.reason)") }
             print("policy:")

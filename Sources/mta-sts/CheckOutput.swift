@@ -11,18 +11,7 @@ struct CheckJSON: Encodable {
         let rfc: String
         let subject: String
         let message: String
-        let fix: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(code, forKey: .code)
-            try c.encode(severity, forKey: .severity)
-            try c.encode(rfc, forKey: .rfc)
-            try c.encode(subject, forKey: .subject)
-            try c.encode(message, forKey: .message)
-            try c.encode(fix, forKey: .fix)  // null when there is none
-        }
-        enum CodingKeys: String, CodingKey { case code, severity, rfc, subject, message, fix }
+        @NullWhenAbsent var fix: String?
     }
     struct RecordJSON: Encodable {
         let name: String
@@ -58,8 +47,8 @@ struct CheckJSON: Encodable {
     }
     /// The handshake without SNI: the names presented, or why it failed.
     struct WithoutSNIJSON: Encodable {
-        let dns_names: [String]?
-        let error: String?
+        @NullWhenAbsent var dns_names: [String]?
+        @NullWhenAbsent var error: String?
 
         static func from(_ r: Result<TLSObservation, ConnectionFailure>?) -> Self? {
             switch r {
@@ -68,13 +57,6 @@ struct CheckJSON: Encodable {
             case nil: nil
             }
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(dns_names, forKey: .dns_names)
-            try c.encode(error, forKey: .error)
-        }
-        enum CodingKeys: String, CodingKey { case dns_names, error }
     }
     struct HostJSON: Encodable {
         let address: String

@@ -106,16 +106,30 @@ struct DiagnosticPrinter {
     }
 }
 
-/// One diagnostic in JSON output.
+/// An optional that JSON output always writes, as `null` when absent, so scripts can index the key without
+/// checks. (Synthesized `Encodable` leaves nil optionals out; the keys that may be left out stay plain optionals.)
+@propertyWrapper
+struct NullWhenAbsent<Value: Encodable>: Encodable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
+    }
+}
+
+/// One diagnostic in JSON output. Keys are always present (null when unknown).
 struct DiagnosticJSON: Encodable {
     let code: String
     let severity: String
     let message: String
-    let fix: String?
+    @NullWhenAbsent var fix: String?
     let rfc: String
-    let line: Int?
-    let column: Int?
-    let offset: Int?
+    @NullWhenAbsent var line: Int?
+    @NullWhenAbsent var column: Int?
+    @NullWhenAbsent var offset: Int?
 
     init(_ d: Diagnostic) {
         code = d.code.rawValue
@@ -127,21 +141,6 @@ struct DiagnosticJSON: Encodable {
         column = d.location?.column
         offset = d.location?.offset
     }
-
-    // Keys are always present (null when unknown), so scripts can index them without checks.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(code, forKey: .code)
-        try c.encode(severity, forKey: .severity)
-        try c.encode(message, forKey: .message)
-        try c.encode(fix, forKey: .fix)
-        try c.encode(rfc, forKey: .rfc)
-        try c.encode(line, forKey: .line)
-        try c.encode(column, forKey: .column)
-        try c.encode(offset, forKey: .offset)
-    }
-
-    enum CodingKeys: String, CodingKey { case code, severity, message, fix, rfc, line, column, offset }
 }
 
 /// A policy in JSON output (`policy check`, `lookup`).

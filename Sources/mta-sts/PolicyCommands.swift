@@ -180,9 +180,9 @@ struct MatchJSON: Encodable {
     let host: String
     let allowed: Bool
     let mode: String
-    let pattern: String?
-    let reason: String?
-    let suggestion: String?
+    @NullWhenAbsent var pattern: String?
+    @NullWhenAbsent var reason: String?
+    @NullWhenAbsent var suggestion: String?
 
     init(host: DomainName, policy: STSPolicy, match: MXMatch) {
         self.host = host.value
@@ -200,16 +200,4 @@ struct MatchJSON: Encodable {
             suggestion = s?.description
         }
     }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(host, forKey: .host)
-        try c.encode(allowed, forKey: .allowed)
-        try c.encode(mode, forKey: .mode)
-        try c.encode(pattern, forKey: .pattern)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(suggestion, forKey: .suggestion)
-    }
-
-    enum CodingKeys: String, CodingKey { case host, allowed, mode, pattern, reason, suggestion }
 }

@@ -129,6 +129,7 @@ struct RecordCheckJSON: Encodable {
     let valid: Bool
     /// "record", "none", "multiple" or "invalid": which case of the RFC 8461 §3.1 selection rule applied.
     let selection: String
+    /// Left out without a record (so are `extensions`).
     let id: String?
     let extensions: [String: String]?
     let errors: [DiagnosticJSON]
@@ -149,17 +150,4 @@ struct RecordCheckJSON: Encodable {
         warnings = s.diagnostics.warnings.map(DiagnosticJSON.init)
         notes = s.diagnostics.notes.map(DiagnosticJSON.init)
     }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(valid, forKey: .valid)
-        try c.encode(selection, forKey: .selection)
-        try c.encodeIfPresent(id, forKey: .id)
-        try c.encodeIfPresent(extensions, forKey: .extensions)
-        try c.encode(errors, forKey: .errors)
-        try c.encode(warnings, forKey: .warnings)
-        try c.encode(notes, forKey: .notes)
-    }
-
-    enum CodingKeys: String, CodingKey { case valid, selection, id, extensions, errors, warnings, notes }
 }

@@ -133,6 +133,15 @@ struct CLITests {
         #expect(try run(["policy", "match", broken, "a.example"]).status == 2)
     }
 
+    @Test("JSON: keys that may be unknown are written as null, keys of an absent record are left out (exact bytes)")
+    func jsonNullsAndAbsentKeys() throws {
+        let path = try temp(Array("version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 86400\n".utf8))
+        let ok = try run(["policy", "match", "--json", path, "mail.example.com"])
+        #expect(ok.stdout == #"{"allowed":true,"host":"mail.example.com","mode":"enforce","pattern":"mail.example.com","reason":null,"suggestion":null}"# + "\n")
+        let record = try run(["record", "check", "--json", "v=STSv1; id=test-123"])
+        #expect(record.stdout == #"{"errors":[{"code":"record-id-invalid","column":10,"fix":"use only A-Z, a-z and 0-9, at most 32 of them, e.g. `id=test123`","line":null,"message":"the id \"test-123\" is not 1 to 32 letters and digits","offset":9,"rfc":"RFC 8461 §3.1","severity":"error"}],"notes":[],"selection":"invalid","valid":false,"warnings":[]}"# + "\n")
+    }
+
     // MARK: generators
 
     @Test("policy new prints a valid CRLF policy; U-labels become A-labels")
