@@ -47,13 +47,14 @@ let package = Package(
         // and the one SAN reader, for the strict fetch, `mta-sts check` and `serve`.
         .target(
             name: "MTASTSCertificates",
-            dependencies: ["MTASTSCore", .product(name: "X509", package: "swift-certificates")]
+            dependencies: ["MTASTSCore", .product(name: "X509", package: "swift-certificates"),
+                           .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
         // PolicyFetcher on SwiftNIO + NIOSSL (the strict RFC 8461 §3.3 fetch).
         .target(
             name: "MTASTSHTTPFetch",
             dependencies: [
-                "MTASTSDiscovery",
+                "MTASTSDiscovery", "MTASTSCertificates",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -96,7 +97,7 @@ let package = Package(
             name: "MTASTSPolicyHost",
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSAdminHTTP", "ServerSockets",
-                .product(name: "X509", package: "swift-certificates"),
+                "MTASTSCertificates",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -241,32 +241,18 @@ public enum CheckRules {
                                "the server negotiated \(tls.version); RFC 8461 §7.2 requires TLS 1.2 or later",
                                fix: "enable TLS 1.2 and 1.3 on this server"))
         }
-        let names = c.dnsNames.isEmpty ? "no DNS names" : c.dnsNames.joined(separator: ", ")
+        // The words are the judgement's (CertificateReport.sentence), so the strict fetch says the same.
         let role = smtp ? "MX" : "policy host"
         for problem in c.problems {
-            switch problem {
-            case .expired:
-                out.append(Finding(smtp ? .smtpCertExpired : .hostCertExpired, severity, subject,
-                                   "the certificate (\(names)) expired \(-c.daysLeft(now: now)) day(s) ago",
-                                   fix: "renew the certificate and reload the server"))
-            case .notYetValid:
-                out.append(Finding(smtp ? .smtpCertNotYetValid : .hostCertNotYetValid, severity, subject,
-                                   "the certificate (\(names)) is not valid before \(c.notBefore) (Unix time)",
-                                   fix: "check the server's clock and the certificate's validity dates"))
-            case .selfSigned:
-                out.append(Finding(smtp ? .smtpCertSelfSigned : .hostCertSelfSigned, severity, subject,
-                                   "the certificate (\(names)) is self-signed; senders trust only public CAs",
-                                   fix: "use a certificate from a public CA (e.g. Let's Encrypt)"))
+            let (code, fix): (FindingCode, String) = switch problem {
+            case .expired: (smtp ? .smtpCertExpired : .hostCertExpired, "renew the certificate and reload the server")
+            case .notYetValid: (smtp ? .smtpCertNotYetValid : .hostCertNotYetValid, "check the server's clock and the certificate's validity dates")
+            case .selfSigned: (smtp ? .smtpCertSelfSigned : .hostCertSelfSigned, "use a certificate from a public CA (e.g. Let's Encrypt)")
             case .untrusted, .unparseable:
-                out.append(Finding(smtp ? .smtpCertUntrusted : .hostCertUntrusted, severity, subject,
-                                   "the certificate (\(names), issuer \(c.issuer)) does not chain to a trusted root"
-                                     + (c.trustDetail.map { ": \($0)" } ?? ""),
-                                   fix: "send the full chain (leaf and intermediates) from a public CA"))
-            case .nameMismatch:
-                out.append(Finding(smtp ? .smtpCertName : .hostCertName, severity, subject,
-                                   "the certificate is for \(names), not the \(role) \(host) (SAN DNS-IDs only; `*` covers one label)",
-                                   fix: "get a certificate whose subjectAltName includes \(host)"))
+                (smtp ? .smtpCertUntrusted : .hostCertUntrusted, "send the full chain (leaf and intermediates) from a public CA")
+            case .nameMismatch: (smtp ? .smtpCertName : .hostCertName, "get a certificate whose subjectAltName includes \(host)")
             }
+            out.append(Finding(code, severity, subject, c.sentence(problem, host: host, role: role, now: now), fix: fix))
         }
         let days = c.daysLeft(now: now)
         if !c.problems.contains(.expired), days < expiryWarningDays {

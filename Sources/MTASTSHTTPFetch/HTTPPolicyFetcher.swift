@@ -1,3 +1,5 @@
+import Foundation
+import MTASTSCertificates
 import MTASTSCore
 import MTASTSDiscovery
 import NIOCore
@@ -12,6 +14,7 @@ import NIOTLS
 /// - TLS 1.2 or later. BoringSSL verifies the chain (system trust roots plus any extra CA) and expiry;
 ///   the name is checked by ``CertificateIdentity`` after the handshake and **before** the request is
 ///   sent: SAN DNS-IDs only, wildcards only as a whole leftmost label (NIOSSL's own check is looser).
+///   A refused certificate is explained by the one judgement `mta-sts check` uses (``CertificateInspector``).
 /// - Connects to the addresses our `DNSResolver` returned, in order, moving on only when the connection
 ///   itself fails.
 /// - No redirects (a 3xx is a failure), status 200 only, Content-Type `text/plain` (parameters ignored),
@@ -51,6 +54,8 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
     private let configuration: Configuration
     private let context: NIOSSLContext
     private let group: any EventLoopGroup
+    /// Explains a refused certificate (``CertificateInspector``); the same trust roots as `context`.
+    private let evaluator: CertificateEvaluator
 
     public init(_ configuration: Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(SetupError) {
         self.configuration = configuration
@@ -64,12 +69,17 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
         // waiting for the peer's close_notify: NIOSSL's default 5 s keeps each connection's TLS state (~25 KiB)
         // alive that long after it closed, which a burst of first lookups multiplies.
         tls.shutdownTimeout = .milliseconds(500)
+        var extraRootsPEM: String?
         if let file = configuration.extraTrustRootsFile {
             do {
                 tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(file))]
+                extraRootsPEM = try String(contentsOfFile: file, encoding: .utf8)
             } catch {
                 throw SetupError(description: "cannot read CA file \(file): \(error)")
             }
+        }
+        do { evaluator = try CertificateEvaluator(extraRootsPEM: extraRootsPEM) } catch {
+            throw SetupError(description: "cannot read CA file \(configuration.extraTrustRootsFile ?? ""): \(error)")
         }
         do { context = try NIOSSLContext(configuration: tls) } catch {
             throw SetupError(description: "cannot set up TLS: \(error)")
@@ -95,10 +105,11 @@ public struct HTTPPolicyFetcher: PolicyFetcher {
                 attempts.append(.init(address: address, summary: summary, elapsed: elapsed))
                 return PolicyFetchResult(.body(body), attempts: attempts)
             case .failure(var failure):
-                if failure.code == .tlsCertificateInvalid {
+                if failure.code == .tlsCertificateInvalid || failure.code == .tlsCertificateName {
                     // Explaining the failure stays within the fetch's deadline.
                     failure = await CertificateInspector.explain(host: host, address: address, port: configuration.port,
-                                                                 within: min(deadline - clock.now, .seconds(5)), fallback: failure)
+                                                                 within: min(deadline - clock.now, .seconds(5)), evaluator: evaluator,
+                                                                 fallback: failure)
                 }
                 attempts.append(.init(address: address, summary: failure.message, elapsed: elapsed))
                 last = failure
@@ -208,12 +219,14 @@ private final class PolicyGETHandler: ChannelInboundHandler, RemovableChannelHan
         if case .handshakeCompleted = event as? TLSUserEvent {
             do {
                 let leaf = try context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
-                let names = leaf.map(dnsNames) ?? []
+                let names = try leaf.flatMap { CertificateReader.dnsNames(der: try $0.toDERBytes()) } ?? []
                 // RFC 8461 §3.3: the certificate must be valid for the policy host (a SAN DNS-ID, no CN fallback).
+                // The fetch then has the whole chain judged (CertificateInspector); this is the words if it cannot.
                 guard CertificateIdentity.covers(names, host: host) else {
-                    let shown = names.isEmpty ? "no DNS names (a name only in the subject CN does not count)" : names.joined(separator: ", ")
+                    let report = CertificateReport(subject: "", issuer: "", dnsNames: names, notBefore: 0, notAfter: 0, chainLength: 1,
+                                                   problems: [.nameMismatch])
                     finish(context, .failure(FetchFailure(code: .tlsCertificateName,
-                                                          message: "the certificate presented for \(host) is for \(shown), not \(host) (RFC 8461 §3.3)")))
+                                                          message: report.sentence(.nameMismatch, host: host, role: "policy host", now: 0))))
                     return
                 }
             } catch {
@@ -265,13 +278,6 @@ private final class PolicyGETHandler: ChannelInboundHandler, RemovableChannelHan
     func channelInactive(context: ChannelHandlerContext) {
         finish(context, .failure(ChannelError.eof))
         context.fireChannelInactive()
-    }
-}
-
-/// The SAN dNSName entries of a certificate.
-func dnsNames(_ certificate: NIOSSLCertificate) -> [String] {
-    certificate._subjectAlternativeNames().compactMap { name in
-        name.nameType == .dnsName ? String(decoding: name.contents, as: UTF8.self) : nil
     }
 }
 

@@ -1,8 +1,9 @@
+import Foundation
+import MTASTSCertificates
 import MTASTSCore
 import MTASTSDiscovery
 import NIOSSL
 import Synchronization
-import X509
 
 /// Everything the request path reads, built from one configuration and swapped whole on reload: routes by
 /// lowercased `mta-sts.<domain>`, the TLS context with its SNI certificate table, and the sources that change
@@ -117,9 +118,7 @@ public final class HostState: Sendable {
     /// Whether the key in `keyFile` is the private half of `leaf`'s public key; nil for a key type that
     /// swift-certificates does not read (NIOSSL accepted it; nothing to compare with).
     static func keyMatches(_ leaf: NIOSSLCertificate, keyFile: String) throws -> Bool? {
-        let pem = try String(contentsOfFile: keyFile, encoding: .utf8)
-        guard let key = try? Certificate.PrivateKey(pemEncoded: pem) else { return nil }
-        return try Certificate(derEncoded: leaf.toDERBytes()).publicKey == key.publicKey
+        try CertificateReader.keyMatches(certificateDER: leaf.toDERBytes(), keyPEM: String(contentsOfFile: keyFile, encoding: .utf8))
     }
 
     /// Domains answered 503 right now: nothing valid to serve (for /healthz). A domain the MX guard turned
