@@ -86,6 +86,17 @@ let package = Package(
             name: "PostfixSocketmap",
             dependencies: ["ServerSockets", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
+        // The composition root: network settings → the DNS/DNSSEC/HTTPS stack, store settings → the opened store,
+        // and the one typed YAML reader every role's configuration uses.
+        .target(
+            name: "MTASTSRuntime",
+            dependencies: [
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
+                "MTASTSStorePostgres",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The operators' HTTP listener (/metrics, /healthz) and lock-free counters, shared by the long-running roles.
         .target(
             name: "MTASTSAdminHTTP",
@@ -96,9 +107,8 @@ let package = Package(
         .target(
             name: "MTASTSPolicyHost",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSAdminHTTP", "ServerSockets",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSRuntime", "MTASTSAdminHTTP", "ServerSockets",
                 "MTASTSCertificates",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -112,9 +122,8 @@ let package = Package(
         .target(
             name: "MTASTSResolverDaemon",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
-                "MTASTSStorePostgres", "PostfixSocketmap", "MTASTSAdminHTTP", "ServerSockets",
-                .product(name: "Yams", package: "Yams"),
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSRuntime", "MTASTSStubDNS", "PostfixSocketmap", "MTASTSAdminHTTP",
+                "ServerSockets",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -141,8 +150,8 @@ let package = Package(
         .executableTarget(
             name: "mta-sts",
             dependencies: [
-                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
-                "MTASTSStorePostgres", "MTASTSResolverDaemon", "MTASTSChecker", "MTASTSPolicyHost",
+                "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSRuntime", "MTASTSResolverDaemon",
+                "MTASTSChecker", "MTASTSPolicyHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -161,7 +170,7 @@ let package = Package(
         // Against a real PostgreSQL (scripts/postgres.sh; MTASTS_POSTGRES_URL when scripts/test.sh started one).
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["MTASTSStorePostgres", "MTASTSResolverDaemon", "TestSupport", "mta-sts",
+            dependencies: ["MTASTSStorePostgres", "MTASTSResolverDaemon", "MTASTSRuntime", "TestSupport", "mta-sts",
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ResolverDaemonTests", dependencies: ["MTASTSResolverDaemon", "PostfixSocketmap", "TestSupport"]),
@@ -172,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]
+            dependencies: ["MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "MTASTSStoreSQLite", "TestSupport", "mta-sts"]
         ),
         .testTarget(name: "CLITests", dependencies: ["mta-sts", "TestSupport"]),
         // Pure finding rules with fakes, and `mta-sts check` against real NSD, nginx and Postfix peers.

@@ -3,8 +3,6 @@ import Logging
 import MTASTSAdminHTTP
 import MTASTSCore
 import MTASTSDiscovery
-import MTASTSHTTPFetch
-import MTASTSUnbound
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -33,21 +31,21 @@ public final class PolicyHost: Sendable {
     /// The routes, certificates and sources in force.
     public var state: HostState { stateBox.withLock { $0 } }
 
-    /// Builds the host from `load()` (called again on SIGHUP). Throws when the configuration, a policy, a
-    /// file or a certificate is bad.
+    /// Builds the host from `configuration`, with the network stack's discovery (built by the caller:
+    /// `configuration.network.makeStack(dane: false).discovery`) for proxy fetches and MX guards. `load` re-reads the
+    /// configuration on SIGHUP. Throws when a policy, a file or a certificate is bad.
     /// `strictFiles` (`serve --check`): an invalid or unreadable policy file throws too, instead of leaving
     /// its domain without a policy (503) while the others are served.
-    public init(load: @escaping @Sendable () throws(PolicyHostConfiguration.Invalid) -> PolicyHostConfiguration,
-                discovery: PolicyDiscovery? = nil, clock: any WallClock = SystemClock(), logger: Logger,
-                strictFiles: Bool = false) throws(PolicyHostConfiguration.Invalid) {
-        let configuration = try load()
+    public init(configuration: PolicyHostConfiguration, discovery: PolicyDiscovery,
+                load: @escaping @Sendable () throws(PolicyHostConfiguration.Invalid) -> PolicyHostConfiguration,
+                clock: any WallClock = SystemClock(), logger: Logger, strictFiles: Bool = false) throws(PolicyHostConfiguration.Invalid) {
         self.load = load
         self.clock = clock
         self.logger = logger
         var access = logger
         access[metadataKey: "log"] = "access"
         accessLog = configuration.accessLog ? access : nil
-        if let discovery { self.discovery = discovery } else { self.discovery = try Self.makeDiscovery(configuration) }
+        self.discovery = discovery
         let state = try HostState(configuration, previous: nil, metrics: metrics, strictFiles: strictFiles)
         stateBox = Mutex(state)
         logFileProblems(state)
@@ -60,17 +58,6 @@ public final class PolicyHost: Sendable {
             logger.error(f.slot.last == nil ? "policy file not valid; nothing to serve for its domains (503)"
                                             : "policy file not valid; serving its last good policy",
                          metadata: ["file": "\(f.path)", "reason": "\(problem)"])
-        }
-    }
-
-    /// The one DNS path (libunbound) and the strict fetcher, as `mta-sts lookup` and the resolver use them.
-    static func makeDiscovery(_ c: PolicyHostConfiguration) throws(PolicyHostConfiguration.Invalid) -> PolicyDiscovery {
-        do {
-            let resolver = try UnboundResolver(.init(servers: c.dnsServers, trustAnchorFile: c.dnsTrustAnchor, timeout: .seconds(c.dnsTimeout)))
-            let fetcher = try HTTPPolicyFetcher(.init(extraTrustRootsFile: c.caFile, timeout: .seconds(c.fetchTimeout)))
-            return PolicyDiscovery(resolver: resolver, fetcher: fetcher)
-        } catch {
-            throw .init("\(error)", isIOError: true)
         }
     }
 
@@ -105,7 +92,7 @@ public final class PolicyHost: Sendable {
             if fresh.https != old.https || fresh.http != old.http || fresh.admin != old.admin {
                 logger.warning("listen addresses changed: restart to apply")
             }
-            if fresh.dnsServers != old.dnsServers || fresh.caFile != old.caFile || fresh.dnsTrustAnchor != old.dnsTrustAnchor {
+            if fresh.network != old.network {
                 logger.warning("DNS or CA settings changed: restart to apply")
             }
             logger.info("configuration reloaded", metadata: ["domains": "\(fresh.domains.count)"])

@@ -2,11 +2,8 @@ import Foundation
 import Logging
 import MTASTSCore
 import MTASTSDiscovery
-import MTASTSHTTPFetch
-import MTASTSStorePostgres
-import MTASTSStoreSQLite
+import MTASTSRuntime
 import MTASTSStubDNS
-import MTASTSUnbound
 import NIOCore
 import NIOPosix
 import PostfixSocketmap
@@ -24,65 +21,27 @@ public final class ResolverDaemon: Sendable {
     public let metrics: ResolverMetrics
     /// The DANE statuses of enforced domains (nil when DNSSEC is off).
     public let dane: DANEStatusCache?
-    private let dnssec: (mode: DNSSECMode, anchor: String?, resolver: (any DNSResolver)?)
+    private let stack: NetworkStack
     private let store: (any PolicyStore)?
     private let logger: Logger
-    private let configPath: String?
-    private let overrides: @Sendable (inout ResolverConfiguration) -> Void
+    private let reloadConfiguration: @Sendable () throws -> ResolverConfiguration
     /// Where the socketmap server listens once bound (port 0 resolved).
     public let boundAddress = Mutex<SocketAddress?>(nil)
 
-    public struct SetupError: Error, CustomStringConvertible { public let description: String }
-
-    /// Builds every part from the configuration. `overrides` are the command-line flags, applied on every
-    /// (re)load on top of the file.
-    public init(configPath: String?, overrides: @escaping @Sendable (inout ResolverConfiguration) -> Void,
-                logger: Logger, clock: any WallClock = SystemClock()) throws {
-        var configuration = try configPath.map { path throws -> ResolverConfiguration in
-            try ResolverConfiguration.load(path: path)
-        } ?? ResolverConfiguration()
-        overrides(&configuration)
+    /// Assembles the daemon from its parts, built by the caller (the CLI's composition: `configuration.network
+    /// .makeStack(dane: true)`, `configuration.cache.open(for: .daemon, ...)`). `reload` re-reads the configuration
+    /// (file and flags) on SIGHUP; only zones and reply options change without a restart.
+    public init(configuration: ResolverConfiguration, stack: NetworkStack, store: (any PolicyStore)?, logger: Logger,
+                clock: any WallClock = SystemClock(), reload: @escaping @Sendable () throws -> ResolverConfiguration) {
         self.configuration = configuration
-        self.configPath = configPath
-        self.overrides = overrides
+        self.stack = stack
+        self.store = store
         self.logger = logger
-
-        let resolver: UnboundResolver
-        let fetcher: HTTPPolicyFetcher
-        do {
-            let (mode, anchor) = try DNSSECMode.resolve(mode: configuration.dnssec, anchor: configuration.dnsTrustAnchor)
-            // The policy and DANE caches remember what matters; libunbound's own answer caches are kept small.
-            resolver = try UnboundResolver(.init(servers: configuration.dnsServers, trustAnchorFile: anchor,
-                                                 timeout: .seconds(configuration.dnsTimeout), answerCacheBytes: 512 << 10))
-            fetcher = try HTTPPolicyFetcher(.init(extraTrustRootsFile: configuration.caFile,
-                                                  timeout: .seconds(configuration.fetchTimeout)))
-            dnssec = (mode, anchor, try mode.daneResolver(main: resolver, servers: configuration.dnsServers,
-                                                           timeout: .seconds(configuration.dnsTimeout)))
-        } catch {
-            throw SetupError(description: "\(error)")
-        }
-        switch configuration.cache {
-        case .memory:
-            store = nil
-        case .sqlite(let path):
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            do { store = try SQLitePolicyStore(path: path) } catch {
-                throw SetupError(description: "cannot open the cache \(path): \(error)")
-            }
-        case .postgres(let url):
-            // Connects at the first use (run() loads the cache), so a setup error here is a malformed URL.
-            // The pool logs every reconnection attempt at info; our own store errors say why already.
-            var poolLogger = logger
-            if poolLogger.logLevel > .debug && poolLogger.logLevel < .warning { poolLogger.logLevel = .warning }
-            do { store = try PostgresPolicyStore(url: url, logger: poolLogger) } catch {
-                throw SetupError(description: "cannot use the PostgreSQL cache: \(error)")
-            }
-        }
+        self.reloadConfiguration = reload
         let metricsBox = Mutex<ResolverMetrics?>(nil)
         let log = logger
         let capWarning = CapWarning(limit: configuration.cacheSettings.maxDiscoveries)
-        cache = PolicyCache(discovery: PolicyDiscovery(resolver: resolver, fetcher: fetcher), store: store, clock: clock,
+        cache = PolicyCache(discovery: stack.discovery, store: store, clock: clock,
                             settings: configuration.cacheSettings, onEvent: { event in
                                 ResolverDaemon.log(event, log)
                                 if case .discoveryCapped = event { capWarning.note(log) }
@@ -93,7 +52,7 @@ public final class ResolverDaemon: Sendable {
         metricsBox.withLock { $0 = m }
         metrics = m
         let daneStore = store as? any DANEStatusStore
-        dane = dnssec.resolver.map { daneResolver in
+        dane = stack.daneResolver.map { daneResolver in
             DANEStatusCache(resolver: daneResolver, clock: clock, store: daneStore, onStatus: { domain, status in
                 ResolverDaemon.log(domain, status, log)
                 m.record(status)
@@ -107,7 +66,7 @@ public final class ResolverDaemon: Sendable {
     }
 
     /// Every failure is logged with its reason; a failed refresh of a policy in force is an alert (RFC 8461 §10.2).
-    static func log(_ event: PolicyCache.Event, _ logger: Logger) {
+    public static func log(_ event: PolicyCache.Event, _ logger: Logger) {
         switch event {
         case .fetched(let d, let id, let mode):
             logger.info("policy fetched", metadata: ["domain": "\(d)", "id": "\(id)", "mode": "\(mode.rawValue)"])
@@ -171,7 +130,7 @@ public final class ResolverDaemon: Sendable {
             do { try await dane.load(canonicalName: { [cache] in cache.canonicalName($0) }) } catch { logger.error("cannot load the DANE statuses", metadata: ["reason": "\(error)"]) }
         }
         _ = mallocTrim?(0)  // the decoded rows are gone: their memory goes back before serving
-        let check = await dnssec.mode.selfCheck(dane: dnssec.resolver ?? NoDNS(), anchor: dnssec.anchor)
+        let check = await stack.dnssecMode.selfCheck(dane: stack.daneResolver ?? NoDNS(), anchor: stack.trustAnchor)
         if check.ok { logger.info("\(check.message)") } else { logger.warning("\(check.message)") }
         let endpoint: SocketmapServer.Endpoint
         switch configuration.listen {
@@ -202,14 +161,12 @@ public final class ResolverDaemon: Sendable {
     /// address or cache needs a restart, which is logged.
     func reload() {
         do {
-            var fresh = try configPath.map { try ResolverConfiguration.load(path: $0) } ?? ResolverConfiguration()
-            overrides(&fresh)
+            let fresh = try reloadConfiguration()
             responder.reconfigure(defaultZone: fresh.defaultZone, zones: fresh.zones)
             if fresh.listen != configuration.listen || fresh.cache != configuration.cache {
                 logger.warning("listen address or cache changed: restart the daemon to apply")
             }
-            if fresh.dnsServers != configuration.dnsServers || fresh.caFile != configuration.caFile
-                || fresh.dnsTrustAnchor != configuration.dnsTrustAnchor || fresh.dnssec != configuration.dnssec {
+            if fresh.network != configuration.network {
                 logger.warning("DNS or CA settings changed: restart the daemon to apply (SIGHUP reloads zones only)")
             }
             logger.info("configuration reloaded", metadata: ["zones": "\(fresh.zones.keys.sorted())"])

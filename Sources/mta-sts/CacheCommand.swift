@@ -4,8 +4,7 @@ import Logging
 import MTASTSCore
 import MTASTSDiscovery
 import MTASTSResolverDaemon
-import MTASTSStorePostgres
-import MTASTSStoreSQLite
+import MTASTSRuntime
 
 struct CacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,31 +33,9 @@ struct CacheCommand: AsyncParsableCommand {
 
     static func openStore(_ source: ResolverSource) async throws -> any PolicyStore {
         let configuration = try source.load()
-        switch configuration.cache {
-        case .sqlite(let path):
-            guard FileManager.default.fileExists(atPath: path) else {
-                printError("mta-sts: error: no policy store at \(path)")
-                throw Exit.ioError
-            }
-            do { return try SQLitePolicyStore(path: path) } catch {
-                printError("mta-sts: error: cannot open \(path): \(error)")
-                throw Exit.ioError
-            }
-        case .postgres(let url):
-            let store: PostgresPolicyStore
-            do { store = try PostgresPolicyStore(url: url) } catch {
-                printError("mta-sts: error: \(error)")
-                throw Exit.ioError
-            }
-            do { try await store.prepare() } catch {
-                await store.close()
-                printError("mta-sts: error: cannot open the cache: \(error)")
-                throw Exit.ioError
-            }
-            return store
-        case .memory:
-            printError("mta-sts: error: the memory cache lives inside one daemon; there is no store to work on")
-            throw Exit.ioError
+        return try await orExit { () async throws(ConfigurationError) in
+            // `.tool` never answers nil (a memory cache is an error there).
+            try await configuration.cache.open(for: .tool, logger: Logger(label: "mta-sts.cache"))!
         }
     }
 
@@ -146,36 +123,32 @@ struct CacheCommand: AsyncParsableCommand {
             discussion: "Exit 0 when a valid policy is now cached, 1 when not (the reason is printed)."
         )
         @OptionGroup var source: ResolverSource
-        @Option(name: .customLong("dns-server"), help: "Send every DNS query to HOST[:PORT] (repeatable).")
-        var dnsServers: [String] = []
-        @Option(name: .customLong("ca-file"), help: "Extra trusted CA certificates (PEM).")
-        var caFile: String?
+        @OptionGroup var network: NetworkFlags
         @Argument(help: "The domain.") var domain: String
 
         func run() async throws {
             let name: DomainName
             do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
-            let check = try await CacheCommand.openStore(source)  // a clear error when the store is missing
-            await check.close()
-            let (file, cache, dns, ca) = (source.config, try source.cacheSetting(), dnsServers, caFile)
-            let daemon: ResolverDaemon
-            do {
-                daemon = try ResolverDaemon(configPath: file, overrides: { c in
-                    if let cache { c.cache = cache }
-                    if !dns.isEmpty { c.dnsServers = dns }
-                    if let ca { c.caFile = ca }
-                }, logger: Logger(label: "mta-sts.cache"))
-            } catch {
+            let network = self.network
+            let configuration = try source.load { network.apply(to: &$0.network) }
+            let store = try await CacheCommand.openStore(source)  // a clear error when the store is missing
+            let stack: NetworkStack
+            do { stack = try configuration.network.makeStack(dane: false) } catch {
+                await store.close()
                 printError("mta-sts: error: \(error)")
                 throw Exit.ioError
             }
-            do { try await daemon.cache.load() } catch {
-                await daemon.shutdown()
+            // The resolver's cache engine on the same store, so the refresh follows the daemon's rules and logs.
+            let logger = Logger(label: "mta-sts.cache")
+            let cache = PolicyCache(discovery: stack.discovery, store: store, clock: SystemClock(), settings: configuration.cacheSettings,
+                                    onEvent: { ResolverDaemon.log($0, logger) })
+            do { try await cache.load() } catch {
+                await store.close()
                 printError("mta-sts: error: \(error)")
                 throw Exit.ioError
             }
-            let decision = await daemon.cache.refresh(name)
-            await daemon.shutdown()
+            let decision = await cache.refresh(name)
+            await store.close()
             switch decision {
             case .policy(let e):
                 print("\(name.value): \(e.policy.mode.rawValue), id \(e.id), valid until \(CacheCommand.iso(e.expiresAt))")

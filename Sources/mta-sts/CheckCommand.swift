@@ -58,12 +58,12 @@ struct CheckCommand: AsyncParsableCommand {
     }
 
     private func makeChecker() throws -> DeploymentChecker {
-        let (discovery, daneResolver) = try network.makeDiscoveryAndDANE()
+        let stack = try network.makeStack()
         do {
             let pem = try network.caFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
             let evaluator = try CertificateEvaluator(extraRootsPEM: pem)
             let prober = try NIOConnectionProber(evaluator: evaluator, timeout: .seconds(network.timeout ?? 10))
-            return DeploymentChecker(resolver: discovery.resolver, fetcher: discovery.fetcher, prober: prober, daneResolver: daneResolver,
+            return DeploymentChecker(resolver: stack.resolver, fetcher: stack.fetcher, prober: prober, daneResolver: stack.daneResolver,
                                      configuration: .init(smtpPort: smtpPort, publicOnly: publicOnly))
         } catch {
             printError("mta-sts: error: cannot set up the checker: \(error)")

@@ -25,7 +25,8 @@ struct LookupCommand: AsyncParsableCommand {
     func run() async throws {
         let name: DomainName
         do { name = try DomainName(domain) } catch { throw ValidationError(error.description) }
-        let (discovery, daneResolver) = try network.makeDiscoveryAndDANE()
+        let stack = try network.makeStack()
+        let (discovery, daneResolver) = (stack.discovery, stack.daneResolver)
         async let lookedUp = discovery.discover(name)
         async let daneStatus: DANEStatus? = if let daneResolver { await DANEStatus.lookup(name, resolver: daneResolver) } else { nil }
         let (result, dane) = await (lookedUp, daneStatus)

@@ -1,57 +1,75 @@
 import ArgumentParser
-import MTASTSDiscovery
-import MTASTSHTTPFetch
+import MTASTSRuntime
 import MTASTSStubDNS
 import MTASTSUnbound
 
-/// Options every network command takes (`lookup` now; `check` and `resolver` later).
-struct NetworkOptions: ParsableArguments {
+/// `--dns-server` and `--ca-file`, declared once for every command that reaches the network (`lookup`, `check`,
+/// `resolver`, `serve`, `cache refresh`). Flags override the configuration file's keys.
+struct NetworkFlags: ParsableArguments {
     @Option(name: .customLong("dns-server"),
-            help: "Send every DNS query to this server, HOST or HOST:PORT (repeatable). Default: /etc/resolv.conf.")
+            help: "Send every DNS query to this server, HOST or HOST:PORT (repeatable). Default: the configuration's dns_servers, else /etc/resolv.conf.")
     var dnsServers: [String] = []
 
-    @Option(name: .customLong("dns-trust-anchor"),
-            help: "Validate DNSSEC locally from the DS/DNSKEY records in this file (replaces the root anchor).")
-    var trustAnchor: String?
-
-    @Option(help: "DNSSEC trust for DANE: trust-ad (default: the resolver's AD bit, as Postfix), validate (implied by --dns-trust-anchor), off.")
-    var dnssec: DNSSECMode?
-
-    @Option(name: .customLong("ca-file"), help: "Extra trusted CA certificates (PEM) for HTTPS, beside the system's.")
+    @Option(name: .customLong("ca-file"), help: "Extra trusted CA certificates (PEM) for HTTPS policy fetches, beside the system's.")
     var caFile: String?
 
-    @Option(help: "Seconds allowed for each network step: one DNS query, one HTTPS fetch. Default: 5 for DNS, 60 for HTTPS.")
-    var timeout: Double?
-
     func validate() throws {
-        if let timeout, !(timeout > 0 && timeout <= 600) { throw ValidationError("--timeout must be between 0 and 600 seconds") }
         for server in dnsServers where UnboundResolver.unboundAddress(server) == nil {
             throw ValidationError("--dns-server '\(server)' is not HOST or HOST:PORT")
         }
     }
 
-    private var timeoutDuration: Duration? { timeout.map { .seconds($0) } }
+    func apply(to settings: inout NetworkSettings) {
+        if !dnsServers.isEmpty { settings.dnsServers = dnsServers }
+        if let caFile { settings.caFile = caFile }
+    }
+}
 
-    /// Builds the discovery machinery with the concrete resolver and fetcher; setup problems (an unreadable
-    /// CA or anchor file) are printed and end the command with exit 2.
-    func makeDiscovery() throws -> PolicyDiscovery { try makeDiscoveryAndDANE().discovery }
+/// `--dns-trust-anchor` and `--dnssec`, for the commands that decide DANE (`lookup`, `check`, `resolver`).
+struct DNSSECFlags: ParsableArguments {
+    @Option(name: .customLong("dns-trust-anchor"),
+            help: "Validate DNSSEC locally from the DS/DNSKEY records in this file (selects --dnssec validate; replaces the root anchor).")
+    var trustAnchor: String?
 
-    /// Also the resolver of the DANE-deciding questions for the chosen DNSSEC mode (nil when `off`).
-    func makeDiscoveryAndDANE() throws -> (discovery: PolicyDiscovery, dane: (any DNSResolver)?) {
-        do {
-            let (mode, anchor) = try DNSSECMode.resolve(mode: dnssec, anchor: trustAnchor)
-            let resolver = try UnboundResolver(.init(servers: dnsServers, trustAnchorFile: anchor,
-                                                     timeout: timeoutDuration ?? .seconds(5)))
-            let dane = try mode.daneResolver(main: resolver, servers: dnsServers, timeout: timeoutDuration ?? .seconds(5))
-            var fetch = HTTPPolicyFetcher.Configuration(extraTrustRootsFile: caFile)
-            if let t = timeoutDuration {
-                fetch.timeout = t
-                fetch.connectTimeout = min(fetch.connectTimeout, t)
-            }
-            return (PolicyDiscovery(resolver: resolver, fetcher: try HTTPPolicyFetcher(fetch)), dane)
-        } catch {
+    @Option(help: "DNSSEC trust for DANE: trust-ad (default: the resolver's AD bit, as Postfix), validate (implied by --dns-trust-anchor), off.")
+    var dnssec: DNSSECMode?
+
+    func apply(to settings: inout NetworkSettings) {
+        if let trustAnchor { settings.dnsTrustAnchor = trustAnchor }
+        if let dnssec { settings.dnssec = dnssec }
+    }
+}
+
+/// The network flags of the one-shot commands (`lookup`, `check`): the shared groups and `--timeout`.
+struct NetworkOptions: ParsableArguments {
+    @OptionGroup var flags: NetworkFlags
+    @OptionGroup var dnssecFlags: DNSSECFlags
+
+    @Option(help: "Seconds allowed for each network step: one DNS query, one HTTPS fetch. Default: 5 for DNS, 60 for HTTPS.")
+    var timeout: Double?
+
+    var dnsServers: [String] { flags.dnsServers }
+    var caFile: String? { flags.caFile }
+
+    func validate() throws {
+        if let timeout, !(timeout > 0 && timeout <= 600) { throw ValidationError("--timeout must be between 0 and 600 seconds") }
+    }
+
+    /// The stack for these flags (no configuration file); a setup problem (an unreadable CA or anchor file) is
+    /// printed and ends the command with exit 2.
+    func makeStack() throws -> NetworkStack {
+        var settings = NetworkSettings()
+        flags.apply(to: &settings)
+        dnssecFlags.apply(to: &settings)
+        if let timeout {
+            settings.dnsTimeout = timeout
+            settings.fetchTimeout = timeout
+        }
+        do { return try settings.makeStack(dane: true) } catch {
             printError("mta-sts: error: \(error)")
             throw Exit.ioError
         }
     }
 }
+
+extension DNSSECMode: ExpressibleByArgument {}

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MTASTSResolverDaemon
-import MTASTSStubDNS
+import MTASTSRuntime
 
 /// Options naming the resolver's configuration and store (shared by `resolver` and `cache`).
 struct ResolverSource: ParsableArguments {
@@ -12,25 +12,42 @@ struct ResolverSource: ParsableArguments {
     @Option(help: "The policy store: sqlite:PATH (default sqlite:/var/lib/mta-sts/cache.sqlite), memory, or postgres://...")
     var cache: String?
 
-    func validate() throws { _ = try cacheSetting() }
-
-    func cacheSetting() throws -> ResolverConfiguration.Cache? {
-        guard let cache else { return nil }
-        if cache == "memory" || cache == "internal" { return .memory }
-        if cache.hasPrefix("sqlite:") { return .sqlite(path: String(cache.dropFirst("sqlite:".count))) }
-        if cache.hasPrefix("postgres://") || cache.hasPrefix("postgresql://") { return .postgres(url: cache) }
-        throw ValidationError("--cache must be sqlite:PATH, memory or postgres://...")
+    func validate() throws {
+        if let cache, StoreSetting(flag: cache) == nil { throw ValidationError("--cache must be sqlite:PATH, memory or postgres://...") }
     }
 
-    /// The file's configuration with these flags applied.
-    func load() throws -> ResolverConfiguration {
-        var c: ResolverConfiguration
-        do { c = try config.map { try ResolverConfiguration.load(path: $0) } ?? ResolverConfiguration() } catch {
-            printError("mta-sts: error: \(error)")
-            throw Exit.ioError
+    /// Reads the configuration (the file, or the defaults) with `overrides` and `--cache` applied; called again on
+    /// SIGHUP, so it captures values, not the parsed command.
+    func reader(_ overrides: @escaping @Sendable (inout ResolverConfiguration) -> Void = { _ in })
+        -> @Sendable () throws(ResolverConfiguration.Invalid) -> ResolverConfiguration {
+        let (path, store) = (config, cache.flatMap(StoreSetting.init(flag:)))
+        return { () throws(ResolverConfiguration.Invalid) in
+            var c = try path.map { p throws(ResolverConfiguration.Invalid) in try ResolverConfiguration.load(path: p) } ?? ResolverConfiguration()
+            if let store { c.cache = store }
+            overrides(&c)
+            return c
         }
-        if let cache = try cacheSetting() { c.cache = cache }
-        return c
+    }
+
+    /// The configuration with these flags applied, or the reason printed and exit 2.
+    func load(_ overrides: @escaping @Sendable (inout ResolverConfiguration) -> Void = { _ in }) throws -> ResolverConfiguration {
+        try orExit { () throws(ResolverConfiguration.Invalid) in try reader(overrides)() }
+    }
+}
+
+/// Runs a setup step; its error is printed (`mta-sts: error: ...`) and ends the command with exit 2.
+func orExit<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch {
+        printError("mta-sts: error: \(error)")
+        throw Exit.ioError
+    }
+}
+
+/// The synchronous form of ``orExit(_:)-async``.
+func orExit<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch {
+        printError("mta-sts: error: \(error)")
+        throw Exit.ioError
     }
 }
 
@@ -53,17 +70,8 @@ struct ResolverCommand: AsyncParsableCommand {
     @Option(help: "Listen on a UNIX socket at PATH instead of TCP.")
     var socket: String?
 
-    @Option(name: .customLong("dns-server"), help: "Send every DNS query to HOST[:PORT] (repeatable). Default: /etc/resolv.conf.")
-    var dnsServers: [String] = []
-
-    @Option(name: .customLong("dns-trust-anchor"), help: "Validate DNSSEC locally from these DS/DNSKEY records (selects --dnssec validate).")
-    var trustAnchor: String?
-
-    @Option(help: "DNSSEC trust for DANE precedence: trust-ad (default: the resolver's AD bit, as Postfix), validate, off.")
-    var dnssec: DNSSECMode?
-
-    @Option(name: .customLong("ca-file"), help: "Extra trusted CA certificates (PEM) for policy fetches.")
-    var caFile: String?
+    @OptionGroup var network: NetworkFlags
+    @OptionGroup var dnssecFlags: DNSSECFlags
 
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics.")
     var metrics: String?
@@ -87,36 +95,25 @@ struct ResolverCommand: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(logLevel)
         let logger = Logger(label: "mta-sts.resolver")
-        let cache = try source.cacheSetting()
-        let (listen, socket, dns, anchor, ca, metrics, dnssec) = (self.listen, self.socket, dnsServers, trustAnchor, caFile, self.metrics, self.dnssec)
+        let (listen, socket, network, dnssecFlags, metrics) = (self.listen, self.socket, self.network, self.dnssecFlags, self.metrics)
         let overrides: @Sendable (inout ResolverConfiguration) -> Void = { c in
             if let listen, let (host, port) = ResolverCommand.hostPort(listen) { c.listen = .tcp(host: host, port: port) }
             if let socket { c.listen = .unix(path: socket, mode: nil, owner: nil, group: nil) }
-            if let cache { c.cache = cache }
-            if !dns.isEmpty { c.dnsServers = dns }
-            if let anchor { c.dnsTrustAnchor = anchor }
-            if let dnssec { c.dnssec = dnssec }
-            if let ca { c.caFile = ca }
+            network.apply(to: &c.network)
+            dnssecFlags.apply(to: &c.network)
             if let metrics, let (host, port) = ResolverCommand.hostPort(metrics) { c.metricsListen = (host, port) }
         }
-        let daemon: ResolverDaemon
-        do {
-            daemon = try ResolverDaemon(configPath: source.config, overrides: overrides, logger: logger)
-        } catch {
-            printError("mta-sts: error: \(error)")
-            throw Exit.ioError
-        }
-        do {
-            try await daemon.run()
-        } catch {
-            printError("mta-sts: error: \(error)")
-            throw Exit.ioError
-        }
+        // The composition: configuration → network stack and store → the daemon.
+        let reload = source.reader(overrides)
+        let configuration = try source.load(overrides)
+        let stack = try orExit { () throws(ConfigurationError) in try configuration.network.makeStack(dane: true) }
+        let store = try await orExit { () async throws(ConfigurationError) in try await configuration.cache.open(for: .daemon, logger: logger) }
+        let daemon = ResolverDaemon(configuration: configuration, stack: stack, store: store, logger: logger, reload: reload)
+        try await orExit { try await daemon.run() }
     }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-extension DNSSECMode: ExpressibleByArgument {}
 
 /// Log lines to standard error (journald under systemd) at `level` and above, for the daemons.
 func bootstrapLogging(_ level: Logger.Level) {

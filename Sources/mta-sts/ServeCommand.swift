@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import MTASTSCore
 import MTASTSPolicyHost
+import MTASTSRuntime
 
 /// `--config FILE` for the policy host's commands (`serve`, `zone`, `record new --for`).
 struct PolicyHostSource: ParsableArguments {
@@ -39,11 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var source: PolicyHostSource
 
-    @Option(name: .customLong("dns-server"), help: "Send every DNS query (proxy fetches, MX guard) to HOST[:PORT] (repeatable). Default: /etc/resolv.conf.")
-    var dnsServers: [String] = []
-
-    @Option(name: .customLong("ca-file"), help: "Extra trusted CA certificates (PEM) for upstream policy fetches.")
-    var caFile: String?
+    @OptionGroup var network: NetworkFlags
 
     @Flag(help: "Only check the configuration, policies and certificates, then exit (0 when all are valid).")
     var check = false
@@ -53,15 +50,20 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging(logLevel)
-        let (path, dns, ca) = (source.config, dnsServers, caFile)
+        let (path, network) = (source.config, self.network)
         let load: @Sendable () throws(PolicyHostConfiguration.Invalid) -> PolicyHostConfiguration = {
             var c = try PolicyHostConfiguration.load(path: path)
-            if !dns.isEmpty { c.dnsServers = dns }
-            if let ca { c.caFile = ca }
+            network.apply(to: &c.network)
             return c
         }
+        // The composition: configuration → network stack → the host (which re-reads `load` on SIGHUP).
         let host: PolicyHost
-        do { host = try PolicyHost(load: load, logger: Logger(label: "mta-sts.serve"), strictFiles: check) } catch { throw PolicyHostSource.fail(error) }
+        do {
+            let configuration = try load()
+            let stack = try configuration.network.makeStack(dane: false)
+            host = try PolicyHost(configuration: configuration, discovery: stack.discovery, load: load, logger: Logger(label: "mta-sts.serve"),
+                                  strictFiles: check)
+        } catch { throw PolicyHostSource.fail(error) }
         if check {
             print("valid: \(host.state.configuration.domains.count) domains")
             return

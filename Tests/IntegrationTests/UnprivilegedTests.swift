@@ -15,12 +15,17 @@ struct UnprivilegedTests {
         let binary = dir.appendingPathComponent("mta-sts").path
         let ca = dir.appendingPathComponent("ca.pem").path
         try? FileManager.default.removeItem(atPath: binary)
-        try FileManager.default.copyItem(atPath: mtastsBinary, toPath: binary)
+        // Copied by cp, not in this process: a descriptor open for writing here would be inherited by the processes
+        // other tests spawn meanwhile, and exec of the copy would fail with "Text file busy" (ETXTBSY).
+        let copy = spawnAndWait("/bin/cp", [mtastsBinary, binary])
+        guard copy.status == 0 else { throw CopyFailed(output: copy.output) }
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
         try Data(contentsOf: URL(fileURLWithPath: try Testbed.shared().caFile)).write(to: URL(fileURLWithPath: ca))
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: ca)
         return (binary, ca)
     }
+
+    struct CopyFailed: Error { let output: String }
 
     static let asNobody = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 

@@ -43,7 +43,7 @@ struct ConfigurationTests {
             """)
         #expect(c.https == [.init(host: "127.0.4.1", port: 443), .init(host: "::1", port: 8443)])
         #expect(c.http == [.init(host: "127.0.0.1", port: 8080)] && c.admin == .init(host: "127.0.0.1", port: 9461))
-        #expect(c.cacheControl == "max-age=300" && c.requestTimeout == 5 && !c.accessLog && c.dnsServers == ["127.0.0.1:5300"])
+        #expect(c.cacheControl == "max-age=300" && c.requestTimeout == 5 && !c.accessLog && c.network.dnsServers == ["127.0.0.1:5300"])
         #expect(c.zone.ttl == 600 && c.zone.addresses.count == 2)
         let example = try #require(c.domain(try DomainName("example.com")))
         guard case .fixed(let policy) = example.source else { Issue.record("not static"); return }
@@ -81,7 +81,7 @@ struct ConfigurationTests {
         Bad(yaml: "https: nohostport\ndomains: {a.example: {file: /x}}", message: "is not HOST:PORT"),
         Bad(yaml: "zone: {addresses: [mta-sts.example]}\ndomains: {a.example: {file: /x}}", message: "is not an IP address"),
         Bad(yaml: "domains: {a.example: {file: /x, tlsrpt: \"tlsrpt@a.example\"}}", message: "tlsrpt must be"),
-        Bad(yaml: "request_timeout: 0\ndomains: {a.example: {file: /x}}", message: "positive number"),
+        Bad(yaml: "request_timeout: 0\ndomains: {a.example: {file: /x}}", message: "more than 0"),
         Bad(yaml: "domains: {}", message: "no domains"),
         Bad(yaml: "- a\n- b", message: "top level must be a mapping"),
     ]
@@ -109,7 +109,7 @@ struct ConfigurationTests {
             _ = try parse("\(key): \(value)" + domains)
             Issue.record("\(key): \(value) accepted")
         } catch {
-            #expect((error as? PolicyHostConfiguration.Invalid)?.description.contains("\(key) must be a positive number of seconds") == true,
+            #expect((error as? PolicyHostConfiguration.Invalid)?.description.contains("\(key) must be a number of seconds, more than 0") == true,
                     "\(error)")
         }
         _ = try parse("\(key): 0.25" + domains)

@@ -23,8 +23,9 @@ struct HandlerTests {
         """
 
     func makeHost(_ yaml: String = yaml) throws -> PolicyHost {
-        try PolicyHost(load: { () throws(PolicyHostConfiguration.Invalid) in try PolicyHostConfiguration.parse(yaml) },
-                       discovery: UpstreamWorld().discovery, clock: TestClock(), logger: Logger(label: "test"))
+        try PolicyHost(configuration: try PolicyHostConfiguration.parse(yaml), discovery: UpstreamWorld().discovery,
+                       load: { () throws(PolicyHostConfiguration.Invalid) in try PolicyHostConfiguration.parse(yaml) },
+                       clock: TestClock(), logger: Logger(label: "test"))
     }
 
     /// Sends raw request bytes (in `chunks` pieces of about equal size, each its own read); returns everything
@@ -184,8 +185,9 @@ struct HandlerTests {
     @Test("Reload swaps policies at once; a bad new configuration keeps the running one")
     func reload() throws {
         let text = LockedText(Self.yaml)
-        let host = try PolicyHost(load: { () throws(PolicyHostConfiguration.Invalid) in try PolicyHostConfiguration.parse(text.value) },
-                                  discovery: UpstreamWorld().discovery, clock: TestClock(), logger: Logger(label: "test"))
+        let host = try PolicyHost(configuration: try PolicyHostConfiguration.parse(text.value), discovery: UpstreamWorld().discovery,
+                                  load: { () throws(PolicyHostConfiguration.Invalid) in try PolicyHostConfiguration.parse(text.value) },
+                                  clock: TestClock(), logger: Logger(label: "test"))
         text.value = Self.yaml.replacingOccurrences(of: "max_age: 86400", with: "max_age: 172800")
         #expect(host.reload())
         #expect(split(try exchange(host, get("mta-sts.example.com")).0).1.contains("max_age: 172800\r\n"))

@@ -3,6 +3,7 @@ import Logging
 import MTASTSCore
 import MTASTSDiscovery
 import MTASTSResolverDaemon
+import MTASTSRuntime
 @testable import MTASTSStorePostgres
 import TestSupport
 import Testing
@@ -257,18 +258,22 @@ struct PostgresPolicyStoreTests {
         }
     }
 
-    @Test("The resolver daemon builds the store from --cache postgres://..., loads from it and closes it")
+    @Test("The resolver's store opens from --cache postgres://..., the daemon loads from it and closes it")
     func daemon() async throws {
         let url = try await PostgresServer.freshURL()
         try await withStores(url) { try await $0[0].save(try entry("a.example")) }
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let daemon = try ResolverDaemon(configPath: nil, overrides: { $0.cache = .postgres(url: url) }, logger: logger)
+        var configuration = ResolverConfiguration()
+        configuration.cache = .postgres(url: url)
+        let store = try await configuration.cache.open(for: .daemon, logger: logger)
+        let daemon = ResolverDaemon(configuration: configuration, stack: try configuration.network.makeStack(dane: false), store: store,
+                                    logger: logger, reload: { [configuration] in configuration })
         try await daemon.cache.load()
         #expect(daemon.cache.entries.map(\.domain.value) == ["a.example"])
         await daemon.shutdown()
 
-        #expect(throws: ResolverDaemon.SetupError.self) {
-            try ResolverDaemon(configPath: nil, overrides: { $0.cache = .postgres(url: "postgres://nobody@/x") }, logger: logger)
+        await #expect(throws: ConfigurationError.self) {
+            try await StoreSetting.postgres(url: "postgres://nobody@/x").open(for: .daemon, logger: logger)
         }
         let yaml = try ResolverConfiguration.parse("cache:\n  type: postgres\n  options:\n    dsn: \(url)\n")
         #expect(yaml.cache == .postgres(url: url))

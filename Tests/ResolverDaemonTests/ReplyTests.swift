@@ -158,9 +158,9 @@ struct ConfigurationTests {
     @Test("DNSSEC mode and the DANE reply level")
     func dnssecKeys() throws {
         let c = try ResolverConfiguration.parse("dnssec: validate\ndefault_zone:\n  dane_reply: dane\nzones:\n  strict:\n    dane_reply: dane-only\n")
-        #expect(c.dnssec == .validate)
+        #expect(c.network.dnssec == .validate)
         #expect(c.defaultZone.daneReply == .dane && c.zones["strict"]?.daneReply == .daneOnly)
-        #expect(try ResolverConfiguration.parse("port: 1").dnssec == nil, "unset: trust-ad, or validate with an anchor")
+        #expect(try ResolverConfiguration.parse("port: 1").network.dnssec == nil, "unset: trust-ad, or validate with an anchor")
         #expect(throws: ResolverConfiguration.Invalid.self) { try ResolverConfiguration.parse("dnssec: maybe") }
         #expect(throws: ResolverConfiguration.Invalid.self) { try ResolverConfiguration.parse("default_zone:\n  dane_reply: may\n") }
     }
@@ -187,7 +187,7 @@ struct ConfigurationTests {
         #expect(c.listen == .unix(path: "/run/mta-sts.sock", mode: 0o660, owner: nil, group: nil))
         #expect(c.listenThreads == 2)
         #expect(c.cache == .memory)
-        #expect(c.dnsServers == ["127.0.0.1:5300"])
+        #expect(c.network.dnsServers == ["127.0.0.1:5300"])
         #expect(c.metricsListen?.port == 9461 && c.metricsListen?.host == "127.0.0.1")
     }
 

@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import MTASTSDiscovery
+import MTASTSStorePostgres
+import MTASTSStoreSQLite
+
+/// Where a role keeps what must survive restarts (the resolver's policy and DANE cache): the one place a store is
+/// named (`--cache`, `cache:` in the file) and opened.
+public enum StoreSetting: Sendable, Equatable, CustomStringConvertible {
+    /// In memory only (postfix-mta-sts-resolver's `internal`): lost on restart.
+    case memory
+    case sqlite(path: String)
+    /// The fleet store: `postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require...]`.
+    case postgres(url: String)
+
+    /// The default store when nothing is configured.
+    public static let defaultSQLitePath = "/var/lib/mta-sts/cache.sqlite"
+
+    /// As the `--cache` flag spells it: `memory` (or `internal`), `sqlite:PATH`, `postgres://...`/`postgresql://...`.
+    public init?(flag: String) {
+        if flag == "memory" || flag == "internal" {
+            self = .memory
+        } else if flag.hasPrefix("sqlite:") {
+            self = .sqlite(path: String(flag.dropFirst("sqlite:".count)))
+        } else if flag.hasPrefix("postgres://") || flag.hasPrefix("postgresql://") {
+            self = .postgres(url: flag)
+        } else {
+            return nil
+        }
+    }
+
+    /// As the `--cache` flag spells it, the password hidden (for logs and messages).
+    public var description: String {
+        switch self {
+        case .memory: "memory"
+        case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let url): PostgresStoreConfiguration.redacted(url)
+        }
+    }
+
+    /// Who opens the store, which decides what a missing store means.
+    public enum Opener: Sendable {
+        /// A daemon: a missing SQLite file (and its directory) is created; PostgreSQL is connected at the first use,
+        /// so a database that is down at start does not stop the daemon (it serves from memory and retries).
+        case daemon
+        /// A tool working on an existing store (`mta-sts cache`): a missing SQLite file is an error (a typo must not
+        /// create an empty store), PostgreSQL is connected now so an error is reported now, and `memory` has no store.
+        case tool
+    }
+
+    /// The opened store; nil for `memory` in a daemon. Every failure is an I/O error naming the store.
+    public func open(for opener: Opener, logger: Logger) async throws(ConfigurationError) -> (any PolicyStore)? {
+        switch (self, opener) {
+        case (.memory, .daemon):
+            return nil
+        case (.memory, .tool):
+            throw ConfigurationError("the memory cache lives inside one daemon; there is no store to work on", isIOError: true)
+        case (.sqlite(let path), _):
+            let directory = (path as NSString).deletingLastPathComponent
+            if opener == .tool, !FileManager.default.fileExists(atPath: path) {
+                throw ConfigurationError("no policy store at \(path)", isIOError: true)
+            }
+            if opener == .daemon, !directory.isEmpty {
+                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            do { return try SQLitePolicyStore(path: path) } catch {
+                throw ConfigurationError(opener == .daemon ? "cannot open the cache \(path): \(error)" : "cannot open \(path): \(error)",
+                                         isIOError: true)
+            }
+        case (.postgres(let url), .daemon):
+            // The pool logs every reconnection attempt at info; our own store errors say why already.
+            var poolLogger = logger
+            if poolLogger.logLevel > .debug && poolLogger.logLevel < .warning { poolLogger.logLevel = .warning }
+            do { return try PostgresPolicyStore(url: url, logger: poolLogger) } catch {
+                throw ConfigurationError("cannot use the PostgreSQL cache: \(error)", isIOError: true)
+            }
+        case (.postgres(let url), .tool):
+            let store: PostgresPolicyStore
+            do { store = try PostgresPolicyStore(url: url) } catch { throw ConfigurationError("\(error)", isIOError: true) }
+            do { try await store.prepare() } catch {
+                await store.close()
+                throw ConfigurationError("cannot open the cache: \(error)", isIOError: true)
+            }
+            return store
+        }
+    }
+}
