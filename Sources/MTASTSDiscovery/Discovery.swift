@@ -45,8 +45,46 @@ public struct DiscoveryStep: Sendable {
 
 /// Why a discovery did not end `valid`: a stable code and a message (`mta-sts lookup --json` `error`).
 public struct DiscoveryError: Sendable, Hashable {
-    public let code: String
+    /// The discovery's own codes, or the fetch's or the core parser's code that decided the outcome. The printed code
+    /// (`description`) is the documented string (docs/lookup.md).
+    public enum Code: Sendable, Hashable, CustomStringConvertible {
+        /// The TXT query failed (SERVFAIL, timeout): RFC 8461 §3.1 leaves the domain without a usable record now.
+        case dnsFailure
+        /// `_mta-sts.<domain>` does not exist.
+        case txtNXDomain
+        /// `_mta-sts.<domain>` exists without TXT records.
+        case txtNoData
+        /// The policy host's address query failed. (No address at all is the fetch's `host-not-found`.)
+        case hostDNSFailure
+        /// The record's first error (RFC 8461 §3.1 grammar and selection).
+        case record(Diagnostic.Code)
+        /// The fetch failed (RFC 8461 §3.3).
+        case fetch(FetchFailure.Code)
+        /// The policy's first error (RFC 8461 §3.2).
+        case policy(Diagnostic.Code)
+        /// The policy was rejected without an error diagnostic to name.
+        case policyInvalid
+
+        public var description: String {
+            switch self {
+            case .dnsFailure: "dns-failure"
+            case .txtNXDomain: "txt-nxdomain"
+            case .txtNoData: "txt-nodata"
+            case .hostDNSFailure: "host-dns-failure"
+            case .record(let code), .policy(let code): code.rawValue
+            case .fetch(let code): code.rawValue
+            case .policyInvalid: "policy-invalid"
+            }
+        }
+    }
+
+    public let code: Code
     public let message: String
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
 }
 
 /// Everything one discovery learned.
@@ -107,17 +145,17 @@ public struct PolicyDiscovery: Sendable {
         }
         switch answer.result {
         case .failure(let reason):
-            return result(.dnsError, nil, DiscoveryError(code: "dns-failure", message: "TXT \(name): \(reason)"), [], reason)
+            return result(.dnsError, nil, DiscoveryError(code: .dnsFailure, message: "TXT \(name): \(reason)"), [], reason)
         case .nxdomain:
-            return result(.noRecord, nil, DiscoveryError(code: "txt-nxdomain", message: "\(name) does not exist (NXDOMAIN)"), [], "NXDOMAIN")
+            return result(.noRecord, nil, DiscoveryError(code: .txtNXDomain, message: "\(name) does not exist (NXDOMAIN)"), [], "NXDOMAIN")
         case .nodata:
-            return result(.noRecord, nil, DiscoveryError(code: "txt-nodata", message: "\(name) has no TXT records (NODATA)"), [], "NODATA")
+            return result(.noRecord, nil, DiscoveryError(code: .txtNoData, message: "\(name) has no TXT records (NODATA)"), [], "NODATA")
         case .records(let rdata):
             let texts = rdata.map { DNSRecordData.txt($0) ?? [] }
             let shown = texts.map { "\"" + String(decoding: $0, as: UTF8.self) + "\"" }.joined(separator: " ")
             let selection = RecordSelection(rrset: texts)
             let firstError = selection.diagnostics.errors.first
-            let error = firstError.map { DiscoveryError(code: $0.code.rawValue, message: $0.message) }
+            let error = firstError.map { DiscoveryError(code: .record($0.code), message: $0.message) }
             switch selection {
             case .record(let record, let diagnostics):
                 return result(.valid, record, nil, diagnostics, shown)
@@ -162,7 +200,7 @@ public struct PolicyDiscovery: Sendable {
     public func fetchPolicy(_ domain: DomainName) async -> PolicyFetch {
         guard let host = domain.policyHost else {
             return PolicyFetch(outcome: .fetchError, policy: nil, body: nil,
-                               error: DiscoveryError(code: "host-not-found", message: "mta-sts.\(domain) is longer than DNS allows"),
+                               error: DiscoveryError(code: .fetch(.hostNotFound), message: "mta-sts.\(domain) is longer than DNS allows"),
                                diagnostics: [], steps: [])
         }
         var (addresses, steps, addressError) = await resolveAddresses(host)
@@ -184,13 +222,13 @@ public struct PolicyDiscovery: Sendable {
         switch fetched.outcome {
         case .failure(let failure):
             return PolicyFetch(outcome: failure.isWebPKI ? .webpkiInvalid : .fetchError, policy: nil, body: nil,
-                               error: DiscoveryError(code: failure.code.rawValue, message: failure.message), diagnostics: [], steps: steps)
+                               error: DiscoveryError(code: .fetch(failure.code), message: failure.message), diagnostics: [], steps: steps)
         case .body(let body):
             // Applied as a sender reads it: blank lines and a trailing dot on mx are tolerated (warned).
             let parsed = STSPolicy.parse(body, reading: .sender)
             guard let policy = parsed.policy else {
                 let first = parsed.diagnostics.errors.first
-                let error = DiscoveryError(code: first?.code.rawValue ?? "policy-invalid",
+                let error = DiscoveryError(code: first.map { .policy($0.code) } ?? .policyInvalid,
                                            message: first.map { "the policy is invalid: \($0.message)" } ?? "the policy is invalid")
                 return PolicyFetch(outcome: .policyInvalid, policy: nil, body: body, error: error,
                                    diagnostics: parsed.diagnostics, steps: steps)
@@ -227,9 +265,9 @@ public struct PolicyDiscovery: Sendable {
         }
         if !addresses.isEmpty { return (addresses, steps, nil) }
         if !failures.isEmpty {
-            return ([], steps, DiscoveryError(code: "host-dns-failure",
+            return ([], steps, DiscoveryError(code: .hostDNSFailure,
                                               message: "the policy host \(host) could not be resolved: " + failures.joined(separator: "; ")))
         }
-        return ([], steps, DiscoveryError(code: "host-not-found", message: "the policy host \(host) has no A or AAAA record"))
+        return ([], steps, DiscoveryError(code: .fetch(.hostNotFound), message: "the policy host \(host) has no A or AAAA record"))
     }
 }

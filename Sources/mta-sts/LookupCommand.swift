@@ -120,7 +120,7 @@ struct LookupJSON: Encodable {
         record = r.record.map { Record(id: $0.id) }
         record_dnssec = r.recordDNSSEC?.description
         policy = r.policy.map(PolicyJSON.init)
-        error = r.error.map { Failure(code: $0.code, message: $0.message) }
+        error = r.error.map { Failure(code: $0.code.description, message: $0.message) }
         diagnostics = r.diagnostics.map(DiagnosticJSON.init)
         steps = r.steps.map {
             Step(question: $0.question, answer: $0.answer, dnssec: $0.dnssec?.description,
