@@ -4,11 +4,17 @@
  *   loadgen --connect 127.0.0.1:8461 [--conns 16] [--pipeline 1] [--name postfix]
  *           ( --pattern 'd%d.bench.test' --range LO:HI [--seq | --random] | --domains FILE | --domain NAME )
  *           [--duration SECONDS] [--count N] [--timeout SECONDS] [--pid PID]... [--seed N] [--label TEXT]
- *           [--expect ok|notfound] [--expect-text 'OK secure match=...']
+ *           [--expect ok|notfound] [--expect-text 'OK secure match=...'] [--rate REQUESTS_PER_SECOND]
  *
  * One thread, epoll. N connections, each with --pipeline requests in flight (1 = what one Postfix smtp process
  * does). Request i asks `NAME DOMAIN`; domains come from --pattern over [LO,HI) (sequential, shared across
  * connections, or uniformly random), a file (one a line, in order, wrapping), or one fixed --domain.
+ * --rate R (with --pipeline 1) paces the requests instead: request k is sent at t0 + k/R on a connection that has
+ * nothing in flight (round robin over the idle ones), and the generator sleeps in between (epoll_pwait2, timer
+ * slack 1 ns). Each request then finds the daemon asleep, as at a mail server's pace, so every request pays the
+ * daemon's wake-up; without --rate, replies and requests overlap and one wake-up serves several. A slot with no
+ * idle connection waits for the next reply; a generator woken late catches up at most 1 ms of slots (no long
+ * bursts). "rate" in the output is the target, "rps" what was reached.
  * --count N stops after N replies; --duration after that many seconds (outstanding replies are awaited); with
  * both, whichever comes first ("stopped_by" in the output says which), so a slower machine sends fewer requests
  * instead of failing. --timeout (default duration + 30 s, or 120 s with --count alone) bounds the whole run.
@@ -33,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -60,7 +67,7 @@ static struct {
     const char *host, *name, *pattern, *domains_file, *domain, *label, *expect_text;
     int port, conns, pipeline, seq, expect;
     long lo, hi;
-    double duration, timeout;
+    double duration, timeout, rate;
     long count;
     uint64_t seed;
     int pids[MAX_PIDS], npids;
@@ -90,7 +97,7 @@ static void usage(void) {
     fprintf(stderr, "usage: loadgen --connect HOST:PORT [--conns N] [--pipeline K] [--name NAME]\n"
                     "  (--pattern FMT --range LO:HI [--seq|--random] | --domains FILE | --domain NAME)\n"
                     "  [--duration S] [--count N] [--timeout S] [--pid PID]... [--seed N] [--label L]\n"
-                    "  [--expect ok|notfound] [--expect-text TEXT]\n");
+                    "  [--expect ok|notfound] [--expect-text TEXT] [--rate R]\n");
     exit(2);
 }
 
@@ -264,6 +271,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--timeout")) opt.timeout = atof(ARG());
         else if (!strcmp(a, "--seed")) opt.seed = strtoull(ARG(), NULL, 10);
         else if (!strcmp(a, "--label")) opt.label = ARG();
+        else if (!strcmp(a, "--rate")) opt.rate = atof(ARG());
         else if (!strcmp(a, "--expect-text")) opt.expect_text = ARG();
         else if (!strcmp(a, "--expect")) {
             const char *e = ARG();
@@ -277,6 +285,7 @@ int main(int argc, char **argv) {
     }
     if (!opt.host || opt.conns < 1 || opt.conns > MAX_CONNS || opt.pipeline < 1 || opt.pipeline > MAX_PIPELINE) usage();
     if (opt.count < 0 && opt.duration <= 0) die("give --count, --duration or both");
+    if (opt.rate < 0 || (opt.rate > 0 && opt.pipeline != 1)) die("--rate needs a positive rate and --pipeline 1");
     int sources = !!opt.pattern + !!opt.domains_file + !!opt.domain;
     if (sources != 1) die("give exactly one of --pattern, --domains, --domain");
     if (opt.pattern) {
@@ -340,10 +349,19 @@ int main(int argc, char **argv) {
     uint64_t stop_at = opt.duration > 0 ? t0 + (uint64_t)(opt.duration * 1e9) : UINT64_MAX;
     uint64_t give_up = t0 + (uint64_t)(opt.timeout * 1e9);
 
-    /* first requests: all connections at once (so 20 connections x 1 request really are concurrent) */
-    for (int i = 0; i < opt.conns; i++)
-        for (int k = 0; k < opt.pipeline && want_more(stop_at); k++) queue_request(&cs[i]);
-    for (int i = 0; i < opt.conns; i++) flush_out(ep, &cs[i]);
+    /* --rate: idle connections in a ring (round robin), the next request's due time */
+    struct conn **idle = calloc(opt.conns, sizeof *idle);
+    int idle_head = 0, idle_n = 0;
+    uint64_t interval = opt.rate > 0 ? (uint64_t)(1e9 / opt.rate) : 0, next_due = t0;
+    if (opt.rate > 0) {
+        prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  /* the default 50 us slack would stretch every sleep */
+        for (int i = 0; i < opt.conns; i++) idle[idle_n++] = &cs[i];
+    } else {
+        /* first requests: all connections at once (so 20 connections x 1 request really are concurrent) */
+        for (int i = 0; i < opt.conns; i++)
+            for (int k = 0; k < opt.pipeline && want_more(stop_at); k++) queue_request(&cs[i]);
+        for (int i = 0; i < opt.conns; i++) flush_out(ep, &cs[i]);
+    }
 
     int timed_out = 0;
     struct epoll_event evs[256];
@@ -355,9 +373,23 @@ int main(int argc, char **argv) {
         if (outstanding == 0 && !want_more(stop_at)) break;
         uint64_t t = now_ns();
         if (t >= give_up) { timed_out = 1; break; }
-        int wait_ms = (int)((give_up - t) / 1000000) + 1;
-        if (wait_ms > 100) wait_ms = 100;
-        int n = epoll_wait(ep, evs, 256, wait_ms);
+        if (opt.rate > 0) {  /* send what is due */
+            while (idle_n > 0 && t >= next_due && want_more(stop_at)) {
+                struct conn *c = idle[idle_head];
+                idle_head = (idle_head + 1) % opt.conns;
+                idle_n--;
+                if (!c->open) continue;
+                queue_request(c);
+                flush_out(ep, c);
+                next_due += interval;
+                if (next_due + 1000000 < t) next_due = t - 1000000;  /* fell behind: catch up at most 1 ms of slots */
+            }
+        }
+        uint64_t wait_ns = give_up - t;
+        if (wait_ns > 100000000) wait_ns = 100000000;
+        if (opt.rate > 0 && idle_n > 0 && want_more(stop_at)) wait_ns = next_due > t ? next_due - t : 0;
+        struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000), .tv_nsec = (long)(wait_ns % 1000000000)};
+        int n = epoll_pwait2(ep, evs, 256, &ts, NULL);
         if (n < 0 && errno == EINTR) continue;
         uint64_t tr = now_ns();
         for (int e = 0; e < n; e++) {
@@ -373,6 +405,10 @@ int main(int argc, char **argv) {
             if (got < 0) { err_malformed++; close_conn(ep, c); continue; }
             if (got > 0) {
                 tlast = tr;
+                if (opt.rate > 0) {
+                    if (c->inflight == 0) idle[(idle_head + idle_n++) % opt.conns] = c;
+                    continue;
+                }
                 for (int k = 0; k < got && want_more(stop_at); k++) queue_request(c);
                 flush_out(ep, c);
             }
@@ -395,6 +431,7 @@ int main(int argc, char **argv) {
     printf("{\"label\":"); json_str(opt.label);
     printf(",\"conns\":%d,\"pipeline\":%d,\"requests\":%ld,\"issued\":%ld,\"seconds\":%.3f,\"rps\":%.1f",
            opt.conns, opt.pipeline, replied, issued, secs, replied / secs);
+    if (opt.rate > 0) printf(",\"rate\":%.0f", opt.rate);
     printf(",\"stopped_by\":\"%s\"", timed_out ? "timeout" : opt.count >= 0 && issued >= opt.count ? "count" : "duration");
     printf(",\"lat_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f}",
            pct(0.50), pct(0.99), pct(0.999), nlat ? lat[nlat - 1] / 10.0 : 0, mean);
