@@ -17,6 +17,8 @@ public final class HostState: Sendable {
     public let guards: [(MXGuard, ProxyUpstream)]
     /// Nil when no HTTPS listener is configured.
     public let tls: NIOSSLContext?
+    /// What each domain's SNI name is answered with (its own certificate or the default), for judging them.
+    public let served: [ServedCertificate]
 
     /// Builds the state. Files are read and validated and certificates loaded now. A bad configuration or
     /// certificate throws (on reload the running state then stays). A policy file that cannot be read or is
@@ -65,19 +67,25 @@ public final class HostState: Sendable {
         self.files = files.values.sorted { $0.path < $1.path }
         self.upstreams = upstreams
         self.guards = guards
-        tls = c.https.isEmpty ? nil : try Self.makeTLS(c)
+        (tls, served) = c.https.isEmpty ? (nil, []) : try Self.makeTLS(c)
     }
 
     /// The server TLS context: the default certificate, TLS 1.2 or later (RFC 8461 §7.2), and per-domain
     /// certificates chosen by SNI (RFC 8461 §7.1: the chain must match `mta-sts.<domain>`). An unknown SNI
     /// name gets the default certificate.
-    static func makeTLS(_ c: PolicyHostConfiguration) throws(PolicyHostConfiguration.Invalid) -> NIOSSLContext {
+    static func makeTLS(_ c: PolicyHostConfiguration) throws(PolicyHostConfiguration.Invalid) -> (NIOSSLContext, [ServedCertificate]) {
         guard let d = c.certificate else { throw .init("an HTTPS listener needs the default certificate and key") }
         let (chain, key) = try load(d)
+        let defaultDER = chain.map { (try? $0.toDERBytes()) ?? [] }
         var table: [String: NIOSSLContextConfigurationOverride] = [:]
+        var served: [ServedCertificate] = []
         for domain in c.domains {
-            guard let cert = domain.certificate else { continue }
+            guard let cert = domain.certificate else {
+                served.append(ServedCertificate(domain: domain.name, file: d.chain, chain: defaultDER))
+                continue
+            }
             let (chain, key) = try load(cert)
+            served.append(ServedCertificate(domain: domain.name, file: cert.chain, chain: chain.map { (try? $0.toDERBytes()) ?? [] }))
             var o = NIOSSLContextConfigurationOverride()
             o.certificateChain = chain.map { .certificate($0) }
             o.privateKey = .privateKey(key)
@@ -93,7 +101,7 @@ public final class HostState: Sendable {
                 promise.succeed(name.flatMap { frozen[$0] } ?? .noChanges)
             }
         }
-        do { return try NIOSSLContext(configuration: tls) } catch { throw .init("cannot set up TLS: \(error)") }
+        do { return (try NIOSSLContext(configuration: tls), served) } catch { throw .init("cannot set up TLS: \(error)") }
     }
 
     /// Loads a certificate chain and its key; throws, naming both files, when the key is not the leaf's.
@@ -125,5 +133,19 @@ public final class HostState: Sendable {
     /// away (404) is not unhealthy: its mail no longer goes to the provider.
     public func unavailable(now: Double) -> [DomainName] {
         routes.values.filter { $0.answer(now: now).status == 503 }.map(\.domain).sorted()
+    }
+}
+
+/// The chain a domain's policy host name is served with, and the file it came from.
+public struct ServedCertificate: Sendable {
+    public let domain: DomainName
+    public let file: String
+    /// DER, leaf first.
+    public let chain: [[UInt8]]
+
+    /// The one certificate judgement (the checker's and the fetch's), as a sender connecting to `mta-sts.<domain>`
+    /// would see this chain: trust, validity and the name (RFC 8461 §3.3).
+    public func judge(_ evaluator: CertificateEvaluator, now: Date) async -> CertificateReport {
+        await evaluator.evaluate(chain: chain, host: domain.policyHost!, now: now)
     }
 }

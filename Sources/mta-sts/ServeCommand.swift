@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Logging
+import MTASTSChecker
 import MTASTSCore
 import MTASTSPolicyHost
 import MTASTSRuntime
@@ -65,12 +67,39 @@ struct ServeCommand: AsyncParsableCommand {
                                   strictFiles: check)
         } catch { throw PolicyHostSource.fail(error) }
         if check {
+            await Self.warnAboutCertificates(host.state)
             print("valid: \(host.state.configuration.domains.count) domains")
             return
         }
         do { try await host.run() } catch {
             printError("mta-sts: error: \(error)")
             throw Exit.ioError
+        }
+    }
+}
+
+extension ServeCommand {
+    /// `--check`: each served certificate as a sender will judge it (the one judgement of `lookup` and `check`; the
+    /// configuration's `ca_file` trusted beside the system's roots). Problems and an expiry within
+    /// `DeploymentChecker`'s warning window are warnings on standard error; they do not change the exit status,
+    /// which says whether `serve` can start with this configuration.
+    static func warnAboutCertificates(_ state: HostState) async {
+        let caFile = state.configuration.network.caFile
+        guard let evaluator = try? CertificateEvaluator(extraRootsPEM: caFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) })
+        else { return }
+        let now = Date()
+        let seconds = Int64(now.timeIntervalSince1970)
+        for served in state.served {
+            let report = await served.judge(evaluator, now: now)
+            let host = served.domain.policyHost!
+            let subject = "warning: \(host) (certificate \(served.file))"
+            for problem in report.problems {
+                printError("\(subject): \(report.sentence(problem, host: host, role: "policy host", now: seconds))")
+            }
+            let days = report.daysLeft(now: seconds)
+            if !report.problems.contains(.expired), days < CheckRules.expiryWarningDays {
+                printError("\(subject): the certificate expires in \(days) day(s)")
+            }
         }
     }
 }

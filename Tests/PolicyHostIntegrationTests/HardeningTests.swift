@@ -153,6 +153,27 @@ struct ServeHardeningTests {
         #expect(try runMTASTS(["serve", "--check", "--config", try temporaryFile(Array(matching.utf8), suffix: ".yml")]).status == 0)
     }
 
+    @Test("serve --check judges every served certificate as lookup and check do: warnings on stderr, the exit status unchanged")
+    func checkJudgesCertificates() throws {
+        let c = Self.certs
+        let yaml = try Self.config(https: "127.0.0.1:\(freePort())", domains: """
+              expired.t.test: {mode: none, max_age: 86400, certificate: \(c)/expired.chain.pem, key: \(c)/expired.key}
+              nocert.example: {mode: none, max_age: 86400}
+            """)
+        let r = try runMTASTS(["serve", "--check", "--config", try temporaryFile(Array(yaml.utf8), suffix: ".yml")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        // The expired certificate, in the words of CertificateReport (the sentence lookup and check print).
+        #expect(lines.contains { $0.hasPrefix("warning: mta-sts.expired.t.test (certificate \(c)/expired.chain.pem): the certificate "
+                                              + "(mta-sts.expired.t.test) expired on ") }, "\(r.stderr)")
+        // A domain without its own certificate is answered with the default one, which does not name it.
+        #expect(lines.contains { $0.hasPrefix("warning: mta-sts.nocert.example (certificate \(c)/host-default.chain.pem): the certificate is for "
+                                              + "default.host.test, not the policy host mta-sts.nocert.example") }, "\(r.stderr)")
+        // Its own valid certificate (trusted through ca_file): nothing to say; the test CA's certificates expire in 30 days.
+        #expect(!r.stderr.contains("mta-sts.static.host.test"), "\(r.stderr)")
+        #expect(lines.count == 2, "\(r.stderr)")
+    }
+
     @Test("The admin listener: at most 64 connections at once, and a silent connection is closed after request_timeout")
     func adminLimits() async throws {
         let port = freePort(), admin = freePort()
