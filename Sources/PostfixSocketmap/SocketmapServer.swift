@@ -118,23 +118,27 @@ final class SocketmapConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    // The mutable state below is `@exclusivity(unchecked)`: it is touched only on the channel's event loop, and no
+    // access spans a call that could come back into this handler (the decoder's runs only over `decode`). The
+    // dynamic checks it replaces cost a runtime call and a thread-local lookup each, about six per hit
+    // (`swift_beginAccess` and `__tls_get_addr` in the profile of the paced hit phase, BENCHMARKS.md).
     private let responder: any SocketmapResponder
-    private var decoder: NetstringDecoder
+    @exclusivity(unchecked) private var decoder: NetstringDecoder
     /// How the connection frames its requests, known from its first byte.
-    private var framing = Framing.unknown
+    @exclusivity(unchecked) private var framing = Framing.unknown
     private enum Framing { case unknown, netstring, line }
     /// Bytes of a request not yet complete (nil when none are pending).
-    private var pending: ByteBuffer?
+    @exclusivity(unchecked) private var pending: ByteBuffer?
     /// Replies not yet written, in request order; nil while a reply is still being computed.
-    private var slots = CircularBuffer<ByteBuffer?>()
+    @exclusivity(unchecked) private var slots = CircularBuffer<ByteBuffer?>()
     /// The sequence number of `slots.first`.
-    private var firstSequence = 0
-    private var pendingFlush = false
-    private var inputClosed = false
-    private var failed = false
+    @exclusivity(unchecked) private var firstSequence = 0
+    @exclusivity(unchecked) private var pendingFlush = false
+    @exclusivity(unchecked) private var inputClosed = false
+    @exclusivity(unchecked) private var failed = false
     /// Idle timeout: the connection is closed once nothing was read or answered for this long and no reply is pending.
     private let idleTimeout: TimeAmount
-    private var lastActivity = NIODeadline.now()
+    @exclusivity(unchecked) private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
 
     init(responder: any SocketmapResponder, decoder: NetstringDecoder = NetstringDecoder(), idleTimeout: TimeAmount = .seconds(300)) {
