@@ -10,7 +10,9 @@
 # servers alternating; the median is reported. nginx runs with as many workers as cores and `access_log off`;
 # mta-sts serve with `access_log: false` (one event loop per core). Writes Benchmarks/policy-host/results-<date>.md
 # (the table and every raw wrk output). Knobs: PB_SECS [10], PB_REPEATS [3], PB_CONNS [50],
-# PB_ADDR_OURS [127.0.4.21], PB_ADDR_NGINX [127.0.4.20], PB_SKIP_BUILD=1 (use the existing release binary).
+# PB_ADDR_OURS [127.0.4.21], PB_ADDR_NGINX [127.0.4.20], PB_SKIP_BUILD=1 (use the existing release binary),
+# PB_BIN=PATH (that binary instead; no build). PB_BASE_BIN=PATH: a release binary of another commit, served as "base"
+# on PB_ADDR_BASE [127.0.4.22] and measured in the same run, alternating with the others (before/after ratios).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/../.." && pwd -P)
@@ -20,8 +22,12 @@ REPEATS=${PB_REPEATS:-3}
 CONNS=${PB_CONNS:-50}
 OURS=${PB_ADDR_OURS:-127.0.4.21}
 NGX=${PB_ADDR_NGINX:-127.0.4.20}
+BASE_ADDR=${PB_ADDR_BASE:-127.0.4.22}
+BASE_BIN=${PB_BASE_BIN:-}
+LABELS="ours nginx"
+[ -z "$BASE_BIN" ] || LABELS="ours base nginx"
 NAME=mta-sts.bench.test
-BIN=$ROOT/.build-release/release/mta-sts
+BIN=${PB_BIN:-$ROOT/.build-release/release/mta-sts}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd -P)
 RAW=$WORK/raw.txt
@@ -29,7 +35,7 @@ RAW=$WORK/raw.txt
 say() { echo "[policy-host bench] $*" >&2; }
 
 command -v wrk > /dev/null || { say "installing wrk"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk > /dev/null; }
-if [ "${PB_SKIP_BUILD:-0}" != 1 ]; then
+if [ "${PB_SKIP_BUILD:-0}" != 1 ] && [ -z "${PB_BIN:-}" ]; then
   say "release build (under /tmp/swift-build.lock)"
   (cd "$ROOT" && flock /tmp/swift-build.lock swift build -c release --product mta-sts --scratch-path .build-release)
 fi
@@ -55,6 +61,7 @@ access_log: false
 domains:
   bench.test: {file: $WORK/www/.well-known/mta-sts.txt}
 EOF2
+sed "s/^https: .*/https: $BASE_ADDR:443/" "$WORK/serve.yml" > "$WORK/serve-base.yml"
 
 cat > "$WORK/nginx/nginx.conf" <<EOF2
 worker_processes $(nproc);
@@ -86,19 +93,27 @@ EOF2
 
 cleanup() {
   [ -n "${SERVE_PID:-}" ] && kill "$SERVE_PID" 2> /dev/null || true
+  [ -n "${BASE_PID:-}" ] && kill "$BASE_PID" 2> /dev/null || true
   [ -s "$WORK/nginx/nginx.pid" ] && kill -QUIT "$(cat "$WORK/nginx/nginx.pid")" 2> /dev/null || true
 }
 trap cleanup EXIT
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" -e "$WORK/nginx/logs/error.log"
 "$BIN" serve --config "$WORK/serve.yml" --log-level warning 2> "$WORK/serve.log" &
 SERVE_PID=$!
+if [ -n "$BASE_BIN" ]; then
+  "$BASE_BIN" serve --config "$WORK/serve-base.yml" --log-level warning 2> "$WORK/serve-base.log" &
+  BASE_PID=$!
+fi
+for a in $([ -z "$BASE_BIN" ] || echo "$BASE_ADDR"); do
+  for i in $(seq 100); do curl -sf --cacert "$C/ca.pem" --resolve "$NAME:443:$a" "https://$NAME/.well-known/mta-sts.txt" -o /dev/null && break; sleep 0.1; done
+done
 for i in $(seq 100); do
   curl -sf --cacert "$C/ca.pem" --resolve "$NAME:443:$OURS" "https://$NAME/.well-known/mta-sts.txt" -o /dev/null &&
     curl -sf --cacert "$C/ca.pem" --resolve "$NAME:443:$NGX" "https://$NAME/.well-known/mta-sts.txt" -o /dev/null && break
   sleep 0.1
 done
 # Both answer the same body with the right type.
-for a in $OURS $NGX; do
+for a in $OURS $NGX $([ -z "$BASE_BIN" ] || echo "$BASE_ADDR"); do
   curl -sS --cacert "$C/ca.pem" --resolve "$NAME:443:$a" -D "$WORK/headers-$a.txt" "https://$NAME/.well-known/mta-sts.txt" \
     | cmp - "$WORK/www/.well-known/mta-sts.txt"
   grep -qi '^content-type: text/plain; charset=utf-8' "$WORK/headers-$a.txt"
@@ -106,7 +121,9 @@ done
 
 # cpu_ticks PID...: utime + stime of the processes (all threads), in clock ticks.
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
-server_pids() { if [ "$1" = ours ]; then echo "$SERVE_PID"; else pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | paste -sd' ' -; fi; }
+server_pids() {
+  case $1 in ours) echo "$SERVE_PID" ;; base) echo "$BASE_PID" ;; *) pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | paste -sd' ' - ;; esac
+}
 HZ=$(getconf CLK_TCK)
 
 # run LABEL ADDR MODE: one wrk run; prints "req/s p99_ms server_cpu_us_per_request".
@@ -133,10 +150,10 @@ median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 declare -A RPS P99 CPU
 for mode in keepalive close; do
-  for label in ours nginx; do RPS[$label-$mode]=""; P99[$label-$mode]=""; CPU[$label-$mode]=""; done
+  for label in $LABELS; do RPS[$label-$mode]=""; P99[$label-$mode]=""; CPU[$label-$mode]=""; done
   for r in $(seq "$REPEATS"); do
-    for label in ours nginx; do
-      addr=$OURS; [ "$label" = nginx ] && addr=$NGX
+    for label in $LABELS; do
+      case $label in ours) addr=$OURS ;; base) addr=$BASE_ADDR ;; *) addr=$NGX ;; esac
       read -r rps p99 cpu < <(run "$label" "$addr" "$mode")
       say "$mode #$r $label: $rps req/s, p99 $p99 ms, server CPU $cpu µs/req"
       RPS[$label-$mode]+="$rps "
@@ -156,19 +173,34 @@ OUT=$HERE/results-$(date -u +%Y-%m-%d).md
   echo "$(nproc) cores shared by server and wrk; loopback; wrk -t1 -c$CONNS -d${SECS}s; median of $REPEATS runs; nginx $(nginx -v 2>&1 | sed 's/.*\///') with $(nproc) workers;"
   echo "same P-256 certificate, TLS 1.2–1.3, same $(wc -c < "$WORK/www/.well-known/mta-sts.txt")-byte policy. mta-sts serve peak RSS ${RSS} KiB."
   echo
-  echo "| | mta-sts serve | nginx | ratio (ours / nginx) |"
-  echo "|---|---|---|---|"
+  if [ -n "$BASE_BIN" ]; then
+    echo "ours: $BIN; base: $BASE_BIN (built $(date -u -r "$BASE_BIN" +%FT%TZ))."
+    echo
+    echo "| | mta-sts serve | mta-sts serve (base) | nginx | ratio (ours / nginx) | ratio (ours / base) |"
+    echo "|---|---|---|---|---|---|"
+  else
+    echo "| | mta-sts serve | nginx | ratio (ours / nginx) |"
+    echo "|---|---|---|---|"
+  fi
   for mode in keepalive close; do
     o=$(m "${RPS[ours-$mode]}"); n=$(m "${RPS[nginx-$mode]}")
     op=$(m "${P99[ours-$mode]}"); np=$(m "${P99[nginx-$mode]}")
-    name="HTTPS keep-alive req/s"; [ "$mode" = close ] && name="new TLS handshakes/s (Connection: close)"
-    echo "| $name | $o | $n | **$(ratio "$o" "$n")×** |"
-    echo "| p99 latency, $mode (ms) | $op | $np | $(ratio "$op" "$np")× |"
     oc=$(m "${CPU[ours-$mode]}"); nc=$(m "${CPU[nginx-$mode]}")
-    echo "| server CPU µs per request, $mode | $oc | $nc | $(ratio "$oc" "$nc")× |"
+    name="HTTPS keep-alive req/s"; [ "$mode" = close ] && name="new TLS handshakes/s (Connection: close)"
+    if [ -n "$BASE_BIN" ]; then
+      b=$(m "${RPS[base-$mode]}"); bp=$(m "${P99[base-$mode]}"); bc=$(m "${CPU[base-$mode]}")
+      echo "| $name | $o | $b | $n | **$(ratio "$o" "$n")×** | $(ratio "$o" "$b")× |"
+      echo "| p99 latency, $mode (ms) | $op | $bp | $np | $(ratio "$op" "$np")× | $(ratio "$op" "$bp")× |"
+      echo "| server CPU µs per request, $mode | $oc | $bc | $nc | $(ratio "$oc" "$nc")× | $(ratio "$oc" "$bc")× |"
+    else
+      echo "| $name | $o | $n | **$(ratio "$o" "$n")×** |"
+      echo "| p99 latency, $mode (ms) | $op | $np | $(ratio "$op" "$np")× |"
+      echo "| server CPU µs per request, $mode | $oc | $nc | $(ratio "$oc" "$nc")× |"
+    fi
   done
   echo
-  echo "All runs (req/s): $(for k in ours-keepalive nginx-keepalive ours-close nginx-close; do printf '%s: %s; ' "$k" "${RPS[$k]}"; done)"
+  echo "All runs (req/s): $(for k in ours-keepalive base-keepalive nginx-keepalive ours-close base-close nginx-close; do [ -z "${RPS[$k]:-}" ] || printf '%s: %s; ' "$k" "${RPS[$k]}"; done)"
+  echo "All runs (server CPU µs/req): $(for k in ours-keepalive base-keepalive nginx-keepalive ours-close base-close nginx-close; do [ -z "${CPU[$k]:-}" ] || printf '%s: %s; ' "$k" "${CPU[$k]}"; done)"
   echo
   echo "## Raw wrk output"
   echo
