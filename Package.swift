@@ -35,6 +35,10 @@ let package = Package(
         .systemLibrary(name: "CUnbound", path: "Sources/CUnbound"),
         // glibc's stub resolver (libresolv), for the DNSSEC trust-ad mode's AD-bit answers.
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
+        // zlib (Debian zlib1g-dev): inflating gzip TLS reports in chunks under a size cap.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // TLS-RPT (RFC 8460): the report model, the JSON parser and extraction from gzip/MIME/mbox. Pure: bytes in.
+        .target(name: "MTASTSReports", dependencies: ["CZlib"]),
         // Pure values and RFC 8461 rules. No I/O, no clock reads.
         .target(name: "MTASTSCore", dependencies: ["CIDN2"]),
         // The RFC 8461 algorithms with injected I/O: DNSResolver, PolicyFetcher, record lookup, discovery.
@@ -165,6 +169,8 @@ let package = Package(
             path: "Benchmarks/discovery-bench"
         ),
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
+        // The TLS-RPT parser against the real-world corpus (../shared/realworld/tlsrpt) and bad input.
+        .testTarget(name: "ReportsTests", dependencies: ["MTASTSReports"]),
         .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery", "MTASTSStubDNS", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite", "TestSupport"]),
         // Against a real PostgreSQL (scripts/postgres.sh; MTASTS_POSTGRES_URL when scripts/test.sh started one).
