@@ -69,13 +69,13 @@ let package = Package(
         // PolicyStore on SQLite (GRDB, system libsqlite3): the default, embedded, crash-safe cache.
         .target(
             name: "MTASTSStoreSQLite",
-            dependencies: ["MTASTSDiscovery", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["MTASTSDiscovery", "MTASTSReports", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // PolicyStore on PostgreSQL (postgres-nio): one cache shared by a fleet of resolvers.
         .target(
             name: "MTASTSStorePostgres",
             dependencies: [
-                "MTASTSDiscovery",
+                "MTASTSDiscovery", "MTASTSReports",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -96,7 +96,7 @@ let package = Package(
             name: "MTASTSRuntime",
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSHTTPFetch", "MTASTSStoreSQLite",
-                "MTASTSStorePostgres",
+                "MTASTSStorePostgres", "MTASTSReports",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -155,8 +155,10 @@ let package = Package(
             name: "mta-sts",
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSRuntime", "MTASTSResolverDaemon",
-                "MTASTSChecker", "MTASTSPolicyHost",
+                "MTASTSChecker", "MTASTSPolicyHost", "MTASTSReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // SHA-256 of a rejected report input: counted once however often an MTA re-delivers it.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -172,11 +174,11 @@ let package = Package(
         // The TLS-RPT parser against the real-world corpus (../shared/realworld/tlsrpt) and bad input.
         .testTarget(name: "ReportsTests", dependencies: ["MTASTSReports"]),
         .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery", "MTASTSStubDNS", "TestSupport"]),
-        .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite", "MTASTSReports", "TestSupport"]),
         // Against a real PostgreSQL (scripts/postgres.sh; MTASTS_POSTGRES_URL when scripts/test.sh started one).
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["MTASTSStorePostgres", "MTASTSResolverDaemon", "MTASTSRuntime", "TestSupport", "mta-sts",
+            dependencies: ["MTASTSStorePostgres", "MTASTSResolverDaemon", "MTASTSRuntime", "MTASTSReports", "TestSupport", "mta-sts",
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ResolverDaemonTests", dependencies: ["MTASTSResolverDaemon", "PostfixSocketmap", "TestSupport"]),

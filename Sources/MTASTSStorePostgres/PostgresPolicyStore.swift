@@ -31,11 +31,8 @@ public final class PostgresPolicyStore: PolicyStore {
     public let configuration: PostgresStoreConfiguration
     /// This store's name in `mta_sts_writer_changes` (a fresh UUID per instance).
     public let writerID: String
-    private let client: PostgresClient
-    private let runTask: Task<Void, Never>
-    /// Ends once the pool's task has begun (leasing before that works, but postgres-nio warns).
-    private let runStarted: Task<Void, Never>
-    private let logger: Logger
+    private let connections: PostgresConnections
+    private var logger: Logger { connections.logger }
     private let state = Mutex(State())
 
     private struct State {
@@ -58,26 +55,13 @@ public final class PostgresPolicyStore: PolicyStore {
         self.configuration = configuration
         let writerID = UUID().uuidString.lowercased()
         self.writerID = writerID
-        let logger = logger ?? Logger(label: "mta-sts.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
-        self.logger = logger
-        let client = PostgresClient(configuration: try configuration.clientConfiguration(extraOptions: "-c mta_sts.writer=\(writerID)"),
-                                    backgroundLogger: logger)
-        self.client = client
-        // Detached: the pool's life is the store's, not that of whichever task happened to create the store.
-        let (started, signal) = AsyncStream<Void>.makeStream()
-        runTask = Task.detached {
-            signal.finish()
-            await client.run()
-        }
-        runStarted = Task { for await _ in started {} }
+        connections = try PostgresConnections(configuration: configuration, extraOptions: "-c mta_sts.writer=\(writerID)",
+                                              logger: logger)
     }
-
-    deinit { runTask.cancel() }
 
     /// Connects and creates the tables when missing. Every operation does this first; call it to fail early.
     public func prepare() async throws {
         if state.withLock({ $0.schemaReady }) { return }
-        await runStarted.value
         try await withConnection { [logger] connection in
             if try await !Self.schemaComplete(connection, logger) {
                 try await connection.withTransaction(logger: logger) { connection in
@@ -187,78 +171,22 @@ public final class PostgresPolicyStore: PolicyStore {
                 try await Self.execute(connection, logger, "DELETE FROM mta_sts_writer_changes WHERE writer = \(writerID)")
             }
         }
-        runTask.cancel()
-        await runTask.value
+        await connections.shutdown()
     }
 
     // MARK: Internals
 
     private func markWrite() { state.withLock { $0.wrote = true } }
 
-    /// Runs a statement to its end (rows, if any, are read and dropped).
     private static func execute(_ connection: PostgresConnection, _ logger: Logger, _ query: PostgresQuery) async throws {
-        for try await _ in try await connection.query(query, logger: logger) {}
+        try await PostgresConnections.execute(connection, logger, query)
     }
 
-    /// Leases a connection for `body`, waiting at most `connect_timeout` for it; past that, fails with the reason
-    /// a fresh connection attempt gives (the pool itself would keep a caller waiting up to a minute).
     private func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let leased = Flag()
-        let timeout = configuration.connectTimeout
-        let result: T?
-        do {
-            result = try await withThrowingTaskGroup(of: T?.self) { [client] group in
-                group.addTask {
-                    try await client.withConnection { connection in
-                        leased.set()
-                        return try await body(connection)
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    // Connected: the query may take its time; this child ends when the group is cancelled.
-                    while leased.isSet { try await Task.sleep(for: .seconds(3600)) }
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
-        } catch {
-            throw StoreError(description: "PostgreSQL at \(configuration.endpoint): \(Self.describe(error))")
-        }
-        guard let result else {
-            let reason = await diagnose()
-            throw StoreError(description: "PostgreSQL at \(configuration.endpoint): no connection within \(timeout): \(reason)")
-        }
-        return result
+        try await connections.withConnection(body)
     }
 
-    /// Why the pool cannot connect: one direct attempt, its error in words.
-    private func diagnose() async -> String {
-        do {
-            let connection = try await PostgresConnection.connect(
-                on: PostgresClient.defaultEventLoopGroup.next(), configuration: try configuration.connectionConfiguration(),
-                id: 0, logger: logger).get()
-            try? await connection.close()
-            return "the server accepts connections now (all busy, or it just came up)"
-        } catch {
-            return Self.describe(error)
-        }
-    }
-
-    /// An error in words: the server's message and SQLSTATE, or the connection failure. (PSQLError's own
-    /// description is deliberately generic.)
-    static func describe(_ error: any Error) -> String {
-        if let e = error as? StoreError { return e.description }
-        if let e = error as? PSQLError {
-            if let info = e.serverInfo, let message = info[.message] {
-                return message + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
-            }
-            if let underlying = e.underlying { return "\(e.code): \(describe(underlying))" }
-            return "\(e.code)"
-        }
-        return String(describing: error)
-    }
+    static func describe(_ error: any Error) -> String { PostgresConnections.describe(error) }
 
     /// The rows as entries, decoded as they stream in and handed over in batches.
     private static func entries(_ rows: PostgresRowSequence, into batches: RowBatches<CachedPolicy>) async throws {
@@ -357,13 +285,6 @@ public final class PostgresPolicyStore: PolicyStore {
           FOR EACH STATEMENT EXECUTE FUNCTION mta_sts_count_change()
         """,
     ]
-}
-
-/// Set once a connection is leased.
-private final class Flag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .relaxed) }
-    var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
 extension PostgresPolicyStore: DANEStatusStore {

@@ -13,16 +13,9 @@ public final class SQLitePolicyStore: PolicyStore {
     /// Opens (creating if needed) the store at `path`.
     public init(path: String) throws {
         self.path = path
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            // WAL + NORMAL: durable across process crashes; only a power loss can drop the last commits.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // 512 KiB of page cache per connection instead of 2 MiB: the daemon reads the store once at start and
-            // then only writes single rows (every lookup is answered from memory), so a large cache buys nothing.
-            try db.execute(sql: "PRAGMA cache_size = -512")
-        }
-        configuration.busyMode = .timeout(5)
-        pool = try DatabasePool(path: path, configuration: configuration)
+        // 512 KiB of page cache per connection instead of 2 MiB: the daemon reads the store once at start and
+        // then only writes single rows (every lookup is answered from memory), so a large cache buys nothing.
+        pool = try SQLiteFile.open(path, busyTimeout: 5, pragmas: ["PRAGMA cache_size = -512"])
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.create(table: "policies") { t in
