@@ -133,9 +133,12 @@ extension TLSReport.Policy {
 }
 
 extension TLSReport.Failure {
-    /// The receiving MX a failure is counted against: its hostname, else its IP.
+    /// The receiving MX a failure is counted against: its hostname (lowercased, without a trailing dot), else its IP.
     public var receivingMX: String? {
-        if let h = receivingMXHostname, !h.isEmpty { return h.lowercased() }
+        if var h = receivingMXHostname?.lowercased() {
+            while h.hasSuffix(".") { h.removeLast() }
+            if !h.isEmpty { return h }
+        }
         if let ip = receivingIP, !ip.isEmpty { return ip }
         return nil
     }

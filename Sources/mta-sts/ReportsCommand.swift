@@ -1,0 +1,207 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import MTASTSCore
+import MTASTSReports
+import MTASTSRuntime
+
+struct ReportsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reports",
+        abstract: "Receive, keep and show SMTP TLS reports (RFC 8460), and explain each failure.",
+        discussion: """
+            Works on the store named by --store (default sqlite:/var/lib/mta-sts/reports.sqlite; or \
+            postgres://USER:PASSWORD@HOST:PORT/DATABASE). See docs/reports.md.
+            """,
+        subcommands: [Import.self, Summary.self, Show.self, List.self]
+    )
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Store the reports in files: JSON, gzip, a report mail (.eml) or an mbox; - reads one message from standard input.",
+            discussion: """
+                Use `mta-sts reports import -` as the MDA of a Postfix pipe transport, procmail, sieve or fetchmail --mda. \
+                A report stored before (same organization-name and report-id) is a duplicate, not an error. Exit 0 when \
+                every report was stored or a duplicate; 1 when a file holds no report or a report that cannot be read \
+                (nothing of that file is stored; the input is counted as rejected); 2 when a file or the store cannot be used.
+                """
+        )
+        @OptionGroup var store: ReportStoreOption
+        @Argument(help: "Files to import; - for one message on standard input.") var files: [String]
+
+        func validate() throws {
+            if files.isEmpty { throw ValidationError("name at least one file, or - for standard input") }
+        }
+
+        func run() async throws {
+            let store = try await self.store.open(creating: true)
+            var status: Int32 = 0
+            for file in files {
+                guard let (name, bytes) = try? Input.read(file) else {  // Input.read said why
+                    status = 2
+                    continue
+                }
+                do {
+                    if try await Self.importOne(name, bytes, into: store) == false { status = max(status, 1) }
+                } catch {
+                    printError("mta-sts: error: \(name): \(error)")
+                    status = 2
+                }
+            }
+            await store.close()
+            if status != 0 { throw ExitCode(status) }
+        }
+
+        /// Stores every report in `bytes`, or none of them when one is rejected; false when rejected.
+        static func importOne(_ name: String, _ bytes: [UInt8], into store: any ReportStore) async throws -> Bool {
+            let now = Int64(Date().timeIntervalSince1970)
+            let results = TLSReportParser.extract(bytes)
+            let reasons = results.enumerated().compactMap { i, r -> String? in
+                guard case .failure(let rejection) = r else { return nil }
+                return results.count == 1 ? rejection.reason : "report \(i + 1) of \(results.count): \(rejection.reason)"
+            }
+            if results.isEmpty || !reasons.isEmpty {
+                let reason = results.isEmpty ? "no TLS report found" : reasons.joined(separator: "; ")
+                printError(TerminalText("mta-sts: error: \(name): \(reason); nothing stored from this input").description)
+                let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+                try await store.recordRejection(StoredRejection(source: name, reason: reason, digest: digest, receivedAt: now))
+                return false
+            }
+            for case .success(let report) in results {
+                let outcome = try await store.save(report, json: try ReportJSONForm.bytes(report, input: bytes), receivedAt: now)
+                let what = "\(report.organizationName) \(report.reportID)"
+                let line: TerminalText = outcome == .inserted ? "\(name): stored \(what)" : "\(name): \(what) was stored before (duplicate)"
+                print(line)
+            }
+            return true
+        }
+    }
+
+    struct Summary: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sessions per policy domain: successful, failed, why, by which sender, on which MX.",
+            discussion: """
+                Exit 1 when a domain's failure rate (failed / all sessions) is above --fail-above, 0 otherwise: \
+                run it from cron to be told.
+                """
+        )
+        @OptionGroup var store: ReportStoreOption
+        @Option(help: "Only this policy domain.") var domain: String?
+        @Option(help: "Only reports whose period starts on or after this day (YYYY-MM-DD, UTC).") var since: String?
+        @Flag(help: "JSON output (docs/reports.md has the schema).") var json = false
+        @Option(name: .customLong("fail-above"), help: "Exit 1 when a domain's failure rate is above RATE (0 to 1, e.g. 0.05).")
+        var failAbove: Double?
+
+        func validate() throws {
+            if let since, ReportDates.day(since) == nil { throw ValidationError("--since must be a date YYYY-MM-DD, not '\(since)'") }
+            if let failAbove, !(0...1).contains(failAbove) { throw ValidationError("--fail-above is a rate from 0 to 1, e.g. 0.05") }
+        }
+
+        func run() async throws {
+            let store = try await self.store.open(creating: false)
+            let sinceTime = since.flatMap(ReportDates.day)
+            let domain = self.domain.map { d in d.lowercased().hasSuffix(".") ? String(d.lowercased().dropLast()) : d.lowercased() }
+            let summary = try await ReportStoreOption.using(store) {
+                ReportSummary(rows: try await $0.summaryRows(domain: domain, since: sinceTime),
+                              rejected: try await $0.rejectionCount(since: sinceTime))
+            }
+            if json {
+                try JSONOutput.print(SummaryJSON(summary))
+            } else {
+                print(SummaryText.render(summary, failAbove: failAbove))
+            }
+            if let failAbove, !summary.domains(failingAbove: failAbove).isEmpty { throw Exit.invalid }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a stored report with each failure explained. Exit 1 when no report has this report-id.")
+        @OptionGroup var store: ReportStoreOption
+        @Flag(help: "JSON output (one object per line, one per organization that used this report-id).") var json = false
+        @Argument(help: "The report-id.") var reportID: String
+
+        func run() async throws {
+            let store = try await self.store.open(creating: false)
+            let found = try await ReportStoreOption.using(store) { try await $0.load(reportID: reportID) }
+            guard !found.isEmpty else {
+                printError("\(reportID): no report with this report-id is stored")
+                throw Exit.invalid
+            }
+            for stored in found {
+                // The stored JSON was read by this parser before; a later parser may read it differently, not worse.
+                let report = try? TLSReportParser.parse(json: stored.json).get()
+                if json {
+                    try JSONOutput.print(StoredReportJSON(stored.info, report: report))
+                } else {
+                    print(ReportText.render(stored.info, report: report))
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the stored reports, oldest report period first.")
+        @OptionGroup var store: ReportStoreOption
+        @Flag(help: "One JSON object per line.") var json = false
+
+        func run() async throws {
+            let store = try await self.store.open(creating: false)
+            for info in try await ReportStoreOption.using(store, { try await $0.list() }) {
+                if json {
+                    try JSONOutput.print(StoredReportJSON(info, report: nil))
+                } else {
+                    let domains = info.domains.map { $0.isEmpty ? "-" : $0 }.joined(separator: ",")
+                    let line: TerminalText = "\(info.startDatetime)\t\(info.organizationName)\t\(info.reportID)\t\(domains)\t"
+                        + "\(info.successful) successful\t\(info.failed) failed"
+                    print(line)
+                }
+            }
+        }
+    }
+}
+
+/// `--store`, shared by the `reports` subcommands.
+struct ReportStoreOption: ParsableArguments {
+    @Option(help: "The report store: sqlite:PATH (default sqlite:\(StoreSetting.defaultReportsPath)) or postgres://...")
+    var store: String?
+
+    func validate() throws {
+        if let store, StoreSetting(flag: store) == nil || StoreSetting(flag: store) == .memory {
+            throw ValidationError("--store must be sqlite:PATH or postgres://...")
+        }
+    }
+
+    /// The store, or the reason printed and exit 2.
+    func open(creating: Bool) async throws -> any ReportStore {
+        let setting = store.flatMap(StoreSetting.init(flag:)) ?? .sqlite(path: StoreSetting.defaultReportsPath)
+        return try await orExit { () async throws(ConfigurationError) in try await setting.openReportStore(creating: creating) }
+    }
+
+    /// Runs `body` on `store` and closes it; a store error is printed and ends the command with exit 2.
+    static func using<T>(_ store: any ReportStore, _ body: (any ReportStore) async throws -> T) async throws -> T {
+        let result: Result<T, any Error>
+        do { result = .success(try await body(store)) } catch { result = .failure(error) }
+        await store.close()
+        return try orExit { try result.get() }
+    }
+}
+
+/// The `--since` day.
+enum ReportDates {
+    /// `YYYY-MM-DD` → seconds since 1970 at 00:00 UTC (proleptic Gregorian days from the civil date).
+    static func day(_ text: String) -> Int64? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]), (1...12).contains(m) else { return nil }
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+        let lengths: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...lengths[Int(m) - 1]).contains(d) else { return nil }
+        let yy = m <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return (era * 146_097 + doe - 719_468) * 86400
+    }
+}
