@@ -172,7 +172,7 @@ let package = Package(
         ),
         .testTarget(name: "MTASTSCoreTests", dependencies: ["MTASTSCore"]),
         // The TLS-RPT parser against the real-world corpus (../shared/realworld/tlsrpt) and bad input.
-        .testTarget(name: "ReportsTests", dependencies: ["MTASTSReports"]),
+        .testTarget(name: "ReportsTests", dependencies: ["MTASTSReports", "CZlib"]),
         .testTarget(name: "MTASTSDiscoveryTests", dependencies: ["MTASTSDiscovery", "MTASTSStubDNS", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["MTASTSStoreSQLite", "MTASTSReports", "TestSupport"]),
         // Against a real PostgreSQL (scripts/postgres.sh; MTASTS_POSTGRES_URL when scripts/test.sh started one).

@@ -3,13 +3,13 @@
 # The Swift toolchain itself (6.0 or later) must already be on PATH: see https://www.swift.org/install/.
 set -euo pipefail
 
-# Debian packages: libidn2 (IDNA for U-labels), libunbound (DNS), libsqlite3 (policy cache); for the test world: NSD, ldns tools (DNSSEC
+# Debian packages: libidn2 (IDNA for U-labels), libunbound (DNS), libsqlite3 (policy cache), zlib (gzip TLS reports); for the test world: NSD, ldns tools (DNSSEC
 # signing), dig/delv, nginx, openssl, curl, python3 (fault server), postfix (the MX listeners of testbed/mx.sh for
 # `mta-sts check`); for scripts/postfix-e2e.sh also postfix, iproute2 (ip netns) and unbound (the validating
 # resolver of Postfix's own DANE there); postgresql for the fleet store's tests (scripts/postgres.sh starts its own
 # server on a free port; the cluster Debian's postinst may start on 5432 is not used); dns-root-data (the root
 # trust anchor of `--dnssec validate`).
-PACKAGES=(libidn2-dev libunbound-dev libsqlite3-dev pkg-config gcc nsd ldnsutils dnsutils nginx-light openssl curl python3 postfix
+PACKAGES=(libidn2-dev libunbound-dev libsqlite3-dev zlib1g-dev pkg-config gcc nsd ldnsutils dnsutils nginx-light openssl curl python3 postfix
   iproute2 postgresql unbound dns-root-data
   # The libraries of Debian's exim4-daemon-heavy, for scripts/exim-e2e.sh (which extracts Exim itself: the package
   # conflicts with postfix).

@@ -1,4 +1,4 @@
-/// Bytes → reports. Pure: no I/O, no clock reads.
+/// Bytes → reports. Pure: no I/O, no clock reads; the caller reads the file, the mail or the POST body.
 public enum TLSReportParser {
     /// JSON bytes → report, or a rejection with a reason (not JSON, no `policies`, no `report-id`, ...).
     public static func parse(json: [UInt8]) -> Result<TLSReport, TLSReportRejection> {
@@ -7,7 +7,56 @@ public enum TLSReportParser {
 
     /// Whatever arrived (JSON, gzip, one RFC 5322 message with an application/tlsrpt+gzip or +json part, base64
     /// or not, or an mbox of such messages) → every report found, each parsed or rejected.
+    ///
+    /// The form is told by the bytes, never by a file name or a declared type (RFC 8460 §5.6: the body is
+    /// authoritative): gzip magic, a JSON value, an mbox `From ` line, or a header block.
     public static func extract(_ bytes: [UInt8], maxDecompressedBytes: Int = 10 << 20) -> [Result<TLSReport, TLSReportRejection>] {
-        [.failure(TLSReportRejection("not implemented yet"))]
+        let start = bytes.firstIndex { ![0x20, 0x09, 0x0D, 0x0A].contains($0) } ?? bytes.endIndex
+        let body = bytes[start...]
+        if start == bytes.endIndex { return [.failure(TLSReportRejection("empty input"))] }
+        if Gzip.isGzip(body) || body.first == 0x7B || body.first == 0x5B || body.starts(with: [0xEF, 0xBB, 0xBF]) {
+            return [report(in: Array(body), max: maxDecompressedBytes)]
+        }
+        if body.starts(with: Array("From ".utf8)) {
+            return mbox(body).flatMap { message($0, max: maxDecompressedBytes) }
+        }
+        if MIME.looksLikeMessage(body) { return message(body, max: maxDecompressedBytes) }
+        let head = String(decoding: body.prefix(24).map { (0x20...0x7E).contains($0) ? $0 : 0x2E }, as: UTF8.self)
+        return [.failure(TLSReportRejection("not JSON, gzip or a mail message (it starts with \"\(head)\")"))]
+    }
+
+    /// One report body as sent: gzip (capped) or JSON, whatever the part's type said.
+    static func report(in bytes: [UInt8], max: Int) -> Result<TLSReport, TLSReportRejection> {
+        guard Gzip.isGzip(bytes) else { return parse(json: bytes) }
+        return Gzip.inflate(bytes, maxOutput: max).flatMap { parse(json: $0) }
+    }
+
+    static func message(_ bytes: ArraySlice<UInt8>, max: Int) -> [Result<TLSReport, TLSReportRejection>] {
+        let (found, seen) = MIME.reportParts(of: bytes)
+        guard !found.isEmpty else {
+            return [.failure(TLSReportRejection("no application/tlsrpt part (the message has \(seen.joined(separator: ", ")))"))]
+        }
+        return found.map { report(in: $0, max: max) }
+    }
+
+    /// An mbox (RFC 4155): messages start at a `From ` line at the start of the file or after an empty line.
+    static func mbox(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var messages: [ArraySlice<UInt8>] = []
+        var current: Int? = nil
+        var i = bytes.startIndex, previousEmpty = true
+        let from = Array("From ".utf8)
+        while i < bytes.endIndex {
+            let end = bytes[i...].firstIndex(of: 0x0A) ?? bytes.endIndex
+            let line = MIME.trimCR(bytes[i..<end])
+            let next = end < bytes.endIndex ? end + 1 : end
+            if previousEmpty, line.starts(with: from) {
+                if let c = current { messages.append(bytes[c..<i]) }
+                current = next
+            }
+            previousEmpty = line.isEmpty
+            i = next
+        }
+        if let c = current { messages.append(bytes[c...]) }
+        return messages.filter { !$0.allSatisfy { [0x20, 0x09, 0x0D, 0x0A].contains($0) } }
     }
 }
