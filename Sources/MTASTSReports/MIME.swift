@@ -60,10 +60,10 @@ enum MIME {
         let disposition = parameters(entity.header("Content-Disposition") ?? "").params
         let filename = (disposition["filename"] ?? params["name"] ?? "").lowercased()
         let reportType = ["application/tlsrpt+gzip", "application/tlsrpt+json", "application/tlsrpt"].contains(type)
-        // Some senders and forwarders attach the report as application/gzip, application/json or octet-stream,
-        // named by RFC 8460 §5.1 (`….json` / `….json.gz`).
+        // Some senders and forwarders attach the report as application/gzip, application/json, octet-stream or
+        // even text/plain, named by RFC 8460 §5.1 (`….json` / `….json.gz`): the name decides, as the bytes do next.
         let named = filename.hasSuffix(".json") || filename.hasSuffix(".json.gz")
-        guard reportType || (named && type.hasPrefix("application/")) else { return }
+        guard reportType || named else { return }
         found.append(decoded(entity))
     }
 
