@@ -23,10 +23,14 @@ struct ReportsCommand: AsyncParsableCommand {
                 Use `mta-sts reports import -` as the MDA of a Postfix pipe transport, procmail, sieve or fetchmail --mda. \
                 A report stored before (same organization-name and report-id) is a duplicate, not an error. Exit 0 when \
                 every report was stored or a duplicate; 1 when a file holds no report or a report that cannot be read \
-                (nothing of that file is stored; the input is counted as rejected); 2 when a file or the store cannot be used.
+                (nothing of that file is stored; the input is counted as rejected); 2 when a file or the store cannot be used.                 With --mda the exit status is what a delivery agent's caller (Postfix pipe, fetchmail, procmail) expects.
                 """
         )
         @OptionGroup var store: ReportStoreOption
+        @Flag(help: """
+            Exit statuses for a mail delivery agent (sysexits.h): 0 also when the message holds no report (it is counted             as rejected and dropped: the rua address receives spam too, and a bounce would go to whoever forged it), 75             (EX_TEMPFAIL: the MTA keeps the message and retries) when the store or the input cannot be used.
+            """)
+        var mda = false
         @Argument(help: "Files to import; - for one message on standard input.") var files: [String]
 
         func validate() throws {
@@ -34,7 +38,16 @@ struct ReportsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try await self.store.open(creating: true)
+            let status = await importAll()
+            // Postfix's pipe(8) bounces on any status outside sysexits.h's temporary ones; fetchmail keeps the message.
+            let mapped = mda ? (status == 1 ? 0 : status == 2 ? 75 : status) : status
+            if mapped != 0 { throw ExitCode(mapped) }
+        }
+
+        /// 0, 1 or 2 as the discussion says; every error printed.
+        private func importAll() async -> Int32 {
+            let store: any ReportStore
+            do { store = try await self.store.open(creating: true) } catch { return 2 }  // orExit said why
             var status: Int32 = 0
             for file in files {
                 guard let (name, bytes) = try? Input.read(file) else {  // Input.read said why
@@ -49,7 +62,7 @@ struct ReportsCommand: AsyncParsableCommand {
                 }
             }
             await store.close()
-            if status != 0 { throw ExitCode(status) }
+            return status
         }
 
         /// Stores every report in `bytes`, or none of them when one is rejected; false when rejected.

@@ -155,6 +155,19 @@ struct ReportsCommandTests {
         #expect(try Self.reports(["summary"], Self.freshStore()).status == 2)
     }
 
+    @Test("--mda: a message without a report is counted and dropped (0), a store that cannot be used is EX_TEMPFAIL (75)")
+    func mdaExitStatus() throws {
+        let store = Self.freshStore()
+        let spam = Array("From: a@example.com\r\nSubject: cheap\r\n\r\nBuy now.\r\n".utf8)
+        #expect(try Self.reports(["import", "-"], store, stdin: spam).status == 1)
+        let run = try Self.reports(["import", "--mda", "-"], store, stdin: spam)
+        #expect(run.status == 0 && run.stderr.contains("<stdin>"), "\(run.stderr)")
+        #expect(try Self.reports(["summary", "--json"], store).json["rejected"] as? Int == 1)
+        let unusable = "sqlite:/proc/mta-sts-none/reports.sqlite"
+        #expect(try Self.reports(["import", "-"], unusable, stdin: spam).status == 2)
+        #expect(try Self.reports(["import", "--mda", "-"], unusable, stdin: spam).status == 75)
+    }
+
     @Test("kill -9 in the middle of an import leaves whole reports only; the same import run again completes the store")
     func killedImport() throws {
         guard let folder = Self.corpus("killedImport") else { return }
