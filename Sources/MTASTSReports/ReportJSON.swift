@@ -118,6 +118,9 @@ enum ReportJSON {
             notes.add("policy-domain not normalized (case or trailing dot)")
             domain = normalized
         }
+        // RFC 8460 §4.4: policy-domain and mx-host are A-labels; a U-label is kept as written.
+        if !domain.utf8.allSatisfy({ $0 < 0x80 }) { notes.add("policy-domain is not an A-label (non-ASCII)") }
+        if !hosts.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) { notes.add("mx-host is not an A-label (non-ASCII)") }
         for key in fields.keys.sorted() where !policyKeys.contains(key) { notes.add("extra policy key \(key)") }
         var summary: [String: JSONValue] = [:]
         if case .object(let s)? = entry["summary"] { summary = s } else { notes.add("summary object missing") }

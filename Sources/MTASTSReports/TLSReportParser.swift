@@ -34,7 +34,10 @@ public enum TLSReportParser {
     static func message(_ bytes: ArraySlice<UInt8>, max: Int) -> [Result<TLSReport, TLSReportRejection>] {
         let (found, seen) = MIME.reportParts(of: bytes)
         guard !found.isEmpty else {
-            return [.failure(TLSReportRejection("no application/tlsrpt part (the message has \(seen.joined(separator: ", ")))"))]
+            var types: [String] = []
+            for type in seen where !types.contains(type) { types.append(type) }
+            let listed = types.prefix(8).joined(separator: ", ") + (types.count > 8 ? ", ..." : "")
+            return [.failure(TLSReportRejection("no application/tlsrpt part (the message has \(listed))"))]
         }
         return found.map { report(in: $0, max: max) }
     }

@@ -103,5 +103,10 @@ func rejection(_ bytes: [UInt8], max: Int = 10 << 20) -> String? {
             """
         let reason = try #require(rejection(Array(message.utf8)))
         #expect(reason == "no application/tlsrpt part (the message has multipart/mixed, text/plain, image/png)")
+        // Many parts: each type once, at most eight named.
+        let parts = (0..<20).map { "--b1\r\nContent-Type: text/x-\($0 % 10)\r\n\r\nx\r\n" }.joined()
+        let many = try #require(rejection(Array("Content-Type: multipart/mixed; boundary=b1\r\n\r\n\(parts)--b1--\r\n".utf8)))
+        #expect(many == "no application/tlsrpt part (the message has multipart/mixed, text/x-0, text/x-1, text/x-2, "
+            + "text/x-3, text/x-4, text/x-5, text/x-6, ...)")
     }
 }

@@ -46,6 +46,12 @@ import Testing
                                       "policy-domain not normalized (case or trailing dot)", "non-standard result-type 'quantum-flux'"])
     }
 
+    @Test func uLabelsAreKeptAndNoted() throws {
+        let report = try Self.parsed { $0.replacingOccurrences(of: "example.com", with: "bücher.example") }
+        #expect(report.policies[0].policyDomain == "bücher.example")
+        #expect(report.notes == ["policy-domain is not an A-label (non-ASCII)", "mx-host is not an A-label (non-ASCII)"])
+    }
+
     @Test func datetimesAsUnixSeconds() throws {
         func times(_ start: String, _ end: String) throws -> (Int64?, Int64?, [String]) {
             let r = try Self.parsed {
