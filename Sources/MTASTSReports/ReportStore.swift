@@ -26,6 +26,11 @@ public protocol ReportStore: Sendable {
     /// `since` (seconds since 1970; a report whose start-datetime could not be read counts from its receipt).
     func summaryRows(domain: String?, since: Int64?) async throws -> [ReportPolicyRow]
 
+    /// Deletes the reports whose period starts before `time` (seconds since 1970; a report whose start-datetime could
+    /// not be read counts from its receipt), with their rows, and the rejections received before it; returns how many
+    /// reports were deleted (`reports import --keep-days`).
+    func deleteReports(before time: Int64) async throws -> Int
+
     /// Releases connections; operations after it fail.
     func close() async
 }

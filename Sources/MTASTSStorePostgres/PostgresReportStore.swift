@@ -169,6 +169,22 @@ public final class PostgresReportStore: ReportStore {
         }
     }
 
+    public func deleteReports(before time: Int64) async throws -> Int {
+        try await prepare()
+        return try await connections.withConnection { [logger] connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                // The policies and failure details go with their report (ON DELETE CASCADE).
+                let rows = try await connection.query(
+                    "DELETE FROM mta_sts_reports WHERE COALESCE(start_at, received_at) < \(time) RETURNING id", logger: logger)
+                var deleted = 0
+                for try await _ in rows.decode(Int64.self) { deleted += 1 }
+                try await PostgresConnections.execute(connection, logger,
+                                                      "DELETE FROM mta_sts_report_rejections WHERE received_at < \(time)")
+                return deleted
+            }
+        }
+    }
+
     public func close() async { await connections.shutdown() }
 
     private struct PolicyKey: Hashable {

@@ -166,6 +166,16 @@ public final class SQLiteReportStore: ReportStore {
         }
     }
 
+    public func deleteReports(before time: Int64) async throws -> Int {
+        // GRDB turns foreign keys on: the policies and failure details go with their report.
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM reports WHERE COALESCE(start_at, received_at) < ?", arguments: [time])
+            let deleted = db.changesCount
+            try db.execute(sql: "DELETE FROM report_rejections WHERE received_at < ?", arguments: [time])
+            return deleted
+        }
+    }
+
     public func close() async {}
 
     private struct PolicyKey: Hashable {

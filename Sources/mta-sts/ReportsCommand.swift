@@ -31,10 +31,15 @@ struct ReportsCommand: AsyncParsableCommand {
             Exit statuses for a mail delivery agent (sysexits.h): 0 also when the message holds no report (it is counted             as rejected and dropped: the rua address receives spam too, and a bounce would go to whoever forged it), 75             (EX_TEMPFAIL: the MTA keeps the message and retries) when the store or the input cannot be used.
             """)
         var mda = false
+        @Option(name: .customLong("keep-days"), help: """
+            After importing, delete the reports whose period started more than DAYS days ago, and the rejections             received before then (default: keep everything).
+            """)
+        var keepDays: Int?
         @Argument(help: "Files to import; - for one message on standard input.") var files: [String]
 
         func validate() throws {
             if files.isEmpty { throw ValidationError("name at least one file, or - for standard input") }
+            if let keepDays, keepDays < 1 { throw ValidationError("--keep-days must be at least 1") }
         }
 
         func run() async throws {
@@ -58,6 +63,12 @@ struct ReportsCommand: AsyncParsableCommand {
                     if try await Self.importOne(name, bytes, into: store) == false { status = max(status, 1) }
                 } catch {
                     printError("mta-sts: error: \(name): \(error)")
+                    status = 2
+                }
+            }
+            if let keepDays {
+                do { _ = try await store.deleteReports(before: Int64(Date().timeIntervalSince1970) - Int64(keepDays) * 86400) } catch {
+                    printError("mta-sts: error: deleting reports older than \(keepDays) days: \(error)")
                     status = 2
                 }
             }

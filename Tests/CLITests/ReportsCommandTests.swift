@@ -168,6 +168,23 @@ struct ReportsCommandTests {
         #expect(try Self.reports(["import", "--mda", "-"], unusable, stdin: spam).status == 75)
     }
 
+    @Test("--keep-days: after the import, reports whose period started longer ago are gone")
+    func keepDays() throws {
+        guard let folder = Self.corpus("keepDays") else { return }
+        let old = try Self.index(folder).first { $0.file == "001.json" }!
+        let today = ISO8601DateFormatter().string(from: Date()).prefix(10)
+        let recent = try temporaryFile(Array("""
+            {"organization-name":"Recent Inc.","date-range":{"start-datetime":"\(today)T00:00:00Z","end-datetime":"\(today)T23:59:59Z"},
+             "report-id":"recent-1","policies":[{"policy":{"policy-type":"no-policy-found","policy-domain":"example.com"},
+             "summary":{"total-successful-session-count":3,"total-failure-session-count":0}}]}
+            """.utf8), suffix: ".json")
+        let store = Self.freshStore()
+        #expect(try Self.reports(["import", folder.appendingPathComponent("reports/001.json").path, recent], store).status == 0)
+        #expect(try Self.listed(store).count == 2)
+        #expect(try Self.reports(["import", "--keep-days", "30", recent], store).status == 0)
+        #expect(try Self.listed(store) == ["Recent Inc.\trecent-1": [3, 0]], "\(old.organization) \(old.reportID) is older than 30 days")
+    }
+
     @Test("kill -9 in the middle of an import leaves whole reports only; the same import run again completes the store")
     func killedImport() throws {
         guard let folder = Self.corpus("killedImport") else { return }

@@ -80,6 +80,23 @@ struct ReportStoreTests {
         await store.close()
     }
 
+    @Test("Deleting by age removes old reports with their rows and old rejections, nothing else", arguments: Kind.allCases)
+    func deleteByAge(_ kind: Kind) async throws {
+        let store = try await Self.freshSetting(kind).openReportStore(creating: true)
+        _ = try await store.save(Self.report("O", "old", start: 1_000, policies: [Self.failing]), json: [], receivedAt: 9_000)
+        _ = try await store.save(Self.report("O", "undated", start: nil, policies: [Self.failing]), json: [], receivedAt: 4_000)
+        _ = try await store.save(Self.report("O", "new", start: 6_000, policies: [Self.failing]), json: [], receivedAt: 9_000)
+        try await store.recordRejection(StoredRejection(source: "a", reason: "r", digest: "a", receivedAt: 4_000))
+        try await store.recordRejection(StoredRejection(source: "b", reason: "r", digest: "b", receivedAt: 6_000))
+        #expect(try await store.deleteReports(before: 5_000) == 2)
+        #expect(try await store.list().map(\.reportID) == ["new"])
+        #expect(try await store.summaryRows(domain: nil, since: nil).map(\.reportID) == ["new"])
+        #expect(try await store.rejectionCount(since: nil) == 1)
+        // Deleted means gone: the same report can be stored again.
+        #expect(try await store.save(Self.report("O", "old", start: 1_000, policies: []), json: [], receivedAt: 9_500) == .inserted)
+        await store.close()
+    }
+
     @Test("What was stored is there after the store is closed and opened again; a view does not create a store",
           arguments: Kind.allCases)
     func reopen(_ kind: Kind) async throws {
