@@ -23,16 +23,20 @@ struct ReportsCommand: AsyncParsableCommand {
                 Use `mta-sts reports import -` as the MDA of a Postfix pipe transport, procmail, sieve or fetchmail --mda. \
                 A report stored before (same organization-name and report-id) is a duplicate, not an error. Exit 0 when \
                 every report was stored or a duplicate; 1 when a file holds no report or a report that cannot be read \
-                (nothing of that file is stored; the input is counted as rejected); 2 when a file or the store cannot be used.                 With --mda the exit status is what a delivery agent's caller (Postfix pipe, fetchmail, procmail) expects.
+                (nothing of that file is stored; the input is counted as rejected); 2 when a file or the store cannot be used. \
+                With --mda the exit status is what a delivery agent's caller (Postfix pipe, fetchmail, procmail) expects.
                 """
         )
         @OptionGroup var store: ReportStoreOption
         @Flag(help: """
-            Exit statuses for a mail delivery agent (sysexits.h): 0 also when the message holds no report (it is counted             as rejected and dropped: the rua address receives spam too, and a bounce would go to whoever forged it), 75             (EX_TEMPFAIL: the MTA keeps the message and retries) when the store or the input cannot be used.
+            Exit statuses for a mail delivery agent (sysexits.h): 0 also when the message holds no report (it is counted \
+            as rejected and dropped: the rua address receives spam too, and a bounce would go to whoever forged it), 75 \
+            (EX_TEMPFAIL: the MTA keeps the message and retries) when the store or the input cannot be used.
             """)
         var mda = false
         @Option(name: .customLong("keep-days"), help: """
-            After importing, delete the reports whose period started more than DAYS days ago, and the rejections             received before then (default: keep everything).
+            After importing, delete the reports whose period started more than DAYS days ago, and the rejections \
+            received before then (default: keep everything).
             """)
         var keepDays: Int?
         @Argument(help: "Files to import; - for one message on standard input.") var files: [String]
