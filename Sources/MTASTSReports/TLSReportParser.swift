@@ -18,7 +18,9 @@ public enum TLSReportParser {
             return [report(in: Array(body), max: maxDecompressedBytes)]
         }
         if body.starts(with: Array("From ".utf8)) {
-            return mbox(body).flatMap { message($0, max: maxDecompressedBytes) }
+            let messages = mbox(body)
+            if messages.isEmpty { return [.failure(TLSReportRejection("an mbox without a message"))] }
+            return messages.flatMap { message($0, max: maxDecompressedBytes) }
         }
         if MIME.looksLikeMessage(body) { return message(body, max: maxDecompressedBytes) }
         let head = String(decoding: body.prefix(24).map { (0x20...0x7E).contains($0) ? $0 : 0x2E }, as: UTF8.self)

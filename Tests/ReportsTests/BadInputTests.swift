@@ -66,6 +66,8 @@ func rejection(_ bytes: [UInt8], max: Int = 10 << 20) -> String? {
         #expect(gzipText.hasPrefix("not JSON"), "\(gzipText)")
         #expect(rejection(Array("[1, 2]".utf8)) == "not a report: the JSON is an array, not an object")
         #expect(rejection([]) == "empty input")
+        // Found by the fuzzer (Fuzz/regressions/reports/mbox-from-line-only): an mbox of one `From ` line.
+        #expect(rejection(Array("From MAILER-DAEMON Mon Mar  2 04:00:00 2026".utf8)) == "an mbox without a message")
     }
 
     @Test(arguments: ["policies", "report-id", "organization-name", "date-range"])
