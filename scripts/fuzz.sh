@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fuzz the MTASTSCore parsers, the policy host's request-head scanner and the line query's MX filter (mx_re against
-# RFC 8461 §4.1 matching) with libFuzzer. See Fuzz/README.md.
+# Fuzz the MTASTSCore parsers, the policy host's request-head scanner, the line query's MX filter (mx_re against
+# RFC 8461 §4.1 matching) and the TLS-RPT report parser with libFuzzer. See Fuzz/README.md.
 #
-# usage: scripts/fuzz.sh [record|policy|request|line|all] [SECONDS]      (default: all, 60 seconds per target)
+# usage: scripts/fuzz.sh [record|policy|request|line|reports|all] [SECONDS]      (default: all, 60 seconds per target)
 #
 # For each target: build the harness with swiftc -sanitize=fuzzer,address -O -wmo (the parser's sources +
 # harness in one module, optimized as a whole, no SwiftPM), replay every input in Fuzz/regressions/<target>/, then fuzz for SECONDS starting
@@ -13,15 +13,15 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 [record|policy|request|line|all] [SECONDS]" >&2
+    echo "usage: $0 [record|policy|request|line|reports|all] [SECONDS]" >&2
     exit 2
 }
 
 target=${1:-all}
 seconds=${2:-60}
 case $target in
-    record | policy | request | line) targets=("$target") ;;
-    all) targets=(record policy request line) ;;
+    record | policy | request | line | reports) targets=("$target") ;;
+    all) targets=(record policy request line reports) ;;
     *) usage ;;
 esac
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
@@ -84,12 +84,16 @@ failed=0
 summaries=()
 
 for t in "${targets[@]}"; do
-    sources=("${core[@]}")
+    sources=("${core[@]}") extra=()
     case $t in
         record) harness=FuzzRecord ;;
         policy) harness=FuzzPolicy ;;
         request) harness=FuzzRequest sources=(Sources/MTASTSPolicyHost/RequestHeadScanner.swift) ;;
         line) harness=FuzzLine ;;
+        # The report parser without the store protocol and summary that share its target; deflate for the harness.
+        reports) harness=FuzzReports extra=(-I Sources/CZlib -lz)
+            sources=(Sources/MTASTSReports/{TLSReport,ResultTypes,JSONValue,DateTime,ReportJSON,Gzip,MIME,TLSReportParser}.swift
+                Tests/ReportsTests/GzipSupport.swift) ;;
     esac
     binary=$out/fuzz-$t
     corpus=$out/corpus-$t
@@ -100,7 +104,7 @@ for t in "${targets[@]}"; do
     # -wmo: without it swiftc optimizes each file alone (no inlining or generic specialization across the
     # parser's files): 1.4x the executions per second for the policy target (docs/fuzzing.md).
     compile "$binary" "$harness" "${sources[@]}" "Fuzz/$harness/main.swift" -- \
-        -sanitize=fuzzer,address -parse-as-library -g -O -wmo
+        -sanitize=fuzzer,address -parse-as-library -g -O -wmo "${extra[@]}"
 
     if [[ -d $out/seeds/$t ]]; then cp "$out/seeds/$t/"* "$corpus/"; fi
     if [[ -d Fuzz/seeds/$t ]]; then cp "Fuzz/seeds/$t/"* "$corpus/"; fi
