@@ -7,8 +7,8 @@
 # Measures with wrk (installed with apt-get when missing): HTTPS keep-alive requests/s and p99 latency
 # (`wrk -t1 -c50 -d$PB_SECS --latency`), and new TLS handshakes/s (the same with `Connection: close`, so every
 # request is a fresh TCP + TLS connection, as policy fetchers do). Each phase runs PB_REPEATS times [3], the
-# servers alternating; the median is reported. nginx runs with as many workers as cores and `access_log off`;
-# mta-sts serve with `access_log: false` (one event loop per core). Writes Benchmarks/policy-host/results-<date>.md
+# servers alternating (the order rotates per repeat); the median is reported. nginx runs with as many workers as
+# cores and `access_log off`; mta-sts serve with `access_log: false` (one event loop per core). Writes Benchmarks/policy-host/results-<date>.md
 # (the table and every raw wrk output). Knobs: PB_SECS [10], PB_REPEATS [3], PB_CONNS [50],
 # PB_ADDR_OURS [127.0.4.21], PB_ADDR_NGINX [127.0.4.20], PB_SKIP_BUILD=1 (use the existing release binary),
 # PB_BIN=PATH (that binary instead; no build). PB_BASE_BIN=PATH: a release binary of another commit, served as "base"
@@ -152,7 +152,11 @@ declare -A RPS P99 CPU
 for mode in keepalive close; do
   for label in $LABELS; do RPS[$label-$mode]=""; P99[$label-$mode]=""; CPU[$label-$mode]=""; done
   for r in $(seq "$REPEATS"); do
-    for label in $LABELS; do
+    # rotate the order per repeat, so that no server always runs first (after the other's connections closed)
+    read -ra L <<< "$LABELS"
+    order=()
+    for ((i = 0; i < ${#L[@]}; i++)); do order+=("${L[(i + r - 1) % ${#L[@]}]}"); done
+    for label in "${order[@]}"; do
       case $label in ours) addr=$OURS ;; base) addr=$BASE_ADDR ;; *) addr=$NGX ;; esac
       read -r rps p99 cpu < <(run "$label" "$addr" "$mode")
       say "$mode #$r $label: $rps req/s, p99 $p99 ms, server CPU $cpu µs/req"
