@@ -8,8 +8,8 @@
 # (`wrk -t1 -c50 -d$PB_SECS --latency`), and new TLS handshakes/s (the same with `Connection: close`, so every
 # request is a fresh TCP + TLS connection, as policy fetchers do). Each phase runs PB_REPEATS times [3], the
 # servers alternating (the order rotates per repeat); the median is reported. nginx runs with as many workers as
-# cores and `access_log off`; mta-sts serve with `access_log: false` (one event loop per core). Writes Benchmarks/policy-host/results-<date>.md
-# (the table and every raw wrk output). Knobs: PB_SECS [10], PB_REPEATS [3], PB_CONNS [50],
+# cores and `access_log off`; mta-sts serve with `access_log: false` (one event loop per core). Writes
+# Benchmarks/policy-host/results-<date>.md (the table and every raw wrk output). Knobs: PB_SECS [10], PB_REPEATS [3], PB_CONNS [50],
 # PB_ADDR_OURS [127.0.4.21], PB_ADDR_NGINX [127.0.4.20], PB_SKIP_BUILD=1 (use the existing release binary),
 # PB_BIN=PATH (that binary instead; no build). PB_BASE_BIN=PATH: a release binary of another commit, served as "base"
 # on PB_ADDR_BASE [127.0.4.22] and measured in the same run, alternating with the others (before/after ratios).
