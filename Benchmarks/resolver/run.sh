@@ -355,6 +355,7 @@ else
   (cd "$ROOT" && "${BUILD_CMD[@]}") > "$LOGS/swift-build.log" 2>&1 || { tail -n 30 "$LOGS/swift-build.log" >&2; exit 1; }
 fi
 note "binary: $BIN built $(date -u -r "$BIN" +%FT%TZ)"
+[ -z "${RB_BASE_BIN:-}" ] || note "base binary (ours-base): $RB_BASE_BIN built $(date -u -r "$RB_BASE_BIN" +%FT%TZ)"
 [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
 for c in loadgen floor; do
   logcmd "gcc -O2 -Wall -o $WORK/bin/$c $HERE/$c.c"
