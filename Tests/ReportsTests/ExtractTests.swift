@@ -117,6 +117,13 @@ import Testing
         #expect(ids == ["r-1", "r-2"])
     }
 
+    @Test func gzipMembersAreOneStreamAndTrailingPaddingIsIgnored() throws {
+        let json = Array(sampleReport.utf8)
+        let members = gzip(Array(json.prefix(100))) + gzip(Array(json.dropFirst(100))) + [0, 0, 0, 0]
+        let report = try TLSReportParser.extract(members)[0].get()
+        #expect(report == (try TLSReportParser.parse(json: json).get()))
+    }
+
     @Test func aBrokenPartIsRejectedWithItsReason() throws {
         let results = TLSReportParser.extract(Array(Self.mail("""
             ------=_Part_7
