@@ -18,24 +18,12 @@ extension StoreSetting {
         case .memory:
             throw ConfigurationError("reports need a store that outlives the command: sqlite:PATH or postgres://...", isIOError: true)
         case .sqlite(let path):
-            if !creating, !FileManager.default.fileExists(atPath: path) {
-                throw ConfigurationError("no report store at \(path) (nothing imported yet?)", isIOError: true)
-            }
-            let directory = (path as NSString).deletingLastPathComponent
-            if creating, !directory.isEmpty {
-                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            }
+            try Self.prepareSQLite(path, create: creating, missing: "no report store at \(path) (nothing imported yet?)")
             do { return try SQLiteReportStore(path: path) } catch {
                 throw ConfigurationError("cannot open the report store \(path): \(error)", isIOError: true)
             }
         case .postgres(let url):
-            let store: PostgresReportStore
-            do { store = try PostgresReportStore(url: url) } catch { throw ConfigurationError("\(error)", isIOError: true) }
-            do { try await store.prepare() } catch {
-                await store.close()
-                throw ConfigurationError("cannot open the report store: \(error)", isIOError: true)
-            }
-            return store
+            return try await Self.connectNow(what: "the report store") { try PostgresReportStore(url: url) }
         }
     }
 }

@@ -56,13 +56,7 @@ public enum StoreSetting: Sendable, Equatable, CustomStringConvertible {
         case (.memory, .tool):
             throw ConfigurationError("the memory cache lives inside one daemon; there is no store to work on", isIOError: true)
         case (.sqlite(let path), _):
-            let directory = (path as NSString).deletingLastPathComponent
-            if opener == .tool, !FileManager.default.fileExists(atPath: path) {
-                throw ConfigurationError("no policy store at \(path)", isIOError: true)
-            }
-            if opener == .daemon, !directory.isEmpty {
-                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            }
+            try Self.prepareSQLite(path, create: opener == .daemon, missing: "no policy store at \(path)")
             do { return try SQLitePolicyStore(path: path) } catch {
                 throw ConfigurationError(opener == .daemon ? "cannot open the cache \(path): \(error)" : "cannot open \(path): \(error)",
                                          isIOError: true)
@@ -75,13 +69,39 @@ public enum StoreSetting: Sendable, Equatable, CustomStringConvertible {
                 throw ConfigurationError("cannot use the PostgreSQL cache: \(error)", isIOError: true)
             }
         case (.postgres(let url), .tool):
-            let store: PostgresPolicyStore
-            do { store = try PostgresPolicyStore(url: url) } catch { throw ConfigurationError("\(error)", isIOError: true) }
-            do { try await store.prepare() } catch {
-                await store.close()
-                throw ConfigurationError("cannot open the cache: \(error)", isIOError: true)
-            }
-            return store
+            return try await Self.connectNow(what: "the cache") { try PostgresPolicyStore(url: url) }
         }
     }
+
+    /// A SQLite file about to be opened: with `create`, its directory is made (the file comes with the open);
+    /// without, a missing file is the error `missing` (a typo must not create an empty store).
+    static func prepareSQLite(_ path: String, create: Bool, missing: String) throws(ConfigurationError) {
+        if create {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        } else if !FileManager.default.fileExists(atPath: path) {
+            throw ConfigurationError(missing, isIOError: true)
+        }
+    }
+
+    /// A PostgreSQL store connected (and its tables prepared) now, so a tool reports a wrong URL or a database that is
+    /// down at once; `what` names the store in the error.
+    static func connectNow<Store: PostgresPreparable>(what: String, _ make: () throws -> Store) async throws(ConfigurationError) -> Store {
+        let store: Store
+        do { store = try make() } catch { throw ConfigurationError("\(error)", isIOError: true) }
+        do { try await store.prepare() } catch {
+            await store.close()
+            throw ConfigurationError("cannot open \(what): \(error)", isIOError: true)
+        }
+        return store
+    }
 }
+
+/// The two PostgreSQL stores' connect-now step, for ``StoreSetting/connectNow(what:_:)``.
+protocol PostgresPreparable {
+    func prepare() async throws
+    func close() async
+}
+
+extension PostgresPolicyStore: PostgresPreparable {}
+extension PostgresReportStore: PostgresPreparable {}
