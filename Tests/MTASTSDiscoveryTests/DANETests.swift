@@ -144,8 +144,8 @@ struct DANEStatusCacheTests {
         let cache = DANEStatusCache(resolver: resolver, clock: clock)
         let domain = try DomainName("example.com")
         #expect(cache.cached(domain) == nil)
-        async let a = cache.resolve(domain, deadline: .seconds(5))
-        async let b = cache.resolve(domain, deadline: .seconds(5))
+        async let a = cache.resolve(domain, deadline: .seconds(3600))
+        async let b = cache.resolve(domain, deadline: .seconds(3600))
         let (ra, rb) = await (a, b)
         #expect(ra?.regime == .dane && rb?.regime == .dane)
         #expect(resolver.mxQueries.withLock { $0 } == 1, "one lookup for concurrent misses")
@@ -183,7 +183,7 @@ struct DANEStatusCacheTests {
         let store = RowStore()
         let domain = try DomainName("example.com")
         let first = DANEStatusCache(resolver: resolver, clock: clock, store: store)
-        #expect(await first.resolve(domain, deadline: .seconds(5))?.regime == .dane)
+        #expect(await first.resolve(domain, deadline: .seconds(3600))?.regime == .dane)
         #expect(await eventually { store.rows.withLock { $0.map(\.regime) } == [.dane] }, "written through")
         let restarted = DANEStatusCache(resolver: FakeResolver(), clock: clock, store: store)
         try await restarted.load()
@@ -227,7 +227,7 @@ struct DANEStatusCacheTests {
         settings.refreshConcurrency = 2
         let cache = DANEStatusCache(resolver: resolver, clock: clock, settings: settings)
         let domains = try (0..<6).map { try DomainName("d\($0).example") }
-        for d in domains { #expect(await cache.resolve(d, deadline: .seconds(5))?.regime == .mtaSTS) }
+        for d in domains { #expect(await cache.resolve(d, deadline: .seconds(3600))?.regime == .mtaSTS) }
         clock.advance(101)  // expired: answered stale while refreshed
         resolver.held.withLock { $0 = true }
         for d in domains { #expect(cache.cached(d)?.regime == .mtaSTS) }
