@@ -8,9 +8,11 @@ set -euo pipefail
 # `mta-sts check`); for scripts/postfix-e2e.sh also postfix, iproute2 (ip netns) and unbound (the validating
 # resolver of Postfix's own DANE there); postgresql for the fleet store's tests (scripts/postgres.sh starts its own
 # server on a free port; the cluster Debian's postinst may start on 5432 is not used); dns-root-data (the root
-# trust anchor of `--dnssec validate`).
+# trust anchor of `--dnssec validate`); for the TLS-RPT and ACME tests: chromium (the reports dashboard, headless),
+# dovecot-imapd and fetchmail (a report pulled from an IMAP mailbox), pebble (the ACME server); each test starts its
+# own instance on loopback (the daemons the packages' postinst may start are not used).
 PACKAGES=(libidn2-dev libunbound-dev libsqlite3-dev zlib1g-dev pkg-config gcc nsd ldnsutils dnsutils nginx-light openssl curl python3 postfix
-  iproute2 postgresql unbound dns-root-data
+  iproute2 postgresql unbound dns-root-data chromium dovecot-imapd fetchmail pebble
   # The libraries of Debian's exim4-daemon-heavy, for scripts/exim-e2e.sh (which extracts Exim itself: the package
   # conflicts with postfix).
   libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libldap-2.5-0 libmariadb3 libnsl2 libpam0g libpcre2-8-0 libperl5.36
