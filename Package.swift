@@ -150,6 +150,21 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The RFC 8555 ACME client (account, orders, challenges, finalize, revocation, ARI) and the tls-alpn-01
+        // challenge certificate; its HTTPS transport on SwiftNIO + NIOSSL behind ACMETransport.
+        .target(
+            name: "MTASTSACME",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "mta-sts",
@@ -199,6 +214,14 @@ let package = Package(
             name: "PolicyHostTests",
             dependencies: ["MTASTSPolicyHost", "MTASTSCore", "MTASTSDiscovery", .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio")]
+        ),
+        // The ACME client: pure pieces and a fake transport, then real issuance against Debian's pebble on loopback.
+        .testTarget(
+            name: "ACMETests",
+            dependencies: ["MTASTSACME", "TestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         // `mta-sts serve` as real processes on 127.0.4.x:443 against NSD and real clients (curl, openssl, our fetcher).
         .testTarget(
