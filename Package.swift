@@ -99,6 +99,8 @@ let package = Package(
                 "MTASTSStorePostgres", "MTASTSReports",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                // SHA-256 of a rejected report input (ReportIngest): counted once however often it is delivered.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The operators' HTTP listener (/metrics, /healthz) and lock-free counters, shared by the long-running roles.
@@ -112,7 +114,7 @@ let package = Package(
             name: "MTASTSPolicyHost",
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSRuntime", "MTASTSAdminHTTP", "ServerSockets",
-                "MTASTSCertificates",
+                "MTASTSCertificates", "MTASTSReports",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -172,8 +174,6 @@ let package = Package(
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSRuntime", "MTASTSResolverDaemon",
                 "MTASTSChecker", "MTASTSPolicyHost", "MTASTSReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                // SHA-256 of a rejected report input: counted once however often an MTA re-delivers it.
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -212,7 +212,8 @@ let package = Package(
         // The policy host: routing, rendering, configuration and proxy state with fakes and a manual clock.
         .testTarget(
             name: "PolicyHostTests",
-            dependencies: ["MTASTSPolicyHost", "MTASTSCore", "MTASTSDiscovery", .product(name: "NIOEmbedded", package: "swift-nio"),
+            dependencies: ["MTASTSPolicyHost", "MTASTSCore", "MTASTSDiscovery", "MTASTSReports", "MTASTSRuntime",
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         // The ACME client: pure pieces and a fake transport, then real issuance against Debian's pebble on loopback.

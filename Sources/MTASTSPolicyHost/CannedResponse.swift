@@ -50,6 +50,21 @@ public struct CannedResponse: Sendable {
     static let uriTooLong = plain(414, "URI Too Long", "request line too long")
     static let headersTooLarge = plain(431, "Request Header Fields Too Large", "request header fields too large")
     static let unavailable = plain(503, "Service Unavailable", "no valid policy available right now", headers: [("Retry-After", "60")])
+
+    // A report host's answers (RFC 8460 §5.3).
+    static let onlyPost = plain(405, "Method Not Allowed", "only POST (a TLS report)", headers: [("Allow", "POST")])
+    static let continueLine = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
+
+    /// The answer to a report POST: the outcome's status with `text` (what was stored, or why not) as the body.
+    static func report(_ outcome: ReportPost.Outcome, _ text: String) -> CannedResponse {
+        let reasons: [ReportPost.Outcome: String] = [
+            .stored: "Created", .duplicate: "OK", .rejected: "Bad Request", .lengthRequired: "Length Required",
+            .tooLarge: "Content Too Large", .unsupportedType: "Unsupported Media Type", .storeUnavailable: "Service Unavailable",
+        ]
+        let retry = outcome == .storeUnavailable ? [("Retry-After", "300")] : []
+        return plain(outcome.status, reasons[outcome] ?? "", text, headers: outcome == .unsupportedType
+                     ? [("Accept-Post", ReportPost.mediaTypes.joined(separator: ", "))] : retry)
+    }
 }
 
 /// The `Date` header line (RFC 9110 §6.6.1); each connection keeps its own for the current second.

@@ -19,6 +19,8 @@ public final class HostState: Sendable {
     public let tls: NIOSSLContext?
     /// What each domain's SNI name is answered with (its own certificate or the default), for judging them.
     public let served: [ServedCertificate]
+    /// The report hosts (`reports:`); nil: no name accepts a request body.
+    public let reports: ReportIntake?
 
     /// Builds the state. Files are read and validated and certificates loaded now. A bad configuration or
     /// certificate throws (on reload the running state then stays). A policy file that cannot be read or is
@@ -67,6 +69,7 @@ public final class HostState: Sendable {
         self.files = files.values.sorted { $0.path < $1.path }
         self.upstreams = upstreams
         self.guards = guards
+        reports = c.reports.map { ReportIntake($0, previous: previous?.reports) }
         (tls, served) = c.https.isEmpty ? (nil, []) : try Self.makeTLS(c)
     }
 
@@ -90,6 +93,15 @@ public final class HostState: Sendable {
             o.certificateChain = chain.map { .certificate($0) }
             o.privateKey = .privateKey(key)
             table[domain.name.policyHost!.value] = o
+        }
+        // Report hosts (RFC 8460 §3: the sender checks the rua URI's host as any HTTPS client does).
+        for host in c.reports?.hosts ?? [] {
+            guard let cert = host.certificate else { continue }
+            let (chain, key) = try load(cert)
+            var o = NIOSSLContextConfigurationOverride()
+            o.certificateChain = chain.map { .certificate($0) }
+            o.privateKey = .privateKey(key)
+            table[host.name.value] = o
         }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12

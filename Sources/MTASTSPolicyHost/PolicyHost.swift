@@ -83,10 +83,12 @@ public final class PolicyHost: Sendable {
         do {
             let fresh = try load()
             let next = try HostState(fresh, previous: state, metrics: metrics)
-            let old = stateBox.withLock { s in
+            let (old, oldReports) = stateBox.withLock { s in
                 defer { s = next }
-                return s.configuration
+                return (s.configuration, s.reports)
             }
+            // A report store no longer named is released (the same setting keeps its open store).
+            if let closed = oldReports?.store, next.reports?.store !== closed { Task { await closed.close() } }
             stateVersion.wrappingAdd(1, ordering: .releasing)
             logFileProblems(next)
             if fresh.https != old.https || fresh.http != old.http || fresh.admin != old.admin {

@@ -12,11 +12,12 @@ final class RequestCounters: Sendable {
     }
 }
 
-/// The policy host's Prometheus counters: requests by host and status, upstream fetches by outcome.
+/// The policy host's Prometheus counters: requests by host and status, upstream fetches by outcome, TLS report
+/// POSTs by outcome.
 /// Counters live as long as the process; a reload keeps them.
 public final class PolicyHostMetrics: Sendable {
     /// Every status the host answers with.
-    public static let statuses = [200, 400, 404, 405, 414, 431, 503]
+    public static let statuses = [200, 201, 400, 404, 405, 411, 413, 414, 415, 431, 503]
     /// Upstream fetch outcomes (``DiscoveryOutcome`` raw values of a policy fetch).
     public static let fetchOutcomes: [DiscoveryOutcome] = [.valid, .fetchError, .webpkiInvalid, .policyInvalid]
 
@@ -24,6 +25,8 @@ public final class PolicyHostMetrics: Sendable {
     private let upstreams = Mutex<[String: AtomicCounters]>([:])
     /// Requests for names that are not configured (counted under host="").
     let unknownHost = RequestCounters()
+    /// TLS report POSTs by ``ReportPost/Outcome`` (all report hosts together).
+    private let reports = AtomicCounters(count: ReportPost.Outcome.allCases.count)
 
     public init() {}
 
@@ -44,6 +47,15 @@ public final class PolicyHostMetrics: Sendable {
             return c
         }
         c.add(Self.fetchOutcomes.firstIndex(of: outcome) ?? Self.fetchOutcomes.firstIndex(of: .fetchError)!)
+    }
+
+    public func recordReport(_ outcome: ReportPost.Outcome) {
+        reports.add(ReportPost.Outcome.allCases.firstIndex(of: outcome)!)
+    }
+
+    /// Report POSTs that ended in `outcome`.
+    public func reports(_ outcome: ReportPost.Outcome) -> Int {
+        reports.value(ReportPost.Outcome.allCases.firstIndex(of: outcome)!)
     }
 
     /// Requests answered with `status` for `host` (`""`: unknown hosts).
@@ -75,6 +87,14 @@ public final class PolicyHostMetrics: Sendable {
             for (i, outcome) in Self.fetchOutcomes.enumerated() {
                 out += "mtasts_upstream_fetches_total{upstream=\"\(upstream)\",outcome=\"\(outcome.rawValue)\"} \(c.value(i))\n"
             }
+        }
+        out += """
+            # HELP mtasts_host_reports_total TLS report POSTs (RFC 8460) by outcome.
+            # TYPE mtasts_host_reports_total counter
+
+            """
+        for (i, outcome) in ReportPost.Outcome.allCases.enumerated() {
+            out += "mtasts_host_reports_total{outcome=\"\(outcome.rawValue)\"} \(reports.value(i))\n"
         }
         return out
     }

@@ -46,6 +46,19 @@ final class PolicyRequestHandler: ChannelDuplexHandler {
     private var readHeld = false
     /// Answering stopped because the channel was not writable; `pending` holds the rest of the input.
     private var paused = false
+    /// A report POST whose body is being read (then stored off the loop); the connection closes after its answer.
+    private var upload: Upload?
+    private var removed = false
+
+    private struct Upload {
+        let head: RequestHead
+        let host: String
+        let intake: ReportIntake
+        let length: Int
+        var body: ByteBuffer
+        /// The body is complete and on its way to the store.
+        var stored = false
+    }
 
     init(host: PolicyHost, requestTimeout: TimeAmount) {
         self.host = host
@@ -75,6 +88,7 @@ final class PolicyRequestHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        removed = true
         timer?.cancel()
         timer = nil
     }
@@ -89,6 +103,7 @@ final class PolicyRequestHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         var input = unwrapInboundIn(data)
+        if upload != nil { return receiveBody(&input, context: context) }
         if var buffered = pending {
             pending = nil
             buffered.writeBuffer(&input)
@@ -119,6 +134,7 @@ final class PolicyRequestHandler: ChannelDuplexHandler {
             case .head(let head, let length):
                 input.moveReaderIndex(forwardBy: length)
                 respond(to: head, context: context)
+                if upload != nil { return receiveBody(&input, context: context) }
             case .reject(let status):
                 let response: CannedResponse = status == 431 ? .headersTooLarge : status == 414 ? .uriTooLong : .badRequest
                 host.metrics.unknownHost.count(response.status)
@@ -130,27 +146,92 @@ final class PolicyRequestHandler: ChannelDuplexHandler {
     private func respond(to head: RequestHead, context: ChannelHandlerContext) {
         let state = currentState()
         var route: Route?
-        let decision = Router.decide(method: head.method, uri: head.target, hosts: head.hosts) { key in
+        var reportHost: String?
+        let decision = Router.decide(method: head.method, uri: head.target, hosts: head.hosts, knownHost: { key in
             route = state.routes[key]
             return route != nil
-        }
+        }, reportHost: { key in
+            if state.reports?.hosts.contains(key) == true { reportHost = key }
+            return reportHost != nil
+        })
         let response: CannedResponse
         switch decision {
         case .policy: response = route!.answer(now: host.clock.now())
+        case .report(let name):
+            guard let intake = state.reports else { return }
+            return startReport(head, host: name, intake: intake, context: context)
         case .response(400): response = head.target.utf8.first == UInt8(ascii: "/") ? .badRequest : .absoluteForm
-        case .response(405): response = .notAllowed
+        case .response(405): response = reportHost == nil ? .notAllowed : .onlyPost
         case .response: response = .notFound
         }
-        (route?.counters ?? host.metrics.unknownHost).count(response.status)
-        // A request body is never read: answer, then close, so it cannot be taken for a request.
+        (route?.counters ?? reportHost.map(host.metrics.counters(host:)) ?? host.metrics.unknownHost).count(response.status)
+        // A request body is never read (but a report POST's): answer, then close, so it cannot be taken for a request.
         let close = !head.keepAlive || head.hasBody || response.status == 400 || response.status == 405
         write(response, includeBody: head.method != "HEAD", close: close, context: context)
+        logAccess(head, status: response.status, context: context)
+    }
+
+    private func logAccess(_ head: RequestHead, status: Int, context: ChannelHandlerContext) {
         if let log = host.accessLog {
             log.info("request", metadata: [
                 "remote": "\(context.remoteAddress?.ipAddress ?? "?")", "host": "\(head.hosts.first ?? "")",
-                "method": "\(head.method)", "uri": "\(head.target)", "status": "\(response.status)",
+                "method": "\(head.method)", "uri": "\(head.target)", "status": "\(status)",
             ])
         }
+    }
+
+    // MARK: report POSTs (RFC 8460 §5.3)
+
+    /// A POST to a report host: refused at once on its head (411, 413, 415: the body unread, the connection closed), or
+    /// its body read (within the same `request_timeout` as the head: a slow body is cut) and then stored.
+    private func startReport(_ head: RequestHead, host name: String, intake: ReportIntake, context: ChannelHandlerContext) {
+        switch ReportPost.decide(head, maxBody: intake.maxBody) {
+        case .refuse(let outcome):
+            let text = switch outcome {
+            case .lengthRequired: "a report needs a Content-Length (chunked bodies are not read)"
+            case .tooLarge: "the report is larger than \(intake.maxBody) bytes"
+            default: "the Content-Type must be " + ReportPost.mediaTypes.joined(separator: " or ")
+            }
+            finishReport(head: head, host: name, outcome: outcome, text: text, context: context)
+        case .read(let length):
+            upload = Upload(head: head, host: name, intake: intake, length: length, body: context.channel.allocator.buffer(capacity: length))
+            // RFC 9110 §10.1.1: a client that waits for it sends the body now.
+            if head.expectsContinue && head.isHTTP11 && length > 0 { context.writeAndFlush(wrapOutboundOut(CannedResponse.continueLine), promise: nil) }
+        }
+    }
+
+    /// Takes the body's bytes from `input` (anything after it is dropped: the connection closes after the answer);
+    /// once complete, parses and stores it off the event loop and answers on it.
+    private func receiveBody(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
+        guard var u = upload, !u.stored else { return }
+        let take = min(input.readableBytes, u.length - u.body.readableBytes)
+        if var slice = input.readSlice(length: take) { u.body.writeBuffer(&slice) }
+        u.stored = u.body.readableBytes == u.length
+        upload = u
+        guard u.stored else { return }
+        let head = u.head
+        // The store gets `request_timeout` to answer; a store slower than that loses the connection (the sender retries).
+        deadline = context.eventLoop.now + requestTimeout
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let (body, logger) = (Array(u.body.readableBytesView), host.logger)
+        let source = "POST https://\(u.host)\(head.target) from \(context.remoteAddress?.ipAddress ?? "?")"
+        let (store, name) = (u.intake.store, u.host)
+        Task {
+            let (outcome, text) = await store.receive(body, source: source, logger: logger)
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.finishReport(head: head, host: name, outcome: outcome, text: text, context: context)
+            }
+        }
+    }
+
+    private func finishReport(head: RequestHead, host name: String, outcome: ReportPost.Outcome, text: String, context: ChannelHandlerContext) {
+        host.metrics.recordReport(outcome)
+        host.metrics.counters(host: name).count(outcome.status)
+        logAccess(head, status: outcome.status, context: context)
+        guard !removed, !closing else { return }
+        write(.report(outcome, text), includeBody: true, close: true, context: context)
     }
 
     private func write(_ response: CannedResponse, includeBody: Bool, close: Bool, context: ChannelHandlerContext) {

@@ -14,6 +14,12 @@ public struct RequestHead: Equatable, Sendable {
     /// A body follows (`Transfer-Encoding`, or `Content-Length` other than 0). The host never reads request
     /// bodies: such a request is answered and the connection closed, so a body is never read as a request.
     public var hasBody: Bool
+    /// The body's framing and type, read only on a report host (``ReportPost``): `Content-Length`, whether
+    /// `Transfer-Encoding` was sent, the `Content-Type` value (OWS trimmed), and `Expect: 100-continue`.
+    public var contentLength: UInt64? = nil
+    public var transferEncoding = false
+    public var contentType: String? = nil
+    public var expectsContinue = false
 }
 
 /// A strict, incremental request-head scanner: request line and field lines up to the empty line, nothing
@@ -93,6 +99,8 @@ public struct RequestHeadScanner: Sendable {
         var done = head
         done.keepAlive = head.isHTTP11 ? !connectionClose : (connectionKeepAlive && !connectionClose)
         done.hasBody = transferEncoding || (contentLength ?? 0) > 0
+        done.contentLength = contentLength
+        done.transferEncoding = transferEncoding
         let length = lineStart
         self = RequestHeadScanner()
         return .head(done, length: length)
@@ -114,8 +122,8 @@ public struct RequestHeadScanner: Sendable {
         return true
     }
 
-    /// `field-name ":" OWS field-value OWS` (RFC 9112 §5); only Host, Connection, Content-Length and
-    /// Transfer-Encoding are kept.
+    /// `field-name ":" OWS field-value OWS` (RFC 9112 §5); only Host, Connection, Content-Length,
+    /// Transfer-Encoding, Content-Type and Expect are kept.
     private mutating func field(_ b: UnsafeRawBufferPointer, _ line: Range<Int>) -> Bool {
         // Also rejects obs-fold (a line starting with SP/HTAB) and whitespace before the colon.
         guard let name = Self.token(b, line, then: 0x3A) else { return false }
@@ -146,6 +154,11 @@ public struct RequestHeadScanner: Sendable {
             contentLength = n
         case 17 where Self.matchesLowercased(b, name.lowerBound, "transfer-encoding"):
             transferEncoding = true
+        case 12 where Self.matchesLowercased(b, name.lowerBound, "content-type"):
+            // More than one: not one type (RFC 9110 §5.3); the report host answers 415.
+            head.contentType = head.contentType == nil ? Self.string(b, value) : ""
+        case 6 where Self.matchesLowercased(b, name.lowerBound, "expect"):
+            head.expectsContinue = value.count == 12 && Self.matchesLowercased(b, value.lowerBound, "100-continue")
         default:
             break
         }

@@ -36,21 +36,28 @@ public enum Router {
     public enum Decision: Equatable, Sendable {
         /// Serve the route's policy (or its 503/404 when it has none in force).
         case policy(String)
+        /// A POST to a report host (``ReportPost`` decides about its body).
+        case report(String)
         case response(Int)
 
         static let badRequest = Decision.response(400)
     }
 
     /// Decides what to answer. Unknown host or path → 404; a method other than GET/HEAD on the policy →
-    /// 405; CONNECT and absolute-form targets → 400 (never a proxy); no redirects anywhere.
+    /// 405; CONNECT and absolute-form targets → 400 (never a proxy); no redirects anywhere. A report host
+    /// (`reports.hosts`) takes `POST` on any path (the `rua` URI is the operator's choice, RFC 8460 §3) and
+    /// answers every other method 405.
     ///
     /// - Parameters:
     ///   - hosts: the values of every `Host` header.
     ///   - knownHost: whether a lowercased `mta-sts.<domain>` is configured.
-    public static func decide(method: String, uri: String, hosts: [String], knownHost: (String) -> Bool) -> Decision {
+    ///   - reportHost: whether a lowercased name receives TLS reports.
+    public static func decide(method: String, uri: String, hosts: [String], knownHost: (String) -> Bool,
+                              reportHost: (String) -> Bool = { _ in false }) -> Decision {
         // Origin-form only: "http://...", "host:port" (CONNECT) or "*" would make us a proxy or are meaningless here.
         guard uri.utf8.first == UInt8(ascii: "/"), method != "CONNECT" else { return .response(400) }
         guard hosts.count == 1, let host = hostKey(hosts[0]) else { return .response(400) }
+        if reportHost(host) { return method == "POST" ? .report(host) : .response(405) }
         guard knownHost(host) else { return .response(404) }
         let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(uri[..<$0]) } ?? uri
         guard path == policyPath else { return .response(404) }

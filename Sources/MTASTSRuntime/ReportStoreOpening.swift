@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MTASTSReports
 import MTASTSStorePostgres
 import MTASTSStoreSQLite
@@ -24,6 +25,28 @@ extension StoreSetting {
             }
         case .postgres(let url):
             return try await Self.connectNow(what: "the report store") { try PostgresReportStore(url: url) }
+        }
+    }
+}
+
+extension StoreSetting {
+    /// The report store for a daemon (`serve`'s report hosts), without waiting on the network: a missing SQLite file
+    /// and its directory are created; PostgreSQL is connected (and its tables created) at the first use, so a
+    /// database that is down at start does not stop the daemon (each POST meanwhile is answered 503 and retried by
+    /// its sender).
+    public func openReportStoreForDaemon(logger: Logger) throws(ConfigurationError) -> any ReportStore {
+        switch self {
+        case .memory:
+            throw ConfigurationError("reports need a store that outlives the process: sqlite:PATH or postgres://...", isIOError: true)
+        case .sqlite(let path):
+            try Self.prepareSQLite(path, create: true, missing: "")
+            do { return try SQLiteReportStore(path: path) } catch {
+                throw ConfigurationError("cannot open the report store \(path): \(error)", isIOError: true)
+            }
+        case .postgres(let url):
+            do { return try PostgresReportStore(url: url, logger: Self.poolLogger(logger)) } catch {
+                throw ConfigurationError("cannot use the PostgreSQL report store: \(error)", isIOError: true)
+            }
         }
     }
 }

@@ -62,15 +62,20 @@ public enum StoreSetting: Sendable, Equatable, CustomStringConvertible {
                                          isIOError: true)
             }
         case (.postgres(let url), .daemon):
-            // The pool logs every reconnection attempt at info; our own store errors say why already.
-            var poolLogger = logger
-            if poolLogger.logLevel > .debug && poolLogger.logLevel < .warning { poolLogger.logLevel = .warning }
-            do { return try PostgresPolicyStore(url: url, logger: poolLogger) } catch {
+            do { return try PostgresPolicyStore(url: url, logger: Self.poolLogger(logger)) } catch {
                 throw ConfigurationError("cannot use the PostgreSQL cache: \(error)", isIOError: true)
             }
         case (.postgres(let url), .tool):
             return try await Self.connectNow(what: "the cache") { try PostgresPolicyStore(url: url) }
         }
+    }
+
+    /// The logger for a daemon's PostgreSQL pool: the pool logs every reconnection attempt at info; our own store
+    /// errors say why already.
+    static func poolLogger(_ logger: Logger) -> Logger {
+        var poolLogger = logger
+        if poolLogger.logLevel > .debug && poolLogger.logLevel < .warning { poolLogger.logLevel = .warning }
+        return poolLogger
     }
 
     /// A SQLite file about to be opened: with `create`, its directory is made (the file comes with the open);

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Crypto
 import Foundation
 import MTASTSCore
 import MTASTSReports
@@ -84,19 +83,14 @@ struct ReportsCommand: AsyncParsableCommand {
         static func importOne(_ name: String, _ bytes: [UInt8], into store: any ReportStore) async throws -> Bool {
             let now = Int64(Date().timeIntervalSince1970)
             let results = TLSReportParser.extract(bytes)
-            let reasons = results.enumerated().compactMap { i, r -> String? in
-                guard case .failure(let rejection) = r else { return nil }
-                return results.count == 1 ? rejection.reason : "report \(i + 1) of \(results.count): \(rejection.reason)"
-            }
-            if results.isEmpty || !reasons.isEmpty {
-                let reason = results.isEmpty ? "no TLS report found" : reasons.joined(separator: "; ")
+            if let reason = ReportIngest.rejection(results) {
                 printError(TerminalText("mta-sts: error: \(name): \(reason); nothing stored from this input").description)
-                let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-                try await store.recordRejection(StoredRejection(source: name, reason: reason, digest: digest, receivedAt: now))
+                try await ReportIngest.recordRejection(reason, input: bytes, source: name, into: store, now: now)
                 return false
             }
-            for case .success(let report) in results {
-                let outcome = try await store.save(report, json: try ReportJSONForm.bytes(report, input: bytes), receivedAt: now)
+            guard case .stored(let stored) = try await ReportIngest.store(results, input: bytes, source: name, into: store, now: now)
+            else { return false }
+            for (report, outcome) in stored {
                 let what = "\(report.organizationName) \(report.reportID)"
                 let line: TerminalText = outcome == .inserted ? "\(name): stored \(what)" : "\(name): \(what) was stored before (duplicate)"
                 print(line)

@@ -25,8 +25,10 @@ struct RequestHeadScannerTests {
     }
 
     func head(_ method: String = "GET", _ target: String = "/.well-known/mta-sts.txt", http11: Bool = true, hosts: [String] = ["mta-sts.example.com"],
-              keepAlive: Bool = true, body: Bool = false) -> RequestHead {
-        RequestHead(method: method, target: target, isHTTP11: http11, hosts: hosts, keepAlive: keepAlive, hasBody: body)
+              keepAlive: Bool = true, body: Bool = false, length: UInt64? = nil, chunked: Bool = false, type: String? = nil,
+              expect: Bool = false) -> RequestHead {
+        RequestHead(method: method, target: target, isHTTP11: http11, hosts: hosts, keepAlive: keepAlive, hasBody: body,
+                    contentLength: length, transferEncoding: chunked, contentType: type, expectsContinue: expect)
     }
 
     struct Good: CustomTestStringConvertible, Sendable {
@@ -49,11 +51,16 @@ struct RequestHeadScannerTests {
         Good(text: "GET / HTTP/1.1\r\n\r\n", head: t.head("GET", "/", hosts: []), why: "no Host (the router answers 400)"),
         Good(text: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", head: t.head("GET", "/", hosts: ["a", "b"]), why: "two Hosts (the router answers 400)"),
         Good(text: "GET / HTTP/1.1\r\nHost:\r\n\r\n", head: t.head("GET", "/", hosts: [""]), why: "an empty Host (the router answers 400)"),
-        Good(text: "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", head: t.head("GET", "/", hosts: ["a"]),
+        Good(text: "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", head: t.head("GET", "/", hosts: ["a"], length: 0),
              why: "Content-Length 0, repeated identically"),
-        Good(text: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc", head: t.head("POST", "/", hosts: ["a"], body: true),
+        Good(text: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc", head: t.head("POST", "/", hosts: ["a"], body: true, length: 3),
              why: "a body: the head ends before it"),
-        Good(text: "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", head: t.head("GET", "/", hosts: ["a"], body: true),
+        Good(text: "POST /r HTTP/1.1\r\nHost: a\r\nContent-Type: Application/TLSRPT+gzip \r\nExpect: 100-Continue\r\nContent-Length: 9\r\n\r\n",
+             head: t.head("POST", "/r", hosts: ["a"], body: true, length: 9, type: "Application/TLSRPT+gzip", expect: true),
+             why: "a report POST: Content-Type as sent (OWS trimmed), Expect: 100-continue in any case"),
+        Good(text: "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: a/b\r\nExpect: 200-ok\r\n\r\n",
+             head: t.head("POST", "/", hosts: ["a"], type: ""), why: "two Content-Types are none (415); another Expect is not 100-continue"),
+        Good(text: "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", head: t.head("GET", "/", hosts: ["a"], body: true, chunked: true),
              why: "Transfer-Encoding: a body"),
         Good(text: "CONNECT mail.example:25 HTTP/1.1\r\nHost: mail.example:25\r\n\r\n",
              head: t.head("CONNECT", "mail.example:25", hosts: ["mail.example:25"]), why: "CONNECT (the router answers 400)"),
