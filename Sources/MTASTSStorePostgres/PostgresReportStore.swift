@@ -47,32 +47,39 @@ public final class PostgresReportStore: ReportStore {
 
     public func save(_ report: TLSReport, json: [UInt8], receivedAt: Int64) async throws -> ReportSaveOutcome {
         try await prepare()
+        // One statement: atomic by itself (the report whole or absent) and one round trip instead of a transaction of
+        // one INSERT per row (that cost more than parsing the report). The policies and failure details come as
+        // arrays; when the report is a duplicate, `r` is empty and nothing else is inserted. A NULL cannot be an
+        // array element here, so the optional columns travel as a flag and a text.
+        let policies = report.policies
+        let failures = policies.enumerated().flatMap { position, p in p.failures.map { (position: Int64(position), failure: $0) } }
+        let query: PostgresQuery = """
+            WITH r AS (
+              INSERT INTO mta_sts_reports (organization_name, report_id, contact_info, start_datetime, end_datetime, start_at, end_at,
+                                           received_at, json)
+              VALUES (\(report.organizationName), \(report.reportID), \(report.contactInfo), \(report.startDatetime),
+                      \(report.endDatetime), \(report.start), \(report.end), \(receivedAt), \(ByteBuffer(bytes: json)))
+              ON CONFLICT (organization_name, report_id) DO NOTHING RETURNING id),
+            p AS (
+              INSERT INTO mta_sts_report_policies (report, position, policy_type, domain, successful, failed)
+              SELECT r.id, x.position, x.policy_type, x.domain, x.successful, x.failed
+              FROM r, unnest(\(policies.indices.map(Int64.init))::bigint[], \(policies.map(\.policyType))::text[],
+                             \(policies.map(\.storedDomain))::text[], \(policies.map { Int64($0.successful) })::bigint[],
+                             \(policies.map { Int64($0.failed) })::bigint[]) AS x(position, policy_type, domain, successful, failed)),
+            f AS (
+              INSERT INTO mta_sts_report_failures (report, position, result_type, receiving_mx, sending_mta_ip, sessions)
+              SELECT r.id, y.position, y.result_type, CASE WHEN y.has_mx THEN y.mx END, CASE WHEN y.has_ip THEN y.ip END, y.sessions
+              FROM r, unnest(\(failures.map(\.position))::bigint[], \(failures.map(\.failure.resultType))::text[],
+                             \(failures.map { $0.failure.receivingMX != nil })::boolean[], \(failures.map { $0.failure.receivingMX ?? "" })::text[],
+                             \(failures.map { $0.failure.sendingMTAIP != nil })::boolean[], \(failures.map { $0.failure.sendingMTAIP ?? "" })::text[],
+                             \(failures.map { Int64($0.failure.failedSessions) })::bigint[])
+                AS y(position, result_type, has_mx, mx, has_ip, ip, sessions))
+            SELECT id FROM r
+            """
         return try await connections.withConnection { [logger] connection in
-            try await connection.withTransaction(logger: logger) { connection in
-                let inserted = try await connection.query("""
-                    INSERT INTO mta_sts_reports (organization_name, report_id, contact_info, start_datetime, end_datetime, start_at,
-                                                 end_at, received_at, json)
-                    VALUES (\(report.organizationName), \(report.reportID), \(report.contactInfo), \(report.startDatetime),
-                            \(report.endDatetime), \(report.start), \(report.end), \(receivedAt), \(ByteBuffer(bytes: json)))
-                    ON CONFLICT (organization_name, report_id) DO NOTHING RETURNING id
-                    """, logger: logger)
-                var id: Int64?
-                for try await value in inserted.decode(Int64.self) { id = value }
-                guard let id else { return ReportSaveOutcome.duplicate }
-                for (position, p) in report.policies.enumerated() {
-                    try await PostgresConnections.execute(connection, logger, """
-                        INSERT INTO mta_sts_report_policies (report, position, policy_type, domain, successful, failed)
-                        VALUES (\(id), \(position), \(p.policyType), \(p.storedDomain), \(p.successful), \(p.failed))
-                        """)
-                    for f in p.failures {
-                        try await PostgresConnections.execute(connection, logger, """
-                            INSERT INTO mta_sts_report_failures (report, position, result_type, receiving_mx, sending_mta_ip, sessions)
-                            VALUES (\(id), \(position), \(f.resultType), \(f.receivingMX), \(f.sendingMTAIP), \(f.failedSessions))
-                            """)
-                    }
-                }
-                return ReportSaveOutcome.inserted
-            }
+            var inserted = false
+            for try await _ in try await connection.query(query, logger: logger).decode(Int64.self) { inserted = true }
+            return inserted ? .inserted : .duplicate
         }
     }
 
