@@ -174,6 +174,9 @@ let package = Package(
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSStubDNS", "MTASTSRuntime", "MTASTSResolverDaemon",
                 "MTASTSChecker", "MTASTSPolicyHost", "MTASTSReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `reports dashboard`: the admin listener, SIGINT/SIGTERM, and the stylesheet's hash for its CSP.
+                "MTASTSAdminHTTP", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

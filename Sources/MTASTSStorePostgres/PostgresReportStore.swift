@@ -111,15 +111,17 @@ public final class PostgresReportStore: ReportStore {
         try await infos(reportID: reportID)
     }
 
-    /// The reports with `reportID` (nil: all), oldest period first, with their policies' domains and totals.
-    private func infos(reportID: String?) async throws -> [StoredReport] {
+    /// The reports with `reportID` (nil: all) and, when given, one of the row `ids`, oldest period first, with their
+    /// policies' domains and totals.
+    func infos(reportID: String?, ids: [Int64]? = nil) async throws -> [StoredReport] {
         try await prepare()
         return try await connections.withConnection { [logger] connection in
             var out: [StoredReport] = []
             var index: [Int64: Int] = [:]
             let reports = try await connection.query("""
                 SELECT id, organization_name, report_id, start_datetime, end_datetime, received_at, json FROM mta_sts_reports r
-                WHERE (\(reportID)::text IS NULL OR r.report_id = \(reportID)) ORDER BY COALESCE(start_at, received_at), id
+                WHERE (\(reportID)::text IS NULL OR r.report_id = \(reportID)) AND (\(ids)::bigint[] IS NULL OR r.id = ANY(\(ids)))
+                ORDER BY COALESCE(start_at, received_at), id
                 """, logger: logger)
             for try await (id, organization, reportID, start, end, receivedAt, json)
                 in reports.decode((Int64, String, String, String, String, Int64, ByteBuffer).self) {
@@ -131,7 +133,8 @@ public final class PostgresReportStore: ReportStore {
             }
             let policies = try await connection.query("""
                 SELECT p.report, p.domain, p.successful, p.failed FROM mta_sts_report_policies p JOIN mta_sts_reports r ON r.id = p.report
-                WHERE (\(reportID)::text IS NULL OR r.report_id = \(reportID)) ORDER BY p.report, p.position
+                WHERE (\(reportID)::text IS NULL OR r.report_id = \(reportID)) AND (\(ids)::bigint[] IS NULL OR r.id = ANY(\(ids)))
+                ORDER BY p.report, p.position
                 """, logger: logger)
             for try await (report, domain, successful, failed) in policies.decode((Int64, String, Int, Int).self) {
                 guard let i = index[report] else { continue }

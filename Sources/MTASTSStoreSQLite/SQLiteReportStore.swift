@@ -112,7 +112,7 @@ public final class SQLiteReportStore: ReportStore {
     }
 
     /// The reports matching `condition` (on `reports r`), oldest period first, with their policies' domains and totals.
-    private static func infos(_ db: Database, where condition: String, arguments: StatementArguments) throws
+    static func infos(_ db: Database, where condition: String, arguments: StatementArguments) throws
         -> [(info: StoredReportInfo, json: [UInt8])] {
         var out: [(info: StoredReportInfo, json: [UInt8])] = []
         var index: [Int64: Int] = [:]

@@ -12,7 +12,7 @@ struct ReportsCommand: AsyncParsableCommand {
             Works on the store named by --store (default sqlite:/var/lib/mta-sts/reports.sqlite; or \
             postgres://USER:PASSWORD@HOST:PORT/DATABASE). See docs/reports.md.
             """,
-        subcommands: [Import.self, Summary.self, Show.self, List.self]
+        subcommands: [Import.self, Summary.self, Show.self, List.self, Dashboard.self]
     )
 
     struct Import: AsyncParsableCommand {

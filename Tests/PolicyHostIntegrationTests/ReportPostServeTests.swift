@@ -51,23 +51,7 @@ struct ReportPostServeTests {
             let certs = (testbed.caFile as NSString).deletingLastPathComponent + "/certs"
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reportpost-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let serve = try ServeProcess("reports", yaml: """
-                https: \(addr):443
-                http: \(addr):80
-                admin: \(addr):9461
-                certificate: \(certs)/host-default.chain.pem
-                key: \(certs)/host-default.key
-                request_timeout: 2
-                domains:
-                  static.host.test: {mode: enforce, mx: [mx1.static.host.test], max_age: 86400,
-                                     certificate: \(certs)/host-static.chain.pem, key: \(certs)/host-static.key}
-                reports:
-                  store: sqlite:\(directory.path)/db/reports.sqlite
-                  max_body: \(maxBody)
-                  hosts:
-                    default.host.test:
-                    tlsrpt.t.test: {certificate: \(certs)/wildcard.chain.pem, key: \(certs)/wildcard.key}
-                """, ready: (addr, 443))
+            let serve = try ServeProcess("reports", yaml: config(certs: certs, store: "\(directory.path)/db/reports.sqlite"), ready: (addr, 443))
             atexit { ReportPostServeTests.process.withLock { $0 }?.stop() }
             process.withLock { $0 = serve }
             return .success(World(testbed: testbed, serve: serve, directory: directory))
@@ -75,6 +59,28 @@ struct ReportPostServeTests {
     }()
 
     static let process = LockedValue<ServeProcess?>(nil)
+
+    /// The configuration; `extraHosts`: more lines under `reports.hosts`.
+    static func config(certs: String, store: String, extraHosts: String = "") -> String {
+        """
+        https: \(addr):443
+        http: \(addr):80
+        admin: \(addr):9461
+        certificate: \(certs)/host-default.chain.pem
+        key: \(certs)/host-default.key
+        request_timeout: 2
+        domains:
+          static.host.test: {mode: enforce, mx: [mx1.static.host.test], max_age: 86400,
+                             certificate: \(certs)/host-static.chain.pem, key: \(certs)/host-static.key}
+        reports:
+          store: sqlite:\(store)
+          max_body: \(maxBody)
+          hosts:
+            default.host.test:
+            tlsrpt.t.test: {certificate: \(certs)/wildcard.chain.pem, key: \(certs)/wildcard.key}
+        \(extraHosts)
+        """
+    }
 
     static func report(_ id: String, organization: String = "Sender Inc.") -> String {
         """
@@ -253,5 +259,26 @@ struct ReportPostServeTests {
         #expect(continued.1.hasPrefix("HTTP/1.1 201 Created\r\n"), "\(continued.1)")
         let after = try await offPool { try w.stored() }
         #expect(after.sorted() == (before + ["Sender Inc. continued"]).sorted())
+    }
+
+    @Test("SIGHUP applies reports changes: a host added is served at once, a store changed takes the next report; the old store keeps what it had")
+    func reload() async throws {
+        let w = try await Self.world()
+        let certs = (w.testbed.caFile as NSString).deletingLastPathComponent + "/certs"
+        let second = w.directory.appendingPathComponent("second/reports.sqlite").path
+        let before = try await offPool { try w.stored() }
+        try w.serve.rewrite(Self.config(certs: certs, store: second, extraHosts: "    added.t.test:"))
+        w.serve.signal(SIGHUP)
+        let report = Array(Self.report("after-reload").utf8)
+        #expect(await HostWorld.eventually { try w.post(name: "added.t.test", bytes: report, ["-k"]).status == 201 })
+        let (old, new) = try await offPool {
+            (try w.stored(), try runMTASTS(["reports", "list", "--store", "sqlite:\(second)"]).stdout)
+        }
+        #expect(old == before)
+        #expect(new.contains("after-reload"), "\(new)")
+        // Back to the first store and without the added name: 404 there again.
+        try w.serve.rewrite(Self.config(certs: certs, store: w.directory.appendingPathComponent("db/reports.sqlite").path))
+        w.serve.signal(SIGHUP)
+        #expect(await HostWorld.eventually { try w.post(name: "added.t.test", bytes: report, ["-k"]).status == 404 })
     }
 }
