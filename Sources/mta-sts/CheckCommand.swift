@@ -43,7 +43,7 @@ struct CheckCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let checker = try makeChecker()
+        let checker = try Self.makeChecker(network: network, smtpPort: smtpPort, publicOnly: publicOnly)
         if let from {
             try await runBatch(checker, file: from)
             return
@@ -57,7 +57,9 @@ struct CheckCommand: AsyncParsableCommand {
         if report.findings.hasErrors { throw Exit.invalid }
     }
 
-    private func makeChecker() throws -> DeploymentChecker {
+    /// The checker for these flags, through the composition root's stack (also `reports summary --check`); a setup
+    /// problem is printed and ends the command with exit 2.
+    static func makeChecker(network: NetworkOptions, smtpPort: Int, publicOnly: Bool) throws -> DeploymentChecker {
         let stack = try network.makeStack()
         do {
             let pem = try network.caFile.map { try String(contentsOfFile: $0, encoding: .utf8) }

@@ -104,7 +104,8 @@ struct ReportsCommand: AsyncParsableCommand {
             abstract: "Sessions per policy domain: successful, failed, why, by which sender, on which MX.",
             discussion: """
                 Exit 1 when a domain's failure rate (failed / all sessions) is above --fail-above, 0 otherwise: \
-                run it from cron to be told.
+                run it from cron to be told. --check runs `mta-sts check` on each domain with failures and says whether \
+                each reported failure is still present; it does not change the exit status.
                 """
         )
         @OptionGroup var store: ReportStoreOption
@@ -113,6 +114,7 @@ struct ReportsCommand: AsyncParsableCommand {
         @Flag(help: "JSON output (docs/reports.md has the schema).") var json = false
         @Option(name: .customLong("fail-above"), help: "Exit 1 when a domain's failure rate is above RATE (0 to 1, e.g. 0.05).")
         var failAbove: Double?
+        @OptionGroup var recheck: SummaryCheckOptions
 
         func validate() throws {
             if let since, ReportDates.day(since) == nil { throw ValidationError("--since must be a date YYYY-MM-DD, not '\(since)'") }
@@ -123,14 +125,15 @@ struct ReportsCommand: AsyncParsableCommand {
             let store = try await self.store.open(creating: false)
             let sinceTime = since.flatMap(ReportDates.day)
             let domain = self.domain.map { d in d.lowercased().hasSuffix(".") ? String(d.lowercased().dropLast()) : d.lowercased() }
-            let summary = try await ReportStoreOption.using(store) {
-                ReportSummary(rows: try await $0.summaryRows(domain: domain, since: sinceTime),
-                              rejected: try await $0.rejectionCount(since: sinceTime))
+            let (summary, rows) = try await ReportStoreOption.using(store) {
+                let rows = try await $0.summaryRows(domain: domain, since: sinceTime)
+                return (ReportSummary(rows: rows, rejected: try await $0.rejectionCount(since: sinceTime)), rows)
             }
+            let checks = recheck.enabled ? try await SummaryCheck.run(summary, rows: rows, options: recheck) : [:]
             if json {
-                try JSONOutput.print(SummaryJSON(summary))
+                try JSONOutput.print(SummaryJSON(summary, checks: checks))
             } else {
-                print(SummaryText.render(summary, failAbove: failAbove))
+                print(SummaryText.render(summary, failAbove: failAbove, checks: checks))
             }
             if let failAbove, !summary.domains(failingAbove: failAbove).isEmpty { throw Exit.invalid }
         }

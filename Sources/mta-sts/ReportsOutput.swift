@@ -21,20 +21,22 @@ struct SummaryJSON: Encodable {
         let result_types: [String: Int]
         let organizations: [String: Sessions]
         let mx: [String: MX]
+        /// `--check`: the re-check now (absent without it).
+        var check: SummaryCheck.JSON?
     }
 
     let reports: Int
     let rejected: Int
     let domains: [Domain]
 
-    init(_ s: ReportSummary) {
+    init(_ s: ReportSummary, checks: [String: SummaryCheck.Domain] = [:]) {
         reports = s.reports
         rejected = s.rejected
         domains = s.domains.map { d in
             Domain(domain: d.domain, successful: d.sessions.successful, failed: d.sessions.failed, failure_rate: d.failureRate,
                    result_types: d.resultTypes,
                    organizations: d.organizations.mapValues { Sessions(successful: $0.successful, failed: $0.failed) },
-                   mx: d.mx.mapValues { MX(failed: $0) })
+                   mx: d.mx.mapValues { MX(failed: $0) }, check: checks[d.domain].map(SummaryCheck.JSON.init))
         }
     }
 }
@@ -84,7 +86,7 @@ struct StoredReportJSON: Encodable {
 
 /// `reports summary` as text: per domain the sessions, then each failing result type with its cause and fix.
 enum SummaryText {
-    static func render(_ s: ReportSummary, failAbove: Double?) -> String {
+    static func render(_ s: ReportSummary, failAbove: Double?, checks: [String: SummaryCheck.Domain] = [:]) -> String {
         // Reports are third parties' text: every value from one is escaped (TerminalText).
         var out: [TerminalText] = ["\(s.reports) report\(s.reports == 1 ? "" : "s"), \(s.rejected) rejected input\(s.rejected == 1 ? "" : "s")"]
         if s.domains.isEmpty { out.append("no sessions reported") }
@@ -102,6 +104,7 @@ enum SummaryText {
             for (type, n) in d.resultTypes.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
                 let e = TLSReport.explain(resultType: type)
                 out += ["  \(type): \(n) failed session\(n == 1 ? "" : "s")", "    cause: \(e.cause)", "    fix: \(e.fix)"]
+                if let outcome = checks[d.domain]?.results[type] { out.append("    \(SummaryCheck.line(outcome))") }
             }
         }
         return out.map(\.description).joined(separator: "\n")

@@ -79,8 +79,17 @@ public func spawnAndWait(_ path: String, _ args: [String]) -> (status: Int32, ou
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     let argv = ([path] + args).map { strdup($0) } + [nil]
     defer { for a in argv { free(a) } }
+    // The calling thread (Foundation's Thread, Swift's pool) blocks most signals, and a child inherits its mask: a daemon
+    // started from here (Dovecot) would never see the SIGTERM that stops it. The child starts with none blocked.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
     guard spawned == 0 else { return (-1, "posix_spawn \(path): \(String(cString: strerror(spawned)))") }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
