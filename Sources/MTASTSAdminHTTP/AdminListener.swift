@@ -1,22 +1,27 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServerSockets
 import Synchronization
 
-/// A small HTTP/1.1 listener for operators: `GET` of a few fixed paths (`/metrics`, `/healthz`), 404 for
-/// anything else. Bind it to loopback or an internal address; it has no authentication.
+/// A small HTTP/1.1 listener for operators: `GET` of a few fixed paths (`/metrics`, `/healthz`, the reports
+/// dashboard's pages), 404 for anything else. Bind it to loopback or an internal address; it has no authentication.
 public struct AdminListener: Sendable {
     /// One answer of a route, computed at request time.
     public struct Reply: Sendable {
         public var status: HTTPResponseStatus
         public var contentType: String
         public var body: String
+        /// More response headers (e.g. `Content-Security-Policy`), after Content-Type and Content-Length.
+        public var headers: [(name: String, value: String)]
 
-        public init(status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8", body: String) {
+        public init(status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8", body: String,
+                    headers: [(name: String, value: String)] = []) {
             self.status = status
             self.contentType = contentType
             self.body = body
+            self.headers = headers
         }
 
         /// A Prometheus text exposition (format 0.0.4).
@@ -25,9 +30,39 @@ public struct AdminListener: Sendable {
         }
     }
 
-    public typealias Route = @Sendable () -> Reply
+    /// What a ``RequestRoute`` is asked: the path and the query's `name=value` pairs (percent-decoded, `+` as a
+    /// space; the last of a repeated name wins).
+    public struct Request: Sendable, Equatable {
+        public var path: String
+        public var query: [String: String]
 
+        public init(path: String, query: [String: String] = [:]) {
+            self.path = path
+            self.query = query
+        }
+
+        /// Splits a request target (`/path?a=1&b=2`).
+        public init(uri: String) {
+            let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            path = String(parts[0])
+            query = [:]
+            guard parts.count == 2 else { return }
+            for pair in parts[1].split(separator: "&") {
+                let nv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let decode = { (s: Substring) in String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+                query[decode(nv[0])] = nv.count == 2 ? decode(nv[1]) : ""
+            }
+        }
+    }
+
+    public typealias Route = @Sendable () -> Reply
+    /// A route that reads the query or waits for something (a database) before it answers.
+    public typealias RequestRoute = @Sendable (Request) async -> Reply
+
+    /// Matched on the whole request target.
     public let routes: [String: Route]
+    /// Matched on the path (the target without its query), after ``routes``.
+    public let requestRoutes: [String: RequestRoute]
     /// Connections open at once; one more is closed as soon as it is accepted (a scraper needs one or two).
     public let maxConnections: Int
     /// A connection that sends no complete request for this long (or stays idle after its answer) is closed.
@@ -39,8 +74,10 @@ public struct AdminListener: Sendable {
     public static let defaultIdleTimeout = TimeAmount.seconds(10)
 
     /// - Parameter routes: path → reply, e.g. `["/metrics": { .prometheus(metrics.exposition()) }]`.
-    public init(routes: [String: Route], maxConnections: Int = defaultMaxConnections, idleTimeout: TimeAmount = defaultIdleTimeout) {
+    public init(routes: [String: Route], requestRoutes: [String: RequestRoute] = [:], maxConnections: Int = defaultMaxConnections,
+                idleTimeout: TimeAmount = defaultIdleTimeout) {
         self.routes = routes
+        self.requestRoutes = requestRoutes
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
     }
@@ -49,7 +86,7 @@ public struct AdminListener: Sendable {
     public func serve(host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws
         -> any Channel
     {
-        let (routes, idle, cap) = (self.routes, idleTimeout, maxConnections)
+        let (routes, requestRoutes, idle, cap) = (self.routes, self.requestRoutes, idleTimeout, maxConnections)
         let open = ConnectionCount()
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -63,7 +100,7 @@ public struct AdminListener: Sendable {
                     let ops = channel.pipeline.syncOperations
                     try ops.addHandler(IdleStateHandler(allTimeout: idle))
                     try ops.configureHTTPServerPipeline()
-                    try ops.addHandler(AdminHandler(routes: routes))
+                    try ops.addHandler(AdminHandler(routes: routes, requestRoutes: requestRoutes))
                 }
             }
             .bindListening(host: host, port: port)
@@ -79,17 +116,35 @@ private final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     let routes: [String: AdminListener.Route]
-    init(routes: [String: AdminListener.Route]) { self.routes = routes }
+    let requestRoutes: [String: AdminListener.RequestRoute]
+    init(routes: [String: AdminListener.Route], requestRoutes: [String: AdminListener.RequestRoute]) {
+        self.routes = routes
+        self.requestRoutes = requestRoutes
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = unwrapInboundIn(data) else { return }
-        let reply: AdminListener.Reply
-        if head.method == .GET || head.method == .HEAD, let route = routes[head.uri] {
-            reply = route()
+        let readable = head.method == .GET || head.method == .HEAD
+        if readable, let route = routes[head.uri] {
+            respond(context: context, head: head, reply: route())
+        } else if readable, case let request = AdminListener.Request(uri: head.uri), let route = requestRoutes[request.path] {
+            // The pipeline handler holds back the next request until this answer's end is written, so answers stay
+            // in order however long the route takes.
+            let promise = context.eventLoop.makePromise(of: AdminListener.Reply.self)
+            promise.completeWithTask { await route(request) }
+            promise.futureResult.assumeIsolated().whenSuccess { reply in
+                // The client may have gone (or idled out) meanwhile: then the handler is no longer in the pipeline.
+                guard context.channel.isActive else { return }
+                self.respond(context: context, head: head, reply: reply)
+            }
         } else {
-            reply = .init(status: .notFound, body: "not found\n")
+            respond(context: context, head: head, reply: .init(status: .notFound, body: "not found\n"))
         }
+    }
+
+    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, reply: AdminListener.Reply) {
         var headers = HTTPHeaders([("Content-Type", reply.contentType), ("Content-Length", String(reply.body.utf8.count))])
+        for h in reply.headers { headers.add(name: h.name, value: h.value) }
         if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: reply.status, headers: headers))), promise: nil)
         if head.method != .HEAD {

@@ -9,6 +9,11 @@ public protocol ReportStore: Sendable {
     /// is stored already (RFC 8460 §4.4: the pair names a report; a re-delivered mail is the same report).
     func save(_ report: TLSReport, json: [UInt8], receivedAt: Int64) async throws -> ReportSaveOutcome
 
+    /// Saves each report as ``save(_:json:receivedAt:)`` does, all in one transaction (`reports import` saves its files
+    /// in batches): after a crash each report is whole or absent, and a report that appears twice in the batch is a
+    /// duplicate the second time. The outcomes are in the batch's order.
+    func save(batch: [ReportToSave]) async throws -> [ReportSaveOutcome]
+
     /// Counts an input that held no usable report, once per distinct input (`digest`: a hash of its bytes), so a
     /// message that an MTA retries is counted once.
     func recordRejection(_ rejection: StoredRejection) async throws
@@ -25,6 +30,15 @@ public protocol ReportStore: Sendable {
     /// One row per stored policy of `domain` (nil: every domain) from reports whose period starts at or after
     /// `since` (seconds since 1970; a report whose start-datetime could not be read counts from its receipt).
     func summaryRows(domain: String?, since: Int64?) async throws -> [ReportPolicyRow]
+
+    /// Sessions per UTC day (of the report's period start, else its receipt) and policy domain (nil: every domain),
+    /// from reports whose period starts at or after `since`; ordered by day, then domain (the dashboard's series).
+    func dailySessions(domain: String?, since: Int64?) async throws -> [DailySessions]
+
+    /// The newest reports (by period start, else receipt) with failed sessions for `domain` (nil: any domain) whose
+    /// period starts at or after `since`, newest first, at most `limit`, with their JSON (the failure details'
+    /// additional information is only there).
+    func failingReports(domain: String?, since: Int64?, limit: Int) async throws -> [StoredReport]
 
     /// Deletes the reports whose period starts before `time` (seconds since 1970; a report whose start-datetime could
     /// not be read counts from its receipt), with their rows, and the rejections received before it; returns how many

@@ -13,8 +13,8 @@ import Synchronization
 /// rejected input). A report and its rows are one transaction: a crash leaves all of it or nothing.
 public final class PostgresReportStore: ReportStore {
     public let configuration: PostgresStoreConfiguration
-    private let connections: PostgresConnections
-    private var logger: Logger { connections.logger }
+    let connections: PostgresConnections
+    var logger: Logger { connections.logger }
     private let schemaReady = Mutex(false)
 
     /// Reads a `postgres://` URL (see ``PostgresStoreConfiguration``); no server contact until the first operation.

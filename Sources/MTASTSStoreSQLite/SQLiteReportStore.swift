@@ -7,7 +7,7 @@ import MTASTSReports
 /// report or nothing, and the import that is retried stores it then; readers (`reports summary`) and an importing
 /// MDA may use the file at the same time.
 public final class SQLiteReportStore: ReportStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     public let path: String
 
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
