@@ -124,6 +124,9 @@ struct ReportsFetchmailTests {
         }
         let down = try await offPool { spawnAndWait(Self.dovecot, ["-c", conf, "stop"]) }
         #expect(down.status == 0, "dovecot stop: \(down.output)")
+        // Stopped for real: a master that inherited a blocked SIGTERM would keep listening.
+        let closed = try await offPool { waitUntil(within: 3600) { (try? connectTCP(port: port)).map { close($0) } == nil } }
+        #expect(closed, "Dovecot still listens on 127.0.0.1:\(port) after `dovecot stop`")
         try? FileManager.default.removeItem(atPath: dir)
     }
 
