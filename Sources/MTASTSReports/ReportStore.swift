@@ -9,6 +9,11 @@ public protocol ReportStore: Sendable {
     /// is stored already (RFC 8460 §4.4: the pair names a report; a re-delivered mail is the same report).
     func save(_ report: TLSReport, json: [UInt8], receivedAt: Int64) async throws -> ReportSaveOutcome
 
+    /// Saves each report as ``save(_:json:receivedAt:)`` does, all in one transaction (`reports import` saves its files
+    /// in batches): after a crash each report is whole or absent, and a report that appears twice in the batch is a
+    /// duplicate the second time. The outcomes are in the batch's order.
+    func save(batch: [ReportToSave]) async throws -> [ReportSaveOutcome]
+
     /// Counts an input that held no usable report, once per distinct input (`digest`: a hash of its bytes), so a
     /// message that an MTA retries is counted once.
     func recordRejection(_ rejection: StoredRejection) async throws

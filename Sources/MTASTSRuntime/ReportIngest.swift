@@ -21,11 +21,17 @@ public enum ReportIngest {
             try await recordRejection(reason, input: input, source: source, into: store, now: now)
             return .rejected(reason)
         }
-        var stored: [(report: TLSReport, outcome: ReportSaveOutcome)] = []
-        for case .success(let report) in results {
-            stored.append((report, try await store.save(report, json: try ReportJSONForm.bytes(report, input: input), receivedAt: now)))
+        let batch = try toSave(results, input: input, now: now)
+        return .stored(zip(batch, try await store.save(batch: batch)).map { ($0.report, $1) })
+    }
+
+    /// The reports of an input that ``rejection(_:)`` accepts, each with the JSON to keep (`reports import` saves the
+    /// reports of many files in one batch).
+    public static func toSave(_ results: [Result<TLSReport, TLSReportRejection>], input: [UInt8], now: Int64) throws -> [ReportToSave] {
+        try results.compactMap { result in
+            guard case .success(let report) = result else { return nil }
+            return ReportToSave(report: report, json: try ReportJSONForm.bytes(report, input: input), receivedAt: now)
         }
-        return .stored(stored)
     }
 
     /// Why nothing of the input is stored (nil: every result is a report).

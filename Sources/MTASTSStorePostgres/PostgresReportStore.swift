@@ -47,10 +47,29 @@ public final class PostgresReportStore: ReportStore {
 
     public func save(_ report: TLSReport, json: [UInt8], receivedAt: Int64) async throws -> ReportSaveOutcome {
         try await prepare()
-        // One statement: atomic by itself (the report whole or absent) and one round trip instead of a transaction of
-        // one INSERT per row (that cost more than parsing the report). The policies and failure details come as
-        // arrays; when the report is a duplicate, `r` is empty and nothing else is inserted. A NULL cannot be an
-        // array element here, so the optional columns travel as a flag and a text.
+        return try await connections.withConnection { [logger] connection in
+            try await Self.insert(report, json: json, receivedAt: receivedAt, connection, logger)
+        }
+    }
+
+    public func save(batch: [ReportToSave]) async throws -> [ReportSaveOutcome] {
+        try await prepare()
+        // One lease and one transaction for the whole batch.
+        return try await connections.withConnection { [logger] connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                var outcomes: [ReportSaveOutcome] = []
+                for r in batch { outcomes.append(try await Self.insert(r.report, json: r.json, receivedAt: r.receivedAt, connection, logger)) }
+                return outcomes
+            }
+        }
+    }
+
+    /// A report and its rows in one statement: atomic by itself (the report whole or absent) and one round trip instead
+    /// of one INSERT per row. The policies and failure details come as arrays; when the report is a duplicate, `r` is
+    /// empty and nothing else is inserted. A NULL cannot be an array element here, so the optional columns travel as
+    /// a flag and a text.
+    private static func insert(_ report: TLSReport, json: [UInt8], receivedAt: Int64, _ connection: PostgresConnection,
+                               _ logger: Logger) async throws -> ReportSaveOutcome {
         let policies = report.policies
         let failures = policies.enumerated().flatMap { position, p in p.failures.map { (position: Int64(position), failure: $0) } }
         let query: PostgresQuery = """
@@ -76,11 +95,9 @@ public final class PostgresReportStore: ReportStore {
                 AS y(position, result_type, has_mx, mx, has_ip, ip, sessions))
             SELECT id FROM r
             """
-        return try await connections.withConnection { [logger] connection in
-            var inserted = false
-            for try await _ in try await connection.query(query, logger: logger).decode(Int64.self) { inserted = true }
-            return inserted ? .inserted : .duplicate
-        }
+        var inserted = false
+        for try await _ in try await connection.query(query, logger: logger).decode(Int64.self) { inserted = true }
+        return inserted ? .inserted : .duplicate
     }
 
     public func recordRejection(_ r: StoredRejection) async throws {

@@ -58,31 +58,38 @@ public final class SQLiteReportStore: ReportStore {
     }
 
     public func save(_ report: TLSReport, json: [UInt8], receivedAt: Int64) async throws -> ReportSaveOutcome {
-        // Cached statements: compiling the three INSERTs again for every report cost more than running them.
-        try await pool.write { db in
-            try db.cachedStatement(sql: """
-                INSERT INTO reports (organization_name, report_id, contact_info, start_datetime, end_datetime, start_at, end_at,
-                                     received_at, json)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_name, report_id) DO NOTHING
-                """).execute(arguments: [report.organizationName, report.reportID, report.contactInfo, report.startDatetime,
-                                         report.endDatetime, report.start, report.end, receivedAt, Data(json)])
-            guard db.changesCount == 1 else { return .duplicate }
-            let id = db.lastInsertedRowID
-            let policy = try db.cachedStatement(sql: """
-                INSERT INTO report_policies (report, position, policy_type, domain, successful, failed) VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            let failure = try db.cachedStatement(sql: """
-                INSERT INTO report_failures (report, position, result_type, receiving_mx, sending_mta_ip, sessions)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            for (position, p) in report.policies.enumerated() {
-                try policy.execute(arguments: [id, position, p.policyType, p.storedDomain, p.successful, p.failed])
-                for f in p.failures {
-                    try failure.execute(arguments: [id, position, f.resultType, f.receivingMX, f.sendingMTAIP, f.failedSessions])
-                }
+        try await pool.write { db in try Self.insert(report, json: json, receivedAt: receivedAt, db) }
+    }
+
+    public func save(batch: [ReportToSave]) async throws -> [ReportSaveOutcome] {
+        try await pool.write { db in try batch.map { try Self.insert($0.report, json: $0.json, receivedAt: $0.receivedAt, db) } }
+    }
+
+    /// A report and its rows, in the caller's transaction. Cached statements: compiling the three INSERTs again for
+    /// every report cost more than running them.
+    private static func insert(_ report: TLSReport, json: [UInt8], receivedAt: Int64, _ db: Database) throws -> ReportSaveOutcome {
+        try db.cachedStatement(sql: """
+            INSERT INTO reports (organization_name, report_id, contact_info, start_datetime, end_datetime, start_at, end_at,
+                                 received_at, json)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_name, report_id) DO NOTHING
+            """).execute(arguments: [report.organizationName, report.reportID, report.contactInfo, report.startDatetime,
+                                     report.endDatetime, report.start, report.end, receivedAt, Data(json)])
+        guard db.changesCount == 1 else { return .duplicate }
+        let id = db.lastInsertedRowID
+        let policy = try db.cachedStatement(sql: """
+            INSERT INTO report_policies (report, position, policy_type, domain, successful, failed) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        let failure = try db.cachedStatement(sql: """
+            INSERT INTO report_failures (report, position, result_type, receiving_mx, sending_mta_ip, sessions)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        for (position, p) in report.policies.enumerated() {
+            try policy.execute(arguments: [id, position, p.policyType, p.storedDomain, p.successful, p.failed])
+            for f in p.failures {
+                try failure.execute(arguments: [id, position, f.resultType, f.receivingMX, f.sendingMTAIP, f.failedSessions])
             }
-            return .inserted
         }
+        return .inserted
     }
 
     public func recordRejection(_ r: StoredRejection) async throws {

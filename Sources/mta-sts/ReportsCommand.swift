@@ -57,18 +57,30 @@ struct ReportsCommand: AsyncParsableCommand {
             let store: any ReportStore
             do { store = try await self.store.open(creating: true) } catch { return 2 }  // orExit said why
             var status: Int32 = 0
+            // The files' reports are saved in batches, one transaction each, not one per report (issue 13's benchmark,
+            // BENCHMARKS.md); each report is still whole or absent after a crash.
+            var pending: [(name: String, reports: [ReportToSave])] = []
             for file in files {
                 guard let (name, bytes) = try? Input.read(file) else {  // Input.read said why
                     status = 2
                     continue
                 }
                 do {
-                    if try await Self.importOne(name, bytes, into: store) == false { status = max(status, 1) }
+                    guard let reports = try await Self.prepare(name, bytes, into: store) else {
+                        status = max(status, 1)
+                        continue
+                    }
+                    pending.append((name, reports))
                 } catch {
                     printError("mta-sts: error: \(name): \(error)")
                     status = 2
                 }
+                if pending.reduce(0, { $0 + $1.reports.count }) >= Self.batchSize {
+                    status = max(status, await Self.save(pending, into: store))
+                    pending = []
+                }
             }
+            status = max(status, await Self.save(pending, into: store))
             if let keepDays {
                 do { _ = try await store.deleteReports(before: Int64(Date().timeIntervalSince1970) - Int64(keepDays) * 86400) } catch {
                     printError("mta-sts: error: deleting reports older than \(keepDays) days: \(error)")
@@ -79,23 +91,41 @@ struct ReportsCommand: AsyncParsableCommand {
             return status
         }
 
-        /// Stores every report in `bytes`, or none of them when one is rejected; false when rejected.
-        static func importOne(_ name: String, _ bytes: [UInt8], into store: any ReportStore) async throws -> Bool {
+        /// Reports per transaction: short enough that an MDA delivering meanwhile waits milliseconds for the writer.
+        static let batchSize = 200
+
+        /// Every report in `bytes` with the JSON to keep, or nil when one is rejected (then nothing of the input is
+        /// stored: the reason is printed and the input counted as rejected).
+        static func prepare(_ name: String, _ bytes: [UInt8], into store: any ReportStore) async throws -> [ReportToSave]? {
             let now = Int64(Date().timeIntervalSince1970)
             let results = TLSReportParser.extract(bytes)
             if let reason = ReportIngest.rejection(results) {
                 printError(TerminalText("mta-sts: error: \(name): \(reason); nothing stored from this input").description)
                 try await ReportIngest.recordRejection(reason, input: bytes, source: name, into: store, now: now)
-                return false
+                return nil
             }
-            guard case .stored(let stored) = try await ReportIngest.store(results, input: bytes, source: name, into: store, now: now)
-            else { return false }
-            for (report, outcome) in stored {
-                let what = "\(report.organizationName) \(report.reportID)"
-                let line: TerminalText = outcome == .inserted ? "\(name): stored \(what)" : "\(name): \(what) was stored before (duplicate)"
-                print(line)
+            return try ReportIngest.toSave(results, input: bytes, now: now)
+        }
+
+        /// Saves the files' reports in one transaction and prints what became of each; 2 when the store failed (each
+        /// file is named: none of them is stored).
+        static func save(_ files: [(name: String, reports: [ReportToSave])], into store: any ReportStore) async -> Int32 {
+            guard !files.isEmpty else { return 0 }
+            let outcomes: [ReportSaveOutcome]
+            do { outcomes = try await store.save(batch: files.flatMap(\.reports)) } catch {
+                for file in files { printError("mta-sts: error: \(file.name): \(error)") }
+                return 2
             }
-            return true
+            var next = outcomes.makeIterator()
+            for file in files {
+                for saved in file.reports {
+                    let what = "\(saved.report.organizationName) \(saved.report.reportID)"
+                    let line: TerminalText = next.next() == .inserted
+                        ? "\(file.name): stored \(what)" : "\(file.name): \(what) was stored before (duplicate)"
+                    print(line)
+                }
+            }
+            return 0
         }
     }
 

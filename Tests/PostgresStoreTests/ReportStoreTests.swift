@@ -62,6 +62,26 @@ struct ReportStoreTests {
         await store.close()
     }
 
+    @Test("A batch: an outcome per report in order; a report stored before or twice in the batch is a duplicate", arguments: Kind.allCases)
+    func batch(_ kind: Kind) async throws {
+        let store = try await Self.freshSetting(kind).openReportStore(creating: true)
+        #expect(try await store.save(Self.report("O", "before", policies: [Self.clean]), json: [0x7B, 0x7D], receivedAt: 1) == .inserted)
+        let json = Array(#"{"report-id":"a"}"#.utf8)
+        let batch = [ReportToSave(report: Self.report("O", "a", policies: [Self.failing, Self.clean]), json: json, receivedAt: 2),
+                     ReportToSave(report: Self.report("O", "before", policies: [Self.failing]), json: [], receivedAt: 3),
+                     ReportToSave(report: Self.report("O", "a", policies: [Self.failing]), json: [], receivedAt: 4),
+                     ReportToSave(report: Self.report("P", "a", policies: [Self.failing]), json: [], receivedAt: 5)]
+        #expect(try await store.save(batch: batch) == [.inserted, .duplicate, .duplicate, .inserted])
+        #expect(try await store.save(batch: []) == [])
+        // Each inserted report with all its rows, as one by one.
+        let rows = try await store.summaryRows(domain: "a.example", since: nil)
+        #expect(rows.map(\.organization).sorted() == ["O", "P"])
+        #expect(rows.allSatisfy { $0.failed == 10 && $0.failures.map(\.sessions) == [7, 3] })
+        #expect(try await store.summaryRows(domain: "b.example", since: nil).count == 2)  // "before" and O's "a"
+        #expect(try await store.load(reportID: "a").first { $0.info.organizationName == "O" }?.json == json)
+        await store.close()
+    }
+
     @Test("--since: the report's start, else its receipt; rejections are counted once per input", arguments: Kind.allCases)
     func sinceAndRejections(_ kind: Kind) async throws {
         let store = try await Self.freshSetting(kind).openReportStore(creating: true)
