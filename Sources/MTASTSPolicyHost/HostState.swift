@@ -96,8 +96,13 @@ public final class HostState: Sendable {
         }
         // Report hosts (RFC 8460 §3: the sender checks the rua URI's host as any HTTPS client does).
         for host in c.reports?.hosts ?? [] {
-            guard let cert = host.certificate else { continue }
+            guard let cert = host.certificate else {
+                served.append(ServedCertificate(domain: host.name, file: d.chain, chain: defaultDER, reportHost: host.name))
+                continue
+            }
             let (chain, key) = try load(cert)
+            served.append(ServedCertificate(domain: host.name, file: cert.chain, chain: chain.map { (try? $0.toDERBytes()) ?? [] },
+                                            reportHost: host.name))
             var o = NIOSSLContextConfigurationOverride()
             o.certificateChain = chain.map { .certificate($0) }
             o.privateKey = .privateKey(key)
@@ -148,16 +153,21 @@ public final class HostState: Sendable {
     }
 }
 
-/// The chain a domain's policy host name is served with, and the file it came from.
+/// The chain a domain's policy host name (or a TLS report host) is served with, and the file it came from.
 public struct ServedCertificate: Sendable {
     public let domain: DomainName
     public let file: String
     /// DER, leaf first.
     public let chain: [[UInt8]]
+    /// Set for a report host (`reports.hosts`): the name itself, not `mta-sts.<domain>`.
+    public var reportHost: DomainName? = nil
 
-    /// The one certificate judgement (the checker's and the fetch's), as a sender connecting to `mta-sts.<domain>`
-    /// would see this chain: trust, validity and the name (RFC 8461 §3.3).
+    /// The name a client asks for: `mta-sts.<domain>`, or the report host.
+    public var host: DomainName { reportHost ?? domain.policyHost! }
+
+    /// The one certificate judgement (the checker's and the fetch's), as a sender connecting to ``host`` would see
+    /// this chain: trust, validity and the name (RFC 8461 §3.3; a TLS-RPT sender posting to an `https:` rua alike).
     public func judge(_ evaluator: CertificateEvaluator, now: Date) async -> CertificateReport {
-        await evaluator.evaluate(chain: chain, host: domain.policyHost!, now: now)
+        await evaluator.evaluate(chain: chain, host: host, now: now)
     }
 }

@@ -91,10 +91,11 @@ extension ServeCommand {
         let seconds = Int64(now.timeIntervalSince1970)
         for served in state.served {
             let report = await served.judge(evaluator, now: now)
-            let host = served.domain.policyHost!
+            let host = served.host
             let subject = "warning: \(host) (certificate \(served.file))"
             for problem in report.problems {
-                printError("\(subject): \(report.sentence(problem, host: host, role: "policy host", now: seconds))")
+                let role = served.reportHost == nil ? "policy host" : "TLS report host"
+                printError("\(subject): \(report.sentence(problem, host: host, role: role, now: seconds))")
             }
             let days = report.daysLeft(now: seconds)
             if !report.problems.contains(.expired), days < CheckRules.expiryWarningDays {

@@ -281,4 +281,18 @@ struct ReportPostServeTests {
         w.serve.signal(SIGHUP)
         #expect(await HostWorld.eventually { try w.post(name: "added.t.test", bytes: report, ["-k"]).status == 404 })
     }
+
+    @Test("serve --check judges each report host's certificate by its own name, as a posting sender will (the default one too)")
+    func checkCertificates() async throws {
+        let w = try await Self.world()
+        let certs = (w.testbed.caFile as NSString).deletingLastPathComponent + "/certs"
+        let yaml = Self.config(certs: certs, store: "/nonexistent/never-created.sqlite", extraHosts: "    reports.host.test:")
+            + "\nca_file: \(w.testbed.caFile)\n"
+        let r = try await offPool { try runMTASTS(["serve", "--check", "--config", try temporaryFile(Array(yaml.utf8), suffix: "-check.yml")]) }
+        #expect(r.status == 0, "\(r.stderr)")
+        let warnings = r.stderr.split(separator: "\n").filter { $0.hasPrefix("warning:") }
+        #expect(warnings == ["warning: reports.host.test (certificate \(certs)/host-default.chain.pem): the certificate is for default.host.test, "
+                             + "not the TLS report host reports.host.test (SAN DNS-IDs only, never the subject CN; `*` covers one label)"], "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "/nonexistent/never-created.sqlite"))
+    }
 }
