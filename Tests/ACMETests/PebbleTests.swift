@@ -16,7 +16,7 @@ import X509
         let transport: NIOACMETransport
         let client: ACMEClient
 
-        static func start(nonceReject: Int? = nil, tamper: Bool = false, settings: ACMEClient.Settings = .init(),
+        private static func start(nonceReject: Int? = nil, tamper: Bool = false, settings: ACMEClient.Settings = .init(),
                           wrap: (NIOACMETransport) -> any ACMETransport = { $0 }) async throws -> Setup {
             let testbed = try Testbed.shared()
             let pebble = try await offPool { try Pebble(dnsServer: testbed.dnsServer, nonceReject: nonceReject) }
@@ -30,6 +30,18 @@ import X509
                 pebble.stop()
                 throw error
             }
+        }
+
+        /// Runs `body` with a started setup and stops it afterwards, whether `body` threw or not (a detached
+        /// teardown could be cut short by the test process ending, leaving pebble running).
+        static func with(nonceReject: Int? = nil, tamper: Bool = false, settings: ACMEClient.Settings = .init(),
+                         wrap: (NIOACMETransport) -> any ACMETransport = { $0 }, _ body: (Setup) async throws -> Void) async throws {
+            let setup = try await start(nonceReject: nonceReject, tamper: tamper, settings: settings, wrap: wrap)
+            do { try await body(setup) } catch {
+                await setup.stop()
+                throw error
+            }
+            await setup.stop()
         }
 
         func stop() async {
@@ -51,48 +63,48 @@ import X509
     }
 
     @Test func issuesByHTTP01AndTheChainVerifiesAgainstPebblesRoot() async throws {
-        let setup = try await Setup.start()
-        defer { Task { await setup.stop() } }
-        let account = try await setup.client.createAccount(contact: ["mailto:hostmaster@t.test"])
-        #expect(account.status == .valid)
-        #expect(account.contact == ["mailto:hostmaster@t.test"])
-        // Account lookup by key (onlyReturnExisting) finds the same account.
-        #expect(try await setup.client.findAccount().url == account.url)
+        try await Setup.with { setup in
+            let account = try await setup.client.createAccount(contact: ["mailto:hostmaster@t.test"])
+            #expect(account.status == .valid)
+            #expect(account.contact == ["mailto:hostmaster@t.test"])
+            // Account lookup by key (onlyReturnExisting) finds the same account.
+            #expect(try await setup.client.findAccount().url == account.url)
 
-        let key = P256.Signing.PrivateKey()
-        let issued = try await setup.client.issue(dnsNames: ["ns.t.test"], challengeType: ACMEChallenge.http01,
-                                                  responder: setup.servers, certificateKey: key)
-        #expect(issued.chain.dnsNames == ["ns.t.test"])
-        #expect(issued.chain.leaf.publicKey == Certificate.PublicKey(key.publicKey))
-        #expect(issued.chain.certificatesDER.count >= 2)  // leaf and pebble's intermediate
-        #expect(issued.chain.notAfter > Date())
-        #expect(issued.chain.renewalCertificateID != nil)
-        #expect(setup.servers.answered.contains { $0.hasPrefix("http-01 ") })
-        let result = try await Self.verify(issued, name: "ns.t.test", setup: setup)
-        guard case .validCertificate = result else {
-            Issue.record("the chain does not verify against pebble's root: \(result)")
-            return
-        }
-        // Pebble 2.4's directory has no renewalInfo: ARI is reported as unsupported (the caller falls back to 2/3).
-        await #expect(throws: ACMEClientError.unsupported("renewalInfo (RFC 9773)")) {
-            try await setup.client.renewalInfo(certificateID: issued.chain.renewalCertificateID ?? "")
+            let key = P256.Signing.PrivateKey()
+            let issued = try await setup.client.issue(dnsNames: ["ns.t.test"], challengeType: ACMEChallenge.http01,
+                                                      responder: setup.servers, certificateKey: key)
+            #expect(issued.chain.dnsNames == ["ns.t.test"])
+            #expect(issued.chain.leaf.publicKey == Certificate.PublicKey(key.publicKey))
+            #expect(issued.chain.certificatesDER.count >= 2)  // leaf and pebble's intermediate
+            #expect(issued.chain.notAfter > Date())
+            #expect(issued.chain.renewalCertificateID != nil)
+            #expect(setup.servers.answered.contains { $0.hasPrefix("http-01 ") })
+            let result = try await Self.verify(issued, name: "ns.t.test", setup: setup)
+            guard case .validCertificate = result else {
+                Issue.record("the chain does not verify against pebble's root: \(result)")
+                return
+            }
+            // Pebble 2.4's directory has no renewalInfo: ARI is reported as unsupported (the caller falls back to 2/3).
+            await #expect(throws: ACMEClientError.unsupported("renewalInfo (RFC 9773)")) {
+                try await setup.client.renewalInfo(certificateID: issued.chain.renewalCertificateID ?? "")
+            }
         }
     }
 
     @Test func issuesByTLSALPN01() async throws {
-        let setup = try await Setup.start()
-        defer { Task { await setup.stop() } }
-        _ = try await setup.client.createAccount()
-        let issued = try await setup.client.issue(dnsNames: ["ns.host.test"], challengeType: ACMEChallenge.tlsALPN01,
-                                                  responder: setup.servers)
-        #expect(issued.chain.dnsNames == ["ns.host.test"])
-        let result = try await Self.verify(issued, name: "ns.host.test", setup: setup)
-        guard case .validCertificate = result else {
-            Issue.record("the chain does not verify against pebble's root: \(result)")
-            return
+        try await Setup.with { setup in
+            _ = try await setup.client.createAccount()
+            let issued = try await setup.client.issue(dnsNames: ["ns.host.test"], challengeType: ACMEChallenge.tlsALPN01,
+                                                      responder: setup.servers)
+            #expect(issued.chain.dnsNames == ["ns.host.test"])
+            let result = try await Self.verify(issued, name: "ns.host.test", setup: setup)
+            guard case .validCertificate = result else {
+                Issue.record("the chain does not verify against pebble's root: \(result)")
+                return
+            }
+            // Pebble validated over acme-tls/1 and got the challenge certificate (it validates from several perspectives).
+            #expect(setup.servers.answered.contains("tls-alpn-01 ns.host.test"))
+            #expect(!setup.servers.answered.contains { $0.hasPrefix("http-01") })
         }
-        // Pebble validated over acme-tls/1 and got the challenge certificate (it validates from several perspectives).
-        #expect(setup.servers.answered.contains("tls-alpn-01 ns.host.test"))
-        #expect(!setup.servers.answered.contains { $0.hasPrefix("http-01") })
     }
 }
