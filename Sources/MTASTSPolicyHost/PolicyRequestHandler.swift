@@ -15,6 +15,9 @@ import NIOCore
 /// mark) no request is answered and nothing more is read, so a client that pipelines requests and never
 /// reads costs bounded memory; with no response written its deadline is not moved and the timer closes it.
 /// A closing response (400, 405, 414, 431) has the same deadline to be written, then the connection closes.
+///
+/// Request bodies are never read, but a report POST's (``ReportPost``, `reports.hosts`): its body, within the same
+/// deadline as its head, is parsed and stored off the event loop and answered on it, and the connection closed.
 final class PolicyRequestHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer

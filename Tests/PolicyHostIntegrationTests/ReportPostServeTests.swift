@@ -295,4 +295,16 @@ struct ReportPostServeTests {
                              + "not the TLS report host reports.host.test (SAN DNS-IDs only, never the subject CN; `*` covers one label)"], "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/nonexistent/never-created.sqlite"))
     }
+
+    @Test("Bytes after a report's body are never read as a request: one answer, then the connection closes")
+    func nothingAfterTheBody() async throws {
+        let body = Array(Self.report("pipelined").utf8)
+        let smuggled = "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.static.host.test\r\n\r\n"
+        let answer = try await offPool {
+            try Self.exchange(Array("POST / HTTP/1.1\r\nHost: default.host.test\r\nContent-Type: application/tlsrpt+json\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+                              + body + Array(smuggled.utf8))
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 201 Created\r\n"), "\(answer)")
+        #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "\(answer)")
+    }
 }
