@@ -122,6 +122,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
         // `mta-sts resolver`: Postfix replies, zones, configuration, metrics, the daemon's services.
@@ -216,6 +217,7 @@ let package = Package(
         .testTarget(
             name: "PolicyHostTests",
             dependencies: ["MTASTSPolicyHost", "MTASTSCore", "MTASTSDiscovery", "MTASTSReports", "MTASTSRuntime",
+                           "TestSupport", .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
@@ -230,7 +232,8 @@ let package = Package(
         // `mta-sts serve` as real processes on 127.0.4.x:443 against NSD and real clients (curl, openssl, our fetcher).
         .testTarget(
             name: "PolicyHostIntegrationTests",
-            dependencies: ["MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts"]
+            dependencies: ["MTASTSCore", "MTASTSDiscovery", "MTASTSUnbound", "MTASTSHTTPFetch", "TestSupport", "mta-sts", "MTASTSPolicyHost",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

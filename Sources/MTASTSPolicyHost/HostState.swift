@@ -27,8 +27,9 @@ public final class HostState: Sendable {
     /// invalid throws only when `strictFiles` (`serve --check`); otherwise that domain keeps the last good
     /// policy of `previous` (503 when it has none), the file's ``FileSource/problem`` says why, and every other
     /// domain's change applies. Upstreams of `previous` with the same domain are kept with their last good copy.
+    /// `installed`: certificates set while running (ACME), looked up by SNI after the configuration's own.
     public init(_ c: PolicyHostConfiguration, previous: HostState?, metrics: PolicyHostMetrics,
-                strictFiles: Bool = false) throws(PolicyHostConfiguration.Invalid) {
+                strictFiles: Bool = false, installed: ServedCertificates? = nil) throws(PolicyHostConfiguration.Invalid) {
         configuration = c
         var routes: [String: Route] = [:]
         var files: [String: FileSource] = [:]
@@ -70,13 +71,13 @@ public final class HostState: Sendable {
         self.upstreams = upstreams
         self.guards = guards
         reports = c.reports.map { ReportIntake($0, previous: previous?.reports) }
-        (tls, served) = c.https.isEmpty ? (nil, []) : try Self.makeTLS(c)
+        (tls, served) = c.https.isEmpty ? (nil, []) : try Self.makeTLS(c, installed: installed)
     }
 
     /// The server TLS context: the default certificate, TLS 1.2 or later (RFC 8461 §7.2), and per-domain
-    /// certificates chosen by SNI (RFC 8461 §7.1: the chain must match `mta-sts.<domain>`). An unknown SNI
-    /// name gets the default certificate.
-    static func makeTLS(_ c: PolicyHostConfiguration) throws(PolicyHostConfiguration.Invalid) -> (NIOSSLContext, [ServedCertificate]) {
+    /// certificates chosen by SNI (RFC 8461 §7.1: the chain must match `mta-sts.<domain>`): the configuration's,
+    /// then those `installed` while running. An unknown SNI name gets the default certificate.
+    static func makeTLS(_ c: PolicyHostConfiguration, installed: ServedCertificates? = nil) throws(PolicyHostConfiguration.Invalid) -> (NIOSSLContext, [ServedCertificate]) {
         guard let d = c.certificate else { throw .init("an HTTPS listener needs the default certificate and key") }
         let (chain, key) = try load(d)
         let defaultDER = chain.map { (try? $0.toDERBytes()) ?? [] }
@@ -111,11 +112,11 @@ public final class HostState: Sendable {
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
         tls.applicationProtocols = ["http/1.1"]
-        if !table.isEmpty {
+        if !table.isEmpty || installed != nil {
             let frozen = table
             tls.sslContextCallback = { ext, promise in
                 let name = ext.serverHostname.map { Router.hostKey($0) ?? $0 }
-                promise.succeed(name.flatMap { frozen[$0] } ?? .noChanges)
+                promise.succeed(name.flatMap { frozen[$0] ?? installed?.override(host: $0) } ?? .noChanges)
             }
         }
         do { return (try NIOSSLContext(configuration: tls), served) } catch { throw .init("cannot set up TLS: \(error)") }

@@ -16,6 +16,10 @@ import UnixSignals
 /// file watcher, the admin listener and SIGHUP reloading run as Services; SIGTERM stops accepting and drains.
 public final class PolicyHost: Sendable {
     public let metrics = PolicyHostMetrics()
+    /// tls-alpn-01 challenge certificates pending validation (RFC 8737), answered by the HTTPS listeners.
+    public let challenges = ChallengeCertificates()
+    /// Certificates installed while running (ACME), served by SNI from the next handshake on; kept across reloads.
+    public let certificates = ServedCertificates()
     public let clock: any WallClock
     let discovery: PolicyDiscovery
     let logger: Logger
@@ -46,7 +50,7 @@ public final class PolicyHost: Sendable {
         access[metadataKey: "log"] = "access"
         accessLog = configuration.accessLog ? access : nil
         self.discovery = discovery
-        let state = try HostState(configuration, previous: nil, metrics: metrics, strictFiles: strictFiles)
+        let state = try HostState(configuration, previous: nil, metrics: metrics, strictFiles: strictFiles, installed: certificates)
         stateBox = Mutex(state)
         logFileProblems(state)
     }
@@ -82,7 +86,7 @@ public final class PolicyHost: Sendable {
     public func reload() -> Bool {
         do {
             let fresh = try load()
-            let next = try HostState(fresh, previous: state, metrics: metrics)
+            let next = try HostState(fresh, previous: state, metrics: metrics, installed: certificates)
             let (old, oldReports) = stateBox.withLock { s in
                 defer { s = next }
                 return (s.configuration, s.reports)
@@ -180,9 +184,9 @@ public final class PolicyHost: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
                     if tls {
-                        // The context in force when the connection arrives (a reload swaps it for new ones).
-                        guard let context = state.tls else { throw ChannelError.ioOnClosedChannel }
-                        try ops.addHandler(NIOSSLServerHandler(context: context))
+                        // The TLS handler fitting the ClientHello (ordinary, or a tls-alpn-01 validation) takes its place.
+                        guard state.tls != nil else { throw ChannelError.ioOnClosedChannel }
+                        try ops.addHandler(ClientHelloSniffer(host: self))
                     }
                     try ops.addHandler(PolicyRequestHandler(host: self, requestTimeout: timeout))
                 }
