@@ -75,11 +75,13 @@ let package = Package(
         .target(
             name: "MTASTSStorePostgres",
             dependencies: [
-                "MTASTSDiscovery", "MTASTSReports",
+                "MTASTSDiscovery", "MTASTSReports", "MTASTSCertificateStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // ACME's account key and certificates per name (issue 12): the CertificateStore protocol and its directory store.
+        .target(name: "MTASTSCertificateStore"),
         // Listening sockets (IPv6-only where IPv6) and the descriptor limit, for every role's listeners.
         .target(
             name: "ServerSockets",
@@ -217,7 +219,7 @@ let package = Package(
         .testTarget(
             name: "PolicyHostTests",
             dependencies: ["MTASTSPolicyHost", "MTASTSCore", "MTASTSDiscovery", "MTASTSReports", "MTASTSRuntime",
-                           "TestSupport", .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           "MTASTSCertificateStore", "TestSupport", .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
