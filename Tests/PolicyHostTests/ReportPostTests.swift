@@ -58,11 +58,9 @@ struct ReportPostTests {
     func configuration() throws {
         let base = "certificate: /d.pem\nkey: /d.key\ndomains:\n  example.com: {mode: testing, mx: [mx.example.com], max_age: 86400}\n"
         let list = try PolicyHostConfiguration.parse(base + "reports: {hosts: [TLSRPT.example.com]}")
-        #expect(list.reports == {
-            var r = PolicyHostConfiguration.Reports()
-            r.hosts = [.init(name: try! DomainName("tlsrpt.example.com"))]
-            return r
-        }())
+        var expected = PolicyHostConfiguration.Reports()
+        expected.hosts = [.init(name: try DomainName("tlsrpt.example.com"))]
+        #expect(list.reports == expected)
         #expect(list.reports?.store == .sqlite(path: "/var/lib/mta-sts/reports.sqlite"))
         #expect(list.reports?.maxBody == 1_048_576)
         let full = try PolicyHostConfiguration.parse(base + """
@@ -118,7 +116,8 @@ struct ReportPostTests {
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(await handle.receive(Array(Self.report.utf8), source: "test", logger: logger).0 == .duplicate)
         let bad = await handle.receive(Array(#"{"organization-name":"x","report-id":"y"}"#.utf8), source: "test", logger: logger)
-        #expect(bad.0 == .rejected && bad.1.contains("no `date-range`") || bad.1.contains("no `policies`"), "\(bad.1)")
+        #expect(bad.0 == .rejected)
+        #expect(bad.1.hasPrefix("not a report: no `"), "\(bad.1)")
         let stored = try await handle.open(logger: logger).list()
         #expect(stored.map(\.reportID) == ["r-1"])
         #expect(try await handle.open(logger: logger).rejectionCount(since: nil) == 1)
