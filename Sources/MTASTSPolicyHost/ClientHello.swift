@@ -34,8 +34,15 @@ public struct ClientHello: Sendable, Equatable {
 
     /// Reads the ClientHello at the start of `bytes`, reassembling it from consecutive handshake records
     /// (RFC 8446 §5.1 lets a handshake message span records).
-    public static func sniff(_ bytes: some Collection<UInt8>) -> Sniff {
-        let bytes = Array(bytes)
+    public static func sniff(_ input: some Collection<UInt8>) -> Sniff {
+        // While the first record is incomplete, only its header is looked at: a client trickling its hello a byte
+        // per packet costs no copy of what is buffered.
+        let header = Array(input.prefix(5))
+        if header.count == 5, header[0] == 22, header[1] == 3, case let length = Int(header[3]) << 8 | Int(header[4]),
+           (1...16 * 1024).contains(length), input.count < 5 + length {
+            return .needMore
+        }
+        let bytes = Array(input)
         var message: [UInt8] = []
         var at = 0
         for _ in 0..<maxRecords {
