@@ -11,14 +11,15 @@ final class Spawned: @unchecked Sendable {
 
     private init(pid: pid_t) { self.pid = pid }
 
-    /// Starts `path` with its standard output and error appended to `output`; nil when it cannot be started.
+    /// Starts `path` with its standard output and error appended to `output` (created by the open, never replaced:
+    /// FileManager.createFile writes atomically, a rename that, as root, put a regular file in place of /dev/null);
+    /// nil when it cannot be started.
     static func start(_ path: String, _ args: [String], output: String, environment: [String: String]? = nil) -> Spawned? {
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_APPEND, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_APPEND | O_CREAT, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
