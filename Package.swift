@@ -226,7 +226,8 @@ let package = Package(
         // The ACME client: pure pieces and a fake transport, then real issuance against Debian's pebble on loopback.
         .testTarget(
             name: "ACMETests",
-            dependencies: ["MTASTSACME", "TestSupport",
+            // MTASTSPolicyHost: pebble validating tls-alpn-01 against the policy host's own HTTPS listener.
+            dependencies: ["MTASTSACME", "TestSupport", "MTASTSPolicyHost", .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
