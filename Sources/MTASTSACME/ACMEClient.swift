@@ -121,7 +121,11 @@ public actor ACMEClient {
     /// One exchange; the response's nonce, if any, is kept for the next request.
     func exchange(_ request: ACMERequest) async throws -> ACMEResponse {
         let response = try await transport.send(request)
-        if let nonce = response.replayNonce, !nonce.isEmpty { nonces.append(nonce) }
+        if let nonce = response.replayNonce, !nonce.isEmpty {
+            nonces.append(nonce)
+            // The newest is used first; old ones only go stale (a long-running client would pile them up).
+            if nonces.count > 8 { nonces.removeFirst(nonces.count - 8) }
+        }
         return response
     }
 
