@@ -67,8 +67,11 @@ import X509
             let account = try await setup.client.createAccount(contact: ["mailto:hostmaster@t.test"])
             #expect(account.status == .valid)
             #expect(account.contact == ["mailto:hostmaster@t.test"])
-            // Account lookup by key (onlyReturnExisting) finds the same account.
+            // Account lookup by key (onlyReturnExisting) finds the same account, and none for another key.
             #expect(try await setup.client.findAccount().url == account.url)
+            let stranger = ACMEClient(directoryURL: setup.pebble.directoryURL, accountKey: AccountKey(), transport: setup.transport)
+            let missing = await #expect(throws: ACMEProblem.self) { try await stranger.findAccount() }
+            #expect(missing?.isACME("accountDoesNotExist") == true, "\(String(describing: missing))")
 
             let key = P256.Signing.PrivateKey()
             let issued = try await setup.client.issue(dnsNames: ["ns.t.test"], challengeType: ACMEChallenge.http01,
