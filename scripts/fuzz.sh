@@ -92,7 +92,7 @@ for t in "${targets[@]}"; do
         line) harness=FuzzLine ;;
         # The report parser without the store protocol and summary that share its target; deflate for the harness.
         reports) harness=FuzzReports extra=(-I Sources/CZlib -lz)
-            sources=(Sources/MTASTSReports/{TLSReport,ResultTypes,JSONValue,DateTime,ReportJSON,Gzip,MIME,TLSReportParser}.swift
+            sources=(Sources/MTASTSReports/{TLSReport,ResultTypes,JSONValue,JSONScanner,DateTime,ReportJSON,Gzip,MIME,TLSReportParser}.swift
                 Tests/ReportsTests/GzipSupport.swift) ;;
     esac
     binary=$out/fuzz-$t

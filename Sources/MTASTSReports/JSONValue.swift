@@ -1,8 +1,6 @@
-import Foundation
-
 /// A JSON value with its kind kept (a count written `"42"` stays a string, `true` stays a boolean), so the report
 /// reader can tell a tolerated deviation from the RFC 8460 form and say which it was.
-enum JSONValue: Decodable, Sendable {
+enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -11,39 +9,11 @@ enum JSONValue: Decodable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let v = try? c.decode(Bool.self) {
-            self = .bool(v)
-        } else if let v = try? c.decode(Int64.self) {
-            self = .int(v)
-        } else if let v = try? c.decode(Double.self) {
-            self = .double(v)
-        } else if let v = try? c.decode(String.self) {
-            self = .string(v)
-        } else if let v = try? c.decode([JSONValue].self) {
-            self = .array(v)
-        } else {
-            self = .object(try c.decode([String: JSONValue].self))
-        }
-    }
-
-    /// JSON bytes → value, or why they are not JSON.
+    /// JSON bytes → value, or why they are not JSON (the scanner's reason and where).
     static func decode(_ bytes: [UInt8]) -> Result<JSONValue, TLSReportRejection> {
-        let data = Data(bytes)
-        do {
-            return .success(try JSONDecoder().decode(JSONValue.self, from: data))
-        } catch {
-            // JSONDecoder says only "not valid JSON"; JSONSerialization says where ("around character 8").
-            var why = "\(error)"
-            do {
-                _ = try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)
-            } catch let error as NSError {
-                why = error.userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
-            }
-            return .failure(TLSReportRejection("not JSON (\(why.prefix(160)))"))
+        switch JSONScanner.parse(bytes) {
+        case .success(let value): .success(value)
+        case .failure(let failure): .failure(TLSReportRejection("not JSON (\(failure.message) at byte \(failure.offset))"))
         }
     }
 
