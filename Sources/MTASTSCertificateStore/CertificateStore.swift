@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where the ACME lifecycle keeps what must outlive the process (issue 12, item 5): the account key and, per
 /// name (`mta-sts.<domain>`), the issued chain with its key. A directory for one host
 /// (``DirectoryCertificateStore``) or PostgreSQL for a fleet (`PostgresCertificateStore`), where several hosts
@@ -20,6 +22,23 @@ public protocol CertificateStore: Sendable {
     /// it, when another holder (another host, or another task here) has the lock. The lock ends with `body`, or
     /// with the holder's process.
     func withOrderLock<T: Sendable>(name: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T?
+    /// Records the outcome of `name`'s last order or renewal attempt at `at`: `lastError` nil for a success
+    /// (which clears an earlier error), else why it failed. Replaces the previous record as one step.
+    func saveStatus(name: String, lastError: String?, at: Date) async throws
+    /// The last recorded outcome for `name`, nil when none was recorded (`mta-sts certs list`).
+    func status(name: String) async throws -> CertificateStatus?
+}
+
+/// The outcome of a name's last order or renewal attempt.
+public struct CertificateStatus: Sendable, Equatable {
+    /// Nil: the attempt succeeded.
+    public var lastError: String?
+    public var at: Date
+
+    public init(lastError: String?, at: Date) {
+        self.lastError = lastError
+        self.at = at
+    }
 }
 
 /// A certificate chain (PEM, leaf first) and its private key (PEM), as issued for one name.

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,6 +10,7 @@ import Darwin
 ///     account.key                      the account key (PEM)
 ///     certificates/<name>.pem          the chain (leaf first), then its key: one file, so one rename replaces both
 ///     locks/<name>                     flock(2) files of the order locks
+///     status/<name>.json               the last attempt's outcome: {"at": <Unix seconds>, "last_error": <text or null>}
 ///
 /// Directories are 0700 and files 0600 (private keys). Every write goes to a temporary file beside the target
 /// (`.<file>.tmp-<pid>-<n>`), is fsynced, renamed over the target, and the directory is fsynced: after a crash or
@@ -22,12 +24,13 @@ public final class DirectoryCertificateStore: CertificateStore {
     /// Creates the directories when missing and sets them to 0700; removes dead writers' temporary files.
     public init(directory: String) throws(CertificateStoreError) {
         self.directory = directory
-        for d in [directory, directory + "/certificates", directory + "/locks"] {
+        for d in [directory, directory + "/certificates", directory + "/locks", directory + "/status"] {
             if mkdir(d, 0o700) != 0 && errno != EEXIST { throw Self.failure("cannot create the directory", d) }
             if chmod(d, 0o700) != 0 { throw Self.failure("cannot set the mode of", d) }
         }
         Self.removeDeadTemporaryFiles(in: directory)
         Self.removeDeadTemporaryFiles(in: directory + "/certificates")
+        Self.removeDeadTemporaryFiles(in: directory + "/status")
     }
 
     var accountPath: String { directory + "/account.key" }
@@ -70,6 +73,29 @@ public final class DirectoryCertificateStore: CertificateStore {
             throw Self.failure("cannot lock", path)
         }
         return try await body()
+    }
+
+    func statusPath(_ name: String) -> String { directory + "/status/" + name + ".json" }
+
+    /// The record as written by ``saveStatus(name:lastError:at:)``; its keys are fixed (`at`, `last_error`).
+    private struct StatusRecord: Codable {
+        var at: Double
+        var last_error: String?
+    }
+
+    public func saveStatus(name: String, lastError: String?, at: Date) async throws {
+        let path = statusPath(try CertificateStoreName.checked(name))
+        let data = try JSONEncoder().encode(StatusRecord(at: at.timeIntervalSince1970, last_error: lastError))
+        _ = try Self.write(Array(data), to: path, replace: true)
+    }
+
+    public func status(name: String) async throws -> CertificateStatus? {
+        let path = statusPath(try CertificateStoreName.checked(name))
+        guard let text = try Self.read(path) else { return nil }
+        guard let r = try? JSONDecoder().decode(StatusRecord.self, from: Data(text.utf8)) else {
+            throw CertificateStoreError("\(path) is not a status record (corrupt)")
+        }
+        return CertificateStatus(lastError: r.last_error, at: Date(timeIntervalSince1970: r.at))
     }
 
     // MARK: files

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MTASTSCertificateStore
 import PostgresNIO
@@ -9,7 +10,8 @@ import Synchronization
 ///
 /// Schema (created at first use when missing, under the schema advisory lock the other stores use):
 /// `mta_sts_acme_account` (one row: the key) and `mta_sts_acme_certificates` (name, chain and key in one row, so
-/// a replacement is one statement: readers see the old pair or the new one).
+/// a replacement is one statement: readers see the old pair or the new one), `mta_sts_acme_status` (name, the last
+/// attempt's error or NULL, its time).
 public final class PostgresCertificateStore: CertificateStore {
     public let configuration: PostgresStoreConfiguration
     let connections: PostgresConnections
@@ -53,6 +55,7 @@ public final class PostgresCertificateStore: CertificateStore {
         CREATE TABLE IF NOT EXISTS mta_sts_acme_certificates (
             name text PRIMARY KEY, chain_pem text NOT NULL, key_pem text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())
         """,
+        "CREATE TABLE IF NOT EXISTS mta_sts_acme_status (name text PRIMARY KEY, last_error text, at timestamptz NOT NULL)",
     ]
 
     public func loadAccountKey() async throws -> String? {
@@ -105,6 +108,27 @@ public final class PostgresCertificateStore: CertificateStore {
             for try await name in try await connection.query("SELECT name FROM mta_sts_acme_certificates ORDER BY name", logger: logger)
                 .decode(String.self) { names.append(name) }
             return names
+        }
+    }
+
+    public func saveStatus(name: String, lastError: String?, at: Date) async throws {
+        let name = try CertificateStoreName.checked(name)
+        try await prepare()
+        try await connections.withConnection { [logger] connection in
+            try await PostgresConnections.execute(connection, logger, """
+                INSERT INTO mta_sts_acme_status (name, last_error, at) VALUES (\(name), \(lastError), \(at))
+                ON CONFLICT (name) DO UPDATE SET last_error = EXCLUDED.last_error, at = EXCLUDED.at
+                """)
+        }
+    }
+
+    public func status(name: String) async throws -> CertificateStatus? {
+        let name = try CertificateStoreName.checked(name)
+        try await prepare()
+        return try await connections.withConnection { [logger] connection in
+            let rows = try await connection.query("SELECT last_error, at FROM mta_sts_acme_status WHERE name = \(name)", logger: logger)
+            for try await (error, at) in rows.decode((String?, Date).self) { return CertificateStatus(lastError: error, at: at) }
+            return nil
         }
     }
 
