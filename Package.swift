@@ -117,6 +117,8 @@ let package = Package(
             dependencies: [
                 "MTASTSCore", "MTASTSDiscovery", "MTASTSRuntime", "MTASTSAdminHTTP", "ServerSockets",
                 "MTASTSCertificates", "MTASTSReports",
+                // ACME (issue 12): the client, and the store of the account key and certificates.
+                "MTASTSACME", "MTASTSCertificateStore", "MTASTSStorePostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

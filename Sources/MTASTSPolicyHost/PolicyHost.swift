@@ -20,6 +20,8 @@ public final class PolicyHost: Sendable {
     public let challenges = ChallengeCertificates()
     /// Certificates installed while running (ACME), served by SNI from the next handshake on; kept across reloads.
     public let certificates = ServedCertificates()
+    /// ACME orders by outcome (exposed on /metrics when `acme` is configured).
+    public let acmeMetrics = ACMEMetrics()
     public let clock: any WallClock
     let discovery: PolicyDiscovery
     let logger: Logger
@@ -52,6 +54,7 @@ public final class PolicyHost: Sendable {
         self.discovery = discovery
         let state = try HostState(configuration, previous: nil, metrics: metrics, strictFiles: strictFiles, installed: certificates)
         stateBox = Mutex(state)
+        metrics.expiries.withLock { $0 = { [weak self] in self?.servedExpiries() ?? [] } }
         logFileProblems(state)
     }
 
@@ -74,6 +77,7 @@ public final class PolicyHost: Sendable {
         for l in c.http { services.append(ListenerService(host: self, listen: l, tls: false)) }
         if let a = c.admin { services.append(AdminService(host: self, listen: a)) }
         services += [ProxyService(host: self), FileWatchService(host: self), ReloadService(host: self)] as [any Service]
+        if c.acme != nil { services.append(ACMEService(host: self)) }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         try await group.run()
     }
@@ -159,16 +163,18 @@ public final class PolicyHost: Sendable {
     }
 
     /// The admin listener's `/healthz`: 200 when every domain has a policy to serve and every policy file is
-    /// served as written, else 503 with one line per problem.
+    /// served as written and no served certificate expires within 7 days (``CertificateExpiry/warning``), else 503
+    /// with one line per problem.
     public func health() -> AdminListener.Reply {
-        let s = state
+        let s = state, now = clock.now()
         var problems: [String] = []
-        let missing = s.unavailable(now: clock.now())
+        let missing = s.unavailable(now: now)
         if !missing.isEmpty { problems.append("no policy to serve for: " + missing.map(\.value).joined(separator: " ")) }
         for f in s.files {
             guard let problem = f.problem else { continue }
             problems.append("policy file not served as written (" + (f.slot.last == nil ? "nothing to serve" : "its last good policy is served") + "): \(problem)")
         }
+        problems += servedExpiries().compactMap { $0.problem(now: now) }
         if problems.isEmpty { return .init(body: "ok\n") }
         return .init(status: .serviceUnavailable, body: problems.joined(separator: "\n") + "\n")
     }
@@ -217,9 +223,9 @@ struct AdminService: Service {
     let listen: PolicyHostConfiguration.Listen
 
     func run() async throws {
-        let metrics = host.metrics
+        let (metrics, acme) = (host.metrics, host.state.configuration.acme == nil ? nil : host.acmeMetrics)
         let channel = try await AdminListener(routes: [
-            "/metrics": { .prometheus(metrics.exposition()) },
+            "/metrics": { .prometheus(metrics.exposition() + (acme?.exposition() ?? "")) },
             "/healthz": { [host] in host.health() },
         ], idleTimeout: .nanoseconds(Int64(host.state.configuration.requestTimeout * 1e9))).serve(host: listen.host, port: listen.port)
         if let address = channel.localAddress { host.boundAddresses.withLock { $0["admin"] = address } }

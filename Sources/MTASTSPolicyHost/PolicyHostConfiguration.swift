@@ -85,6 +85,8 @@ public struct PolicyHostConfiguration: Sendable, Equatable {
     public var zone = ZoneSettings()
     /// Receiving TLS reports by HTTPS POST; nil: no host accepts a request body.
     public var reports: Reports?
+    /// Certificates from an ACME CA for domains without their own; nil: none.
+    public var acme: ACME?
 
     public init() {}
 
@@ -109,7 +111,7 @@ public struct PolicyHostConfiguration: Sendable, Equatable {
     private static func read(_ map: [String: Any], _ r: ConfigReader) throws(Invalid) -> PolicyHostConfiguration {
         try r.only(map, NetworkSettings.keys(dnssec: false).union([
             "https", "http", "admin", "certificate", "key", "default", "domains", "cache_control", "request_timeout", "access_log",
-            "proxy_refresh", "proxy_retry", "mx_guard_interval", "file_check_interval", "zone", "reports"]), at: "")
+            "proxy_refresh", "proxy_retry", "mx_guard_interval", "file_check_interval", "zone", "reports", "acme"]), at: "")
         var c = PolicyHostConfiguration()
         try c.network.read(map, r, dnssec: false)
         if let v = try r.strings(map["https"], "https") { c.https = try v.map { s throws(Invalid) in try r.listen(s, "https") } }
@@ -169,6 +171,7 @@ public struct PolicyHostConfiguration: Sendable, Equatable {
         }
         if c.domains.isEmpty { throw r.error("no domains configured") }
         c.reports = try Reports.read(map["reports"], r, domains: c.domains)
+        c.acme = try ACME.read(map["acme"], r)
         return c
     }
 

@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+import MTASTSACME
+import MTASTSCertificateStore
+import MTASTSCore
+import MTASTSDiscovery
+import MTASTSStorePostgres
+
+/// Issue 12, item 4: gets and renews the `mta-sts.<domain>` certificates of the configured ACME domains. Each
+/// ``tick(domains:zone:)`` (at start, after SIGHUP, then every minute) loads each name's certificate from the store and
+/// installs it when it changed (a fleet host's or a restart's), and orders when it is missing or due, after the DNS
+/// precheck and under the store's order lock. Failures back off per name; they never touch the other names.
+public actor ACMELifecycle {
+    struct NameState {
+        var installedPEM: String?
+        var renewAt: Date?
+        var failures = 0
+        var nextAttempt = Date.distantPast
+        var lastError: String?
+    }
+
+    let settings: PolicyHostConfiguration.ACME
+    let store: any CertificateStore
+    let resolver: any DNSResolver
+    let challenges: ChallengeCertificates
+    let install: @Sendable (DomainName, StoredCertificate) throws -> Void
+    let metrics: ACMEMetrics
+    let logger: Logger
+    let now: @Sendable () -> Date
+    let requests: RenewalRequests?
+    private var names: [String: NameState] = [:]
+    private var client: ACMEClient?
+    private var registered = false
+
+    public init(settings: PolicyHostConfiguration.ACME, store: any CertificateStore, resolver: any DNSResolver,
+                challenges: ChallengeCertificates, metrics: ACMEMetrics, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+                install: @escaping @Sendable (DomainName, StoredCertificate) throws -> Void) {
+        self.settings = settings
+        self.store = store
+        self.resolver = resolver
+        self.challenges = challenges
+        self.install = install
+        self.metrics = metrics
+        self.logger = logger
+        self.now = now
+        requests = RenewalRequests(settings.storage)
+    }
+
+    /// The store `acme.storage` names (a PostgreSQL store is prepared: its table created when missing).
+    public static func openStore(_ settings: PolicyHostConfiguration.ACME) async throws -> any CertificateStore {
+        switch settings.storage {
+        case .directory(let path): return try DirectoryCertificateStore(directory: path)
+        case .postgres(let url):
+            let store = try PostgresCertificateStore(url: url)
+            try await store.prepare()
+            return store
+        }
+    }
+
+    /// One pass over `domains` (only configured names are ever ordered).
+    public func tick(domains: [DomainName], zone: PolicyHostConfiguration.ZoneSettings) async {
+        let requested = requests?.pending() ?? []
+        for domain in domains {
+            guard let host = domain.policyHost else { continue }
+            await step(domain, name: host.value, zone: zone, requested: requested.contains(host.value))
+        }
+    }
+
+    /// When the next order for `name` may be tried, and the last failure (for logs and `certs list`).
+    public func status(name: String) -> (renewAt: Date?, nextAttempt: Date, lastError: String?) {
+        let s = names[name] ?? NameState()
+        return (s.renewAt, s.nextAttempt, s.lastError)
+    }
+
+    private func step(_ domain: DomainName, name: String, zone: PolicyHostConfiguration.ZoneSettings, requested: Bool) async {
+        let log = logger.with(["domain": "\(domain)", "name": "\(name)"])
+        var state = names[name] ?? NameState()
+        defer { names[name] = state }
+        do {
+            if let stored = try await store.loadCertificate(name: name), stored.chainPEM != state.installedPEM {
+                try await adopt(stored, domain: domain, state: &state)
+                log.info("ACME certificate installed from the store", metadata: ["renew_at": "\(state.renewAt.map { "\($0)" } ?? "?")"])
+            }
+        } catch {
+            // A corrupt stored certificate is never served; a new order replaces it.
+            log.error("stored certificate not usable", metadata: ["reason": "\(error)"])
+            state.installedPEM = nil
+            state.renewAt = nil
+        }
+        let t = now()
+        let due = state.renewAt.map { t >= $0 } ?? true
+        guard requested || due, t >= state.nextAttempt || requested else { return }
+
+        let resolution = await resolve(name)
+        if case .notHere(let why) = ACMESchedule.precheck(name: name, resolution, zone: zone) {
+            metrics.record(.skippedDNS)
+            log.warning("not ordering a certificate: the name does not point at this host; retrying later", metadata: ["reason": "\(why)"])
+            fail(&state, why, retryAfter: nil)
+            return
+        }
+        do {
+            let replaces = (try? state.installedPEM.map(IssuedChain.init(pem:)))??.renewalCertificateID
+            let known = state.installedPEM
+            let outcome = try await store.withOrderLock(name: name) { [self] in
+                try await order(name: name, replaces: replaces, known: known, requested: requested)
+            }
+            guard let issued = outcome else {
+                metrics.record(.skippedLocked)
+                log.info("another host is ordering this name; loading it from the store later")
+                state.nextAttempt = t + ACMESchedule.tickInterval
+                return
+            }
+            try await adopt(issued, domain: domain, state: &state)
+            metrics.record(.issued)
+            requests?.clear(name)
+            state.failures = 0
+            state.nextAttempt = .distantPast
+            state.lastError = nil
+            log.notice("ACME certificate issued and installed", metadata: ["renew_at": "\(state.renewAt.map { "\($0)" } ?? "?")"])
+        } catch {
+            metrics.record(.failed)
+            fail(&state, "\(error)", retryAfter: nil)
+            log.error("ACME order failed; retrying with backoff",
+                      metadata: ["reason": "\(error)", "retry_at": "\(state.nextAttempt)", "failures": "\(state.failures)"])
+        }
+    }
+
+    private func fail(_ state: inout NameState, _ reason: String, retryAfter: Double?) {
+        state.failures += 1
+        state.lastError = reason
+        state.nextAttempt = now() + ACMESchedule.backoff(failures: state.failures, retryAfter: retryAfter)
+    }
+
+    /// Orders under the lock; first re-reads the store, as another holder may have just saved a certificate that is not due.
+    private func order(name: String, replaces: String?, known: String?, requested: Bool) async throws -> StoredCertificate {
+        if !requested, let stored = try await store.loadCertificate(name: name), stored.chainPEM != known { return stored }
+        let client = try await registeredClient()
+        let issued = try await client.issue(dnsNames: [name], challengeType: settings.challenge,
+                                            responder: TLSALPNResponder(challenges: challenges), replaces: replaces)
+        let certificate = StoredCertificate(chainPEM: issued.chain.pem, keyPEM: issued.privateKeyPEM)
+        try await store.saveCertificate(certificate, name: name)
+        return certificate
+    }
+
+    /// Installs `certificate` (refused when it does not match its key or name) and sets when it is due.
+    private func adopt(_ certificate: StoredCertificate, domain: DomainName, state: inout NameState) async throws {
+        let chain = try IssuedChain(pem: certificate.chainPEM)
+        try install(domain, certificate)
+        state.installedPEM = certificate.chainPEM
+        var window: (start: Date, end: Date)?
+        if let id = chain.renewalCertificateID, let client = try? await plainClient(),
+           (try? await client.directory().renewalInfo) != nil, let info = try? await client.renewalInfo(certificateID: id) {
+            window = (info.windowStart, info.windowEnd)
+        }
+        state.renewAt = ACMESchedule.renewalTime(notBefore: chain.notBefore, notAfter: chain.notAfter, window: window,
+                                                 jitter: Double.random(in: 0..<1))
+    }
+
+    private func resolve(_ name: String) async -> ACMESchedule.Resolution {
+        var r = ACMESchedule.Resolution(addresses: [])
+        for type in [DNSRecordType.a, .aaaa] {
+            let answer = await resolver.query(name, type)
+            switch answer.result {
+            case .records(let rdata): r.addresses += rdata.compactMap { DNSRecordData.address($0)?.description }
+            case .failure(let why): r.failure = why
+            case .nxdomain, .nodata: break
+            }
+            if let c = answer.canonicalName { r.canonicalName = c }
+        }
+        if !r.addresses.isEmpty { r.failure = nil }
+        return r
+    }
+
+    /// The client with the stored account key (made and saved on first use; the first saved wins across hosts).
+    private func plainClient() async throws -> ACMEClient {
+        if let client { return client }
+        let pem: String
+        if let stored = try await store.loadAccountKey() { pem = stored } else { pem = try await store.saveAccountKey(AccountKey().pem) }
+        let transport = try NIOACMETransport(.init(extraTrustRootsFile: settings.caFile))
+        let made = ACMEClient(directoryURL: settings.directory, accountKey: try AccountKey(pem: pem), transport: transport)
+        client = made
+        return made
+    }
+
+    private func registeredClient() async throws -> ACMEClient {
+        let client = try await plainClient()
+        if !registered {
+            _ = try await client.createAccount(contact: settings.contact)  // the existing account when the key has one
+            registered = true
+        }
+        return client
+    }
+}
+
+/// tls-alpn-01 answered by the policy host's own HTTPS listeners (RFC 8737): the challenge certificate goes into
+/// ``PolicyHost/challenges`` until the authorization is settled.
+public struct TLSALPNResponder: ACMEChallengeResponder {
+    public let challenges: ChallengeCertificates
+    public init(challenges: ChallengeCertificates) { self.challenges = challenges }
+    public func present(type: String, name: String, token: String, keyAuthorization: String) async throws {
+        let c = try TLSALPNChallenge.certificate(for: name, keyAuthorization: keyAuthorization)
+        try challenges.set(name: name, certificatePEM: c.certificatePEM, keyPEM: c.privateKeyPEM)
+    }
+    public func remove(type: String, name: String, token: String) async { challenges.remove(name: name) }
+}
+
+private extension Logger {
+    func with(_ metadata: Logger.Metadata) -> Logger {
+        var l = self
+        for (k, v) in metadata { l[metadataKey: k] = v }
+        return l
+    }
+}

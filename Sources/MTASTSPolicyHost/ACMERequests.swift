@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MTASTSAdminHTTP
+import MTASTSCertificateStore
+
+/// `mta-sts certs renew` while `serve` runs: the CLI cannot answer tls-alpn-01 (serve holds the port), so it leaves a
+/// request, `<storage>/renew/<name>` (an empty 0600 file), and the daemon orders that name at its next tick (within
+/// a minute) whatever its schedule and backoff say, then removes the request. Directory storage only.
+public struct RenewalRequests: Sendable {
+    public let directory: String
+
+    /// Nil for PostgreSQL storage (not supported yet: docs/acme.md).
+    public init?(_ storage: PolicyHostConfiguration.ACME.Storage) {
+        guard case .directory(let path) = storage else { return nil }
+        directory = path + "/renew"
+    }
+
+    public func request(_ name: String) throws {
+        let name = try CertificateStoreName.checked(name)
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw CertificateStoreError("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(directory + "/" + name, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CertificateStoreError("cannot write \(directory)/\(name): \(String(cString: strerror(errno)))") }
+        close(fd)
+    }
+
+    /// The names with a pending request.
+    public func pending() -> Set<String> {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names: Set<String> = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let checked = try? CertificateStoreName.checked(name) { names.insert(checked) }
+        }
+        return names
+    }
+
+    public func clear(_ name: String) {
+        guard let name = try? CertificateStoreName.checked(name) else { return }
+        unlink(directory + "/" + name)
+    }
+}
+
+/// `mtasts_acme_orders_total{outcome}`: every order decision of the lifecycle.
+public final class ACMEMetrics: Sendable {
+    public enum Outcome: String, CaseIterable, Sendable {
+        case issued, failed
+        case skippedDNS = "skipped-dns"
+        case skippedLocked = "skipped-locked"
+    }
+
+    private let counters = AtomicCounters(count: Outcome.allCases.count)
+
+    public init() {}
+
+    func record(_ outcome: Outcome) {
+        if let i = Outcome.allCases.firstIndex(of: outcome) { counters.add(i) }
+    }
+
+    public func count(_ outcome: Outcome) -> Int {
+        Outcome.allCases.firstIndex(of: outcome).map { counters.value($0) } ?? 0
+    }
+
+    public func exposition() -> String {
+        "# HELP mtasts_acme_orders_total ACME certificate orders by outcome.\n# TYPE mtasts_acme_orders_total counter\n"
+            + Outcome.allCases.map { "mtasts_acme_orders_total{outcome=\"\($0.rawValue)\"} \(count($0))\n" }.joined()
+    }
+}
