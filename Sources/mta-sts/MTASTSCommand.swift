@@ -11,7 +11,7 @@ struct MTASTSCommand: AsyncParsableCommand {
             """,
         version: mtastsVersion,
         subcommands: [RecordCommand.self, PolicyCommand.self, LookupCommand.self, CheckCommand.self, ResolverCommand.self, CacheCommand.self,
-                      ServeCommand.self, ZoneCommand.self, ReportsCommand.self]
+                      ServeCommand.self, ZoneCommand.self, ReportsCommand.self, CertsCommand.self]
     )
 }
 

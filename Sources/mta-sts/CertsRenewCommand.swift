@@ -1,0 +1,50 @@
+import ArgumentParser
+import MTASTSCore
+import MTASTSPolicyHost
+
+/// `mta-sts certs renew [DOMAIN] --config FILE`: renew ACME certificates now. The running `serve` holds the HTTPS port
+/// that answers tls-alpn-01, so this command does not order itself: it leaves a renewal request in `acme.storage`, and
+/// the daemon orders those names at its next tick (within a minute), whatever their schedule and backoff say, then
+/// saves and serves the new certificate without a restart (docs/acme.md).
+struct CertsRenewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "renew",
+        abstract: "Have the running `serve` renew ACME certificates within a minute (all ACME domains, or the ones named).",
+        discussion: """
+            Leaves a request per name in acme.storage (<storage>/renew/mta-sts.<domain>); `serve` orders the name at \
+            its next tick (each minute), saves the certificate in the store and serves it, and removes the request. \
+            Exit 1 when the configuration has no acme section or the storage is PostgreSQL (not supported yet), \
+            2 when the request cannot be written.
+            """
+    )
+
+    @OptionGroup var source: PolicyHostSource
+
+    @Argument(help: "Configured ACME domains (all of them when none is given).")
+    var domains: [String] = []
+
+    func run() throws {
+        let c = try source.load()
+        guard let acme = c.acme else {
+            printError("mta-sts: error: \(source.config) has no acme section")
+            throw Exit.invalid
+        }
+        let managed = c.acmeDomains
+        let selected = try ZoneCommand.select(domains, from: c).map(\.name)
+        for d in selected where !managed.contains(d) {
+            throw ValidationError("\(d) has its own certificate and key: its certificate does not come from ACME")
+        }
+        guard let requests = RenewalRequests(acme.storage) else {
+            printError("mta-sts: error: certs renew needs a directory acme.storage (PostgreSQL storage is not supported yet)")
+            throw Exit.invalid
+        }
+        for d in selected.isEmpty ? managed : selected {
+            guard let name = d.policyHost?.value else { continue }
+            do { try requests.request(name) } catch {
+                printError("mta-sts: error: \(error)")
+                throw Exit.ioError
+            }
+            print("renewal requested: \(name) (the running serve orders it within a minute)")
+        }
+    }
+}
