@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzz the MTASTSCore parsers, the policy host's request-head scanner, the line query's MX filter (mx_re against
-# RFC 8461 §4.1 matching) and the TLS-RPT report parser with libFuzzer. See Fuzz/README.md.
+# RFC 8461 §4.1 matching), the TLS-RPT report parser and the ACME client's reading of server responses with
+# libFuzzer. See Fuzz/README.md.
 #
-# usage: scripts/fuzz.sh [record|policy|request|line|reports|all] [SECONDS]      (default: all, 60 seconds per target)
+# usage: scripts/fuzz.sh [record|policy|request|line|reports|acme|all] [SECONDS]      (default: all, 60 seconds per target)
 #
 # For each target: build the harness with swiftc -sanitize=fuzzer,address -O -wmo (the parser's sources +
 # harness in one module, optimized as a whole, no SwiftPM), replay every input in Fuzz/regressions/<target>/, then fuzz for SECONDS starting
@@ -13,15 +14,15 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 [record|policy|request|line|reports|all] [SECONDS]" >&2
+    echo "usage: $0 [record|policy|request|line|reports|acme|all] [SECONDS]" >&2
     exit 2
 }
 
 target=${1:-all}
 seconds=${2:-60}
 case $target in
-    record | policy | request | line | reports) targets=("$target") ;;
-    all) targets=(record policy request line reports) ;;
+    record | policy | request | line | reports | acme) targets=("$target") ;;
+    all) targets=(record policy request line reports acme) ;;
     *) usage ;;
 esac
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
@@ -94,6 +95,8 @@ for t in "${targets[@]}"; do
         reports) harness=FuzzReports extra=(-I Sources/CZlib -lz)
             sources=(Sources/MTASTSReports/{TLSReport,ResultTypes,JSONValue,JSONScanner,DateTime,ReportJSON,Gzip,MIME,TLSReportParser}.swift
                 Tests/ReportsTests/GzipSupport.swift) ;;
+        # The ACME client's pure files: objects, problems, header readers, renewal information (no NIO, Crypto or X509).
+        acme) harness=FuzzACME sources=(Sources/MTASTSACME/{ACMEObjects,ACMEProblem,ACMETransport,RenewalInfo,Base64URL}.swift) ;;
     esac
     binary=$out/fuzz-$t
     corpus=$out/corpus-$t

@@ -64,8 +64,10 @@ extension ACMEProblem: Decodable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        // RFC 7807 §4.2: a missing type means "about:blank".
-        type = try c.decodeIfPresent(String.self, forKey: .type) ?? "about:blank"
+        // RFC 7807 §4.2: a missing type means "about:blank"; so does an empty one, which names no problem type (and
+        // would leave the description without its lead; found by the `acme` fuzz target).
+        let type = try c.decodeIfPresent(String.self, forKey: .type) ?? ""
+        self.type = type.isEmpty ? "about:blank" : type
         detail = try c.decodeIfPresent(String.self, forKey: .detail)
         status = try c.decodeIfPresent(Int.self, forKey: .status)
         subproblems = try c.decodeIfPresent([Subproblem].self, forKey: .subproblems) ?? []

@@ -82,6 +82,9 @@ public struct ACMEResponse: Sendable {
 /// IMF-fixdate (RFC 9110 §5.6.7), the only HTTP-date form a server may send today.
 enum HTTPDate {
     static func parse(_ text: String) -> Date? {
+        // An IMF-fixdate is ASCII. Foundation's DateFormatter on Linux traps on some non-ASCII text (a combining mark
+        // after a colon: "08:\u{33E}:37"), so a server's Retry-After could stop the process (found by the `acme` fuzz target).
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")

@@ -102,6 +102,13 @@ import Testing
         #expect(bad?.type == "about:blank")
     }
 
+    @Test func aProblemWithAnEmptyTypeIsAboutBlank() {
+        // Fuzz/regressions/acme/problem-empty-type: RFC 7807 §4.2's default, as for a missing type.
+        let problem = ACMEProblem.from(ACMEResponse(status: 403, body: Array(#"{"type":"","detail":"no"}"#.utf8)))
+        #expect(problem.type == "about:blank")
+        #expect(problem.description == "about:blank (HTTP 403): no")
+    }
+
     @Test func pollingHonoursRetryAfterWithinBoundsAndGivesUp() async throws {
         // Pending twice (Retry-After 3, then 3600 which is clamped to the maximum), then valid.
         let polls = Counter()

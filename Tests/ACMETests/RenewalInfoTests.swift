@@ -74,6 +74,14 @@ import X509
         #expect(ACMEResponse(status: 200, headers: [("Link", header)]).links(rel: rel) == expected)
     }
 
+    @Test func aRetryAfterDateWithACombiningMarkIsIgnored() {
+        // Fuzz/regressions/acme/retry-after-combining-mark: Foundation's DateFormatter trapped on it (the process stopped).
+        let response = ACMEResponse(status: 200, headers: [("Retry-After", "Sun, 15 Nov 1994 08:\u{33E}:37 GMT")])
+        #expect(response.retryAfter(now: Date(timeIntervalSince1970: 0)) == nil)
+        #expect(ACMEResponse(status: 200, headers: [("Retry-After", "Thu, 01 Jan 1970 00:00:20 GMT")])
+            .retryAfter(now: Date(timeIntervalSince1970: 0)) == .seconds(20))
+    }
+
     @Test func thumbprintIsOverTheCanonicalJWK() throws {
         // RFC 7638 §3: the required members in lexicographic order without whitespace, hashed with SHA-256.
         let key = AccountKey()
