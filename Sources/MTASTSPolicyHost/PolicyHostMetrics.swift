@@ -13,7 +13,7 @@ final class RequestCounters: Sendable {
 }
 
 /// The policy host's Prometheus counters: requests by host and status, upstream fetches by outcome, TLS report
-/// POSTs by outcome.
+/// POSTs by outcome; and the gauge of each served certificate's expiry.
 /// Counters live as long as the process; a reload keeps them.
 public final class PolicyHostMetrics: Sendable {
     /// Every status the host answers with.
@@ -27,6 +27,8 @@ public final class PolicyHostMetrics: Sendable {
     let unknownHost = RequestCounters()
     /// TLS report POSTs by ``ReportPost/Outcome`` (all report hosts together).
     private let reports = AtomicCounters(count: ReportPost.Outcome.allCases.count)
+    /// What the certificate expiry gauge reads at each scrape: the host's served certificates (set by ``PolicyHost``).
+    let expiries = Mutex<(@Sendable () -> [CertificateExpiry])?>(nil)
 
     public init() {}
 
@@ -96,6 +98,7 @@ public final class PolicyHostMetrics: Sendable {
         for (i, outcome) in ReportPost.Outcome.allCases.enumerated() {
             out += "mtasts_host_reports_total{outcome=\"\(outcome.rawValue)\"} \(reports.value(i))\n"
         }
+        if let expiries = expiries.withLock({ $0 }) { out += CertificateExpiry.exposition(expiries()) }
         return out
     }
 }
