@@ -229,7 +229,8 @@ let package = Package(
         .testTarget(
             name: "ACMETests",
             // MTASTSPolicyHost: pebble validating tls-alpn-01 against the policy host's own HTTPS listener.
-            dependencies: ["MTASTSACME", "TestSupport", "MTASTSPolicyHost", .product(name: "Logging", package: "swift-log"),
+            // mta-sts: `serve` with an acme: section as a real process, ordering from pebble by itself.
+            dependencies: ["MTASTSACME", "TestSupport", "MTASTSPolicyHost", "mta-sts", .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
