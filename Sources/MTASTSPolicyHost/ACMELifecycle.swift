@@ -96,6 +96,7 @@ public actor ACMELifecycle {
             metrics.record(.skippedDNS)
             log.warning("not ordering a certificate: the name does not point at this host; retrying later", metadata: ["reason": "\(why)"])
             fail(&state, why, retryAfter: nil)
+            try? await store.saveStatus(name: name, lastError: why, at: t)
             return
         }
         do {
@@ -116,10 +117,12 @@ public actor ACMELifecycle {
             state.failures = 0
             state.nextAttempt = .distantPast
             state.lastError = nil
+            try? await store.saveStatus(name: name, lastError: nil, at: now())
             log.notice("ACME certificate issued and installed", metadata: ["renew_at": "\(state.renewAt.map { "\($0)" } ?? "?")"])
         } catch {
             metrics.record(.failed)
             fail(&state, "\(error)", retryAfter: nil)
+            try? await store.saveStatus(name: name, lastError: "\(error)", at: t)
             log.error("ACME order failed; retrying with backoff",
                       metadata: ["reason": "\(error)", "retry_at": "\(state.nextAttempt)", "failures": "\(state.failures)"])
         }

@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import MTASTSCertificateStore
+import MTASTSCore
+import MTASTSDiscovery
+@testable import MTASTSPolicyHost
+import Synchronization
+import Testing
+
+/// The lifecycle with an in-memory store and DNS: the order lock held elsewhere, a corrupt stored certificate, and
+/// the backoff after failed orders (a CA that refuses connections), on a manual clock.
+struct ACMELifecycleTests {
+    final class MemoryStore: CertificateStore {
+        let certificates = Mutex<[String: StoredCertificate]>([:])
+        let lockedElsewhere: Bool
+        init(lockedElsewhere: Bool) { self.lockedElsewhere = lockedElsewhere }
+        func loadAccountKey() async throws -> String? { nil }
+        func saveAccountKey(_ pem: String) async throws -> String { pem }
+        func loadCertificate(name: String) async throws -> StoredCertificate? { certificates.withLock { $0[name] } }
+        func saveCertificate(_ certificate: StoredCertificate, name: String) async throws { certificates.withLock { $0[name] = certificate } }
+        func names() async throws -> [String] { certificates.withLock { $0.keys.sorted() } }
+        func withOrderLock<T: Sendable>(name: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+            lockedElsewhere ? nil : try await body()
+        }
+        let statuses = Mutex<[String: String?]>([:])
+        func saveStatus(name: String, lastError: String?, at: Date) async throws { statuses.withLock { $0[name] = .some(lastError) } }
+        func status(name: String) async throws -> CertificateStatus? { nil }
+    }
+
+    /// A value shared with the lifecycle's closures.
+    final class Box<T: Sendable>: Sendable {
+        let value: Mutex<T>
+        init(_ v: T) { value = Mutex(v) }
+        var get: T { value.withLock { $0 } }
+        func set(_ v: T) { value.withLock { $0 = v } }
+    }
+
+    struct Here: DNSResolver {
+        func query(_ name: String, _ type: DNSRecordType) async -> DNSAnswer {
+            type == .a ? DNSAnswer(.records([[127, 0, 0, 1]])) : DNSAnswer(.nodata)
+        }
+    }
+
+    func lifecycle(_ store: MemoryStore, clock: Box<Date>, installed: Box<Int>, metrics: ACMEMetrics) -> ACMELifecycle {
+        // Port 1 on loopback refuses connections: every order fails at once.
+        ACMELifecycle(settings: .init(directory: "https://127.0.0.1:1/dir"), store: store, resolver: Here(),
+                      challenges: ChallengeCertificates(), metrics: metrics, logger: Logger(label: "test"),
+                      now: { clock.get }) { _, _ in installed.set(installed.get + 1) }
+    }
+
+    var zone: PolicyHostConfiguration.ZoneSettings {
+        var z = PolicyHostConfiguration.ZoneSettings()
+        z.addresses = ["127.0.0.1"]
+        return z
+    }
+
+    @Test func lockHeldElsewhereSkipsAndACorruptStoredCertificateIsNeverInstalled() async throws {
+        let store = MemoryStore(lockedElsewhere: true)
+        store.certificates.withLock { $0["mta-sts.example.com"] = StoredCertificate(chainPEM: "garbage", keyPEM: "garbage") }
+        let (clock, installed, metrics) = (Box(Date(timeIntervalSince1970: 1_800_000_000)), Box(0), ACMEMetrics())
+        let l = lifecycle(store, clock: clock, installed: installed, metrics: metrics)
+        await l.tick(domains: [try DomainName("example.com")], zone: zone)
+        #expect(installed.get == 0)
+        #expect(metrics.count(.skippedLocked) == 1 && metrics.count(.failed) == 0 && metrics.count(.issued) == 0)
+    }
+
+    @Test func failedOrdersBackOffPerName() async throws {
+        let store = MemoryStore(lockedElsewhere: false)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let (clock, installed, metrics) = (Box(start), Box(0), ACMEMetrics())
+        let l = lifecycle(store, clock: clock, installed: installed, metrics: metrics)
+        let domains = [try DomainName("example.com")]
+        await l.tick(domains: domains, zone: zone)
+        #expect(metrics.count(.failed) == 1)
+        #expect(await l.status(name: "mta-sts.example.com").nextAttempt == start + 60)
+        await l.tick(domains: domains, zone: zone)  // still within the minute: no new order
+        #expect(metrics.count(.failed) == 1)
+        clock.set(start + 61)
+        await l.tick(domains: domains, zone: zone)
+        #expect(metrics.count(.failed) == 2)
+        #expect(await l.status(name: "mta-sts.example.com").nextAttempt == start + 61 + 120)
+        #expect(await l.status(name: "mta-sts.example.com").lastError != nil)
+        #expect(installed.get == 0)
+        #expect(store.statuses.withLock { $0["mta-sts.example.com"] } != nil)  // the last error, for `certs list`
+    }
+}
