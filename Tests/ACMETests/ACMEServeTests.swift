@@ -56,7 +56,7 @@ import TestSupport
         try Data(root.utf8).write(to: URL(fileURLWithPath: directory + "/pebble-root.pem"))
         let (port, admin) = (pebble.tlsPort, freePort())
         let config = directory + "/serve.yml"
-        try Data("""
+        let yaml = { (extra: String) in """
             https: \(Self.address):\(port)
             admin: 127.0.0.1:\(admin)
             certificate: \(certs)/host-default.chain.pem
@@ -71,7 +71,9 @@ import TestSupport
             domains:
               deflt.host.test: {mode: testing, mx: [mx.deflt.host.test], max_age: 86400}
               provider.host.test: {mode: testing, mx: [mx.provider.host.test], max_age: 86400}
-            """.utf8).write(to: URL(fileURLWithPath: config))
+            \(extra)
+            """ }
+        try Data(yaml("").utf8).write(to: URL(fileURLWithPath: config))
         let metric = { (outcome: String) in (try? metricValue(port: admin, "mtasts_acme_orders_total{outcome=\"\(outcome)\"}")) ?? nil }
         let stored = directory + "/acme/certificates/mta-sts.deflt.host.test.pem"
         let defaultPEM = try String(contentsOfFile: certs + "/host-default.chain.pem", encoding: .utf8)
@@ -113,5 +115,13 @@ import TestSupport
         #expect(second != first)
         #expect(try await offPool { try Self.servedFingerprint(port: port, name: "mta-sts.deflt.host.test") } == second)
         #expect(!FileManager.default.fileExists(atPath: directory + "/acme/renew/mta-sts.deflt.host.test"))
+
+        // 4. A domain added by SIGHUP (mta-sts.static.host.test is 127.0.4.1 too) is ordered at once, not at the next minute.
+        try Data(yaml("  static.host.test: {mode: testing, mx: [mx.static.host.test], max_age: 86400}").utf8).write(to: URL(fileURLWithPath: config))
+        kill(serve.process.processIdentifier, SIGHUP)
+        let added = await eventually(within: 3600) { metric("issued") == 2 }
+        #expect(added, "\(serve.logText)")
+        let third = try Self.fingerprint(pem: try String(contentsOfFile: directory + "/acme/certificates/mta-sts.static.host.test.pem", encoding: .utf8))
+        #expect(try await offPool { try Self.servedFingerprint(port: port, name: "mta-sts.static.host.test") } == third)
     }
 }
