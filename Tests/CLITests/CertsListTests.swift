@@ -17,17 +17,6 @@ struct CertsListTests {
         var last_error: String?
     }
 
-    /// The leaf's not-before and not-after as openssl reads them, ISO 8601 UTC.
-    static func validity(_ pem: String) throws -> (notBefore: Date, notAfter: Date) {
-        let r = try runProgram("/usr/bin/openssl", ["x509", "-noout", "-startdate", "-enddate", "-dateopt", "iso_8601"], stdin: Array(pem.utf8))
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "yyyy-MM-dd HH:mm:ssX"
-        let dates = r.stdout.split(separator: "\n").compactMap { $0.split(separator: "=", maxSplits: 1).last.flatMap { f.date(from: String($0)) } }
-        guard dates.count == 2 else { throw TestbedError(description: "openssl x509: \(r.stdout) \(r.stderr)") }
-        return (dates[0], dates[1])
-    }
-
     static func iso(_ d: Date) -> String { ISO8601DateFormatter().string(from: d) }
 
     @Test("Rows for file, default, acme and none sources and a report host, as JSON and as a table; a missing config exits 2")
@@ -64,8 +53,8 @@ struct CertsListTests {
         let json = try runMTASTS(["certs", "list", "--json", "--config", config])
         #expect(json.status == 0, "\(json.stderr)")
         let rows = try JSONDecoder().decode([Row].self, from: Data(json.stdout.utf8))
-        let staticValidity = try Self.validity(String(contentsOfFile: certs + "/host-static.chain.pem", encoding: .utf8))
-        let acme = try Self.validity(issued.leaf), reportValidity = try Self.validity(report.leaf)
+        let staticValidity = try certificateValidity(pem: String(contentsOfFile: certs + "/host-static.chain.pem", encoding: .utf8))
+        let acme = try certificateValidity(pem: issued.leaf), reportValidity = try certificateValidity(pem: report.leaf)
         let renewal = acme.notBefore.addingTimeInterval(acme.notAfter.timeIntervalSince(acme.notBefore) * 2 / 3)
         let days = { (d: Date) in Int(d.timeIntervalSinceNow / 86400) }
         #expect(rows == [
@@ -93,7 +82,7 @@ struct CertsListTests {
         let plain = try temporaryFile(Array(yaml.replacingOccurrences(of: "acme:\n  directory: https://127.0.0.1:14000/dir\n  storage: \(dir)/acme\n", with: "").utf8),
                                       suffix: "-plain.yml")
         let plainRows = try JSONDecoder().decode([Row].self, from: Data(try runMTASTS(["certs", "list", "--json", "--config", plain]).stdout.utf8))
-        let defaultValidity = try Self.validity(String(contentsOfFile: certs + "/host-default.chain.pem", encoding: .utf8))
+        let defaultValidity = try certificateValidity(pem: String(contentsOfFile: certs + "/host-default.chain.pem", encoding: .utf8))
         #expect(plainRows.first(where: { $0.name == "mta-sts.acme.host.test" })
                 == Row(name: "mta-sts.acme.host.test", source: "file", issuer: "CN=MTA-STS testbed CA", not_after: Self.iso(defaultValidity.notAfter),
                        days_left: days(defaultValidity.notAfter), next_renewal: nil, last_error: nil))

@@ -10,14 +10,7 @@ import Testing
 @Suite("Policy host: certificate expiry on /metrics and /healthz", .serialized)
 struct CertificateExpiryTests {
     /// The leaf's not-after as openssl reads it, in Unix seconds.
-    static func notAfter(_ pem: String) throws -> Int64 {
-        let r = try runProgram("/usr/bin/openssl", ["x509", "-noout", "-enddate", "-dateopt", "iso_8601"], stdin: Array(pem.utf8))
-        let text = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "notAfter=", with: "")
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "yyyy-MM-dd HH:mm:ssX"
-        return Int64(try #require(f.date(from: text), "openssl said \(r.stdout) \(r.stderr)").timeIntervalSince1970)
-    }
+    static func notAfter(_ pem: String) throws -> Int64 { Int64(try certificateValidity(pem: pem).notAfter.timeIntervalSince1970) }
 
     static func get(_ port: Int, _ path: String) throws -> (status: String, body: String) {
         let r = try runProgram("/usr/bin/curl", ["-sS", "--max-time", "60", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"])

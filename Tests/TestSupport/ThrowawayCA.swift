@@ -31,3 +31,14 @@ public struct ThrowawayChain: Sendable {
         (try temporaryFile(Array(chain.utf8), suffix: "-chain.pem"), try temporaryFile(Array(key.utf8), suffix: "-key.pem"))
     }
 }
+
+/// The first certificate's validity in `pem` as openssl reads it (whole seconds), to compare with what the code reads.
+public func certificateValidity(pem: String) throws -> (notBefore: Date, notAfter: Date) {
+    let r = try runProgram("/usr/bin/openssl", ["x509", "-noout", "-startdate", "-enddate", "-dateopt", "iso_8601"], stdin: Array(pem.utf8))
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.dateFormat = "yyyy-MM-dd HH:mm:ssX"
+    let dates = r.stdout.split(separator: "\n").compactMap { $0.split(separator: "=", maxSplits: 1).last.flatMap { f.date(from: String($0)) } }
+    guard dates.count == 2 else { throw TestbedError(description: "openssl x509: \(r.stdout) \(r.stderr)") }
+    return (dates[0], dates[1])
+}
