@@ -44,6 +44,7 @@ public actor ACMELifecycle {
         self.logger = logger
         self.now = now
         requests = RenewalRequests(settings.storage)
+        try? requests?.prepare()
     }
 
     /// The store `acme.storage` names (a PostgreSQL store is prepared: its table created when missing).

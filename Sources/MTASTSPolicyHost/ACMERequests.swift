@@ -18,11 +18,17 @@ public struct RenewalRequests: Sendable {
         directory = path + "/renew"
     }
 
-    public func request(_ name: String) throws {
-        let name = try CertificateStoreName.checked(name)
+    /// Creates the request directory (0700) when missing. `serve` does so when its lifecycle starts, so the directory
+    /// is its user's even when `certs renew` runs as another one.
+    public func prepare() throws {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw CertificateStoreError("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
+    }
+
+    public func request(_ name: String) throws {
+        let name = try CertificateStoreName.checked(name)
+        try prepare()
         let fd = open(directory + "/" + name, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CertificateStoreError("cannot write \(directory)/\(name): \(String(cString: strerror(errno)))") }
         close(fd)
