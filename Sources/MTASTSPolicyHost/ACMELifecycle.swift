@@ -31,6 +31,8 @@ public actor ACMELifecycle {
     private var names: [String: NameState] = [:]
     private var client: ACMEClient?
     private var registered = false
+    /// Whether the directory offers ARI, asked at most once per tick (a CA that is down delays one name, not each).
+    private var ariOffered: Bool?
 
     public init(settings: PolicyHostConfiguration.ACME, store: any CertificateStore, resolver: any DNSResolver,
                 challenges: ChallengeCertificates, metrics: ACMEMetrics, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
@@ -61,6 +63,7 @@ public actor ACMELifecycle {
     /// One pass over `domains` (only configured names are ever ordered).
     public func tick(domains: [DomainName], zone: PolicyHostConfiguration.ZoneSettings) async {
         let requested = requests?.pending() ?? []
+        ariOffered = nil
         for domain in domains {
             guard let host = domain.policyHost else { continue }
             await step(domain, name: host.value, zone: zone, requested: requested.contains(host.value))
@@ -152,9 +155,11 @@ public actor ACMELifecycle {
         try install(domain, certificate)
         state.installedPEM = certificate.chainPEM
         var window: (start: Date, end: Date)?
-        if let id = chain.renewalCertificateID, let client = try? await plainClient(),
-           (try? await client.directory().renewalInfo) != nil, let info = try? await client.renewalInfo(certificateID: id) {
-            window = (info.windowStart, info.windowEnd)
+        if let id = chain.renewalCertificateID, let client = try? await plainClient() {
+            if ariOffered == nil { ariOffered = (try? await client.directory().renewalInfo) != nil }
+            if ariOffered == true, let info = try? await client.renewalInfo(certificateID: id) {
+                window = (info.windowStart, info.windowEnd)
+            }
         }
         state.renewAt = ACMESchedule.renewalTime(notBefore: chain.notBefore, notAfter: chain.notAfter, window: window,
                                                  jitter: Double.random(in: 0..<1))
