@@ -90,4 +90,29 @@ struct CertsListTests {
         let missing = try runMTASTS(["certs", "list", "--config", dir + "/none.yml"])
         #expect(missing.status == 2 && missing.stderr.contains("none.yml"), "\(missing.stderr)")
     }
+
+    @Test("A store that cannot be read (a corrupt certificate file) exits 2 naming it; a storage directory not made yet lists none and is not created")
+    func unreadableStore() async throws {
+        let world = try await offPool { try Testbed.shared() }
+        let certs = (world.caFile as NSString).deletingLastPathComponent + "/certs"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mta-sts-certs-bad-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let yaml = """
+            https: 127.0.0.1:0
+            certificate: \(certs)/host-default.chain.pem
+            key: \(certs)/host-default.key
+            acme: {directory: "https://127.0.0.1:14000/dir", storage: \(dir)}
+            domains:
+              acme.host.test: {mode: testing, mx: [mx.acme.host.test], max_age: 86400}
+            """
+        let config = try temporaryFile(Array(yaml.utf8), suffix: "-certs.yml")
+        let fresh = try runMTASTS(["certs", "list", "--json", "--config", config])
+        #expect(fresh.status == 0 && fresh.stdout.contains(#""name":"mta-sts.acme.host.test","next_renewal":null,"not_after":null,"source":"none""#),
+                "\(fresh.stdout) \(fresh.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        try FileManager.default.createDirectory(atPath: dir + "/certificates", withIntermediateDirectories: true)
+        try Data("not PEM\n".utf8).write(to: URL(fileURLWithPath: dir + "/certificates/mta-sts.acme.host.test.pem"))
+        let corrupt = try runMTASTS(["certs", "list", "--config", config])
+        #expect(corrupt.status == 2 && corrupt.stderr.contains("mta-sts.acme.host.test.pem") && corrupt.stdout.isEmpty, "\(corrupt.stderr)")
+    }
 }
