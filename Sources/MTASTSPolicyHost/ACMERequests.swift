@@ -21,8 +21,9 @@ public struct RenewalRequests: Sendable {
     /// Creates the request directory (0700) when missing. `serve` does so when its lifecycle starts, so the directory
     /// is its user's even when `certs renew` runs as another one.
     public func prepare() throws {
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw CertificateStoreError("cannot create \(directory): \(String(cString: strerror(errno)))")
+        // The storage directory itself too, when `certs renew` runs before `serve` ever did.
+        for d in [String(directory.dropLast("/renew".count)), directory] where mkdir(d, 0o700) != 0 && errno != EEXIST {
+            throw CertificateStoreError("cannot create \(d): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -30,7 +30,7 @@ struct CertsRenewCommand: ParsableCommand {
             throw Exit.invalid
         }
         let managed = c.acmeDomains
-        let selected = try ZoneCommand.select(domains, from: c).map(\.name)
+        let selected = domains.isEmpty ? managed : try ZoneCommand.select(domains, from: c).map(\.name)
         for d in selected where !managed.contains(d) {
             throw ValidationError("\(d) has its own certificate and key: its certificate does not come from ACME")
         }
@@ -38,7 +38,7 @@ struct CertsRenewCommand: ParsableCommand {
             printError("mta-sts: error: certs renew needs a directory acme.storage (PostgreSQL storage is not supported yet)")
             throw Exit.invalid
         }
-        for d in selected.isEmpty ? managed : selected {
+        for d in selected {
             guard let name = d.policyHost?.value else { continue }
             do { try requests.request(name) } catch {
                 printError("mta-sts: error: \(error)")
