@@ -19,6 +19,8 @@ public struct ACMEProblem: Error, Sendable, Equatable, CustomStringConvertible {
     /// RFC 8555 §6.7.1: per-identifier problems of one request (e.g. two rejected names in one order).
     public var subproblems: [Subproblem]
     public var identifier: ACMEIdentifier?
+    /// The response's Retry-After (RFC 8555 §6.6: how long a rate-limited client waits), nil when it sent none.
+    public var retryAfter: Duration?
 
     public init(type: String, detail: String? = nil, status: Int? = nil, subproblems: [Subproblem] = [],
                 identifier: ACMEIdentifier? = nil) {
@@ -51,11 +53,14 @@ public struct ACMEProblem: Error, Sendable, Equatable, CustomStringConvertible {
     static func from(_ response: ACMEResponse) -> ACMEProblem {
         if var problem = try? JSONDecoder().decode(ACMEProblem.self, from: Data(response.body)) {
             problem.status = problem.status ?? response.status
+            problem.retryAfter = response.retryAfter(now: Date())
             return problem
         }
         let text = String(decoding: response.body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return ACMEProblem(type: "about:blank", detail: text.isEmpty ? "HTTP \(response.status) without a problem document" : text,
-                           status: response.status)
+        var problem = ACMEProblem(type: "about:blank", detail: text.isEmpty ? "HTTP \(response.status) without a problem document" : text,
+                                  status: response.status)
+        problem.retryAfter = response.retryAfter(now: Date())
+        return problem
     }
 }
 

@@ -125,7 +125,9 @@ public actor ACMELifecycle {
             log.notice("ACME certificate issued and installed", metadata: ["renew_at": "\(state.renewAt.map { "\($0)" } ?? "?")"])
         } catch {
             metrics.record(.failed)
-            fail(&state, "\(error)", retryAfter: nil)
+            // RFC 8555 §6.6: a rate-limited (or otherwise refused) order waits at least as long as the CA asked.
+            let retryAfter = (error as? ACMEProblem)?.retryAfter.map { Double($0.components.seconds) }
+            fail(&state, "\(error)", retryAfter: retryAfter)
             try? await store.saveStatus(name: name, lastError: "\(error)", at: t)
             log.error("ACME order failed; retrying with backoff",
                       metadata: ["reason": "\(error)", "retry_at": "\(state.nextAttempt)", "failures": "\(state.failures)"])

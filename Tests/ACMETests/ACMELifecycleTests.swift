@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+@testable import MTASTSACME
 import MTASTSCertificateStore
 import MTASTSCore
 import MTASTSDiscovery
@@ -62,6 +63,17 @@ struct ACMELifecycleTests {
         await l.tick(domains: [try DomainName("example.com")], zone: zone)
         #expect(installed.get == 0)
         #expect(metrics.count(.skippedLocked) == 1 && metrics.count(.failed) == 0 && metrics.count(.issued) == 0)
+    }
+
+    /// RFC 8555 §6.6: a refusal's Retry-After reaches the lifecycle with the problem, and outlasts the backoff.
+    @Test func aProblemCarriesRetryAfterForTheBackoff() throws {
+        let body = Array(#"{"type": "urn:ietf:params:acme:error:rateLimited", "detail": "too many"}"#.utf8)
+        let problem = ACMEProblem.from(ACMEResponse(status: 429, headers: [("Retry-After", "7200")], body: body))
+        #expect(problem.isACME("rateLimited") && problem.retryAfter == .seconds(7200))
+        let retryAfter = try #require(problem.retryAfter).components.seconds
+        #expect(ACMESchedule.backoff(failures: 1, retryAfter: Double(retryAfter)) == 7200)
+        #expect(ACMEProblem.from(ACMEResponse(status: 503, headers: [("Retry-After", "30")])).retryAfter == .seconds(30))
+        #expect(ACMEProblem.from(ACMEResponse(status: 400, body: body)).retryAfter == nil)
     }
 
     @Test func failedOrdersBackOffPerName() async throws {
