@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// ``CertificateStore`` in a directory (`acme.storage`, default `/var/lib/mta-sts/acme`), for one host:
+/// ``CertificateStore`` in a directory (`acme.storage`, default `/var/lib/mta-sts-serve/acme`), for one host:
 ///
 ///     account.key                      the account key (PEM)
 ///     certificates/<name>.pem          the chain (leaf first), then its key: one file, so one rename replaces both

@@ -1,4 +1,5 @@
 import Foundation
+import MTASTSCertificateStore
 import MTASTSDiscovery
 
 /// The ACME lifecycle's decisions as pure functions (issue 12, item 4): when a certificate is due, how long to wait
@@ -12,12 +13,12 @@ public enum ACMESchedule {
 
     /// When to renew a certificate valid from `notBefore` to `notAfter`: inside the CA's suggested window when it
     /// offers one (RFC 9773 §4.2: a uniformly random point in it, `jitter` in 0..<1; a window already past means now),
-    /// else at two thirds of the lifetime.
+    /// else at two thirds of the lifetime (``RenewalSchedule``, the rule `certs list` shows too).
     public static func renewalTime(notBefore: Date, notAfter: Date, window: (start: Date, end: Date)? = nil, jitter: Double = 0) -> Date {
         if let window, window.end > window.start {
             return window.start + window.end.timeIntervalSince(window.start) * min(max(jitter, 0), 1)
         }
-        return notBefore + notAfter.timeIntervalSince(notBefore) * 2 / 3
+        return RenewalSchedule.renewalTime(notBefore: notBefore, notAfter: notAfter)
     }
 
     /// Seconds to wait after the `failures`-th consecutive failure (1 = the first): 1 min doubling to 6 h, but never

@@ -18,7 +18,7 @@ extension PolicyHostConfiguration {
             }
         }
 
-        public static let defaultStorage = "/var/lib/mta-sts/acme"
+        public static let defaultStorage = "/var/lib/mta-sts-serve/acme"
         /// The challenges answered by the policy host itself (http-01 needs the plain listener: not yet wired).
         public static let challenges = ["tls-alpn-01"]
 

@@ -74,7 +74,7 @@ struct ACMEScheduleTests {
         #expect(acme.storage == .directory("/srv/acme") && acme.caFile == "/etc/acme-ca.pem" && acme.challenge == "tls-alpn-01")
         #expect(c.acmeDomains.map(\.value) == ["example.com"])  // own.example has its own certificate
         let defaults = try PolicyHostConfiguration.parse(base + "acme: {directory: https://a/dir}")
-        #expect(defaults.acme?.storage == .directory("/var/lib/mta-sts/acme"))
+        #expect(defaults.acme?.storage == .directory("/var/lib/mta-sts-serve/acme"))
         let fleet = try PolicyHostConfiguration.parse(base + "acme: {directory: https://a/dir, storage: 'postgres://u@h/db'}")
         #expect(fleet.acme?.storage == .postgres(url: "postgres://u@h/db"))
         let none = try PolicyHostConfiguration.parse(base)
