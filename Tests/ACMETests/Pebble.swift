@@ -89,7 +89,8 @@ final class Pebble: @unchecked Sendable {
 
     func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
+            // SIGKILL: pebble keeps nothing, and a SIGTERM may stay pending in the mask it inherited from a pool thread.
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)

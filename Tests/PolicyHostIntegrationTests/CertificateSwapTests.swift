@@ -104,7 +104,8 @@ final class TLSSession: @unchecked Sendable {
 
     func stop() {
         try? input.fileHandleForWriting.close()
-        if process.isRunning { process.terminate() }
+        // SIGKILL: s_client inherits the blocked signals of the thread that started it, so SIGTERM stays pending.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }

@@ -91,7 +91,7 @@ struct ServeHardeningTests {
         let out = Pipe()
         client.standardOutput = out
         try client.run()
-        defer { client.terminate() }
+        defer { kill(client.processIdentifier, SIGKILL) }  // not terminate(): SIGTERM may be blocked in the child
         let started = Date()
         let sent = try await offPool { String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) }
             .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -77,6 +77,9 @@ public func spawnAndWait(_ path: String, _ args: [String]) -> (status: Int32, ou
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    // Nothing else of this process: a daemon started here (Dovecot, PostgreSQL) would otherwise keep the write ends of
+    // other tests' pipes open for its whole life, and their reads to the end of output would never end.
+    closeInheritedDescriptors(&actions)
     let argv = ([path] + args).map { strdup($0) } + [nil]
     defer { for a in argv { free(a) } }
     // The calling thread (Foundation's Thread, Swift's pool) blocks most signals, and a child inherits its mask: a daemon
@@ -96,4 +99,14 @@ public func spawnAndWait(_ path: String, _ args: [String]) -> (status: Int32, ou
     let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
     // WIFEXITED / WEXITSTATUS by hand (macros are not imported).
     return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : -1, output)
+}
+
+/// Adds a close action for every descriptor of this process above standard error (glibc ignores one that is closed
+/// by then). Foundation's pipes are not close-on-exec, so a daemon spawned while another test reads a child's output
+/// to its end would otherwise hold that pipe open for its whole life, and the read would never end.
+public func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    for fd in open.compactMap(Int32.init) where fd > 2 {
+        posix_spawn_file_actions_addclose(&actions, fd)
+    }
 }
