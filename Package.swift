@@ -185,8 +185,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Shared by the test targets: running the mta-sts binary, starting the real-peer test world.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Shared by the test targets: running the mta-sts binary, starting the real-peer test world and PostgreSQL.
+        .target(
+            name: "TestSupport",
+            dependencies: ["MTASTSStorePostgres", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
         // Benchmarks (not tests): run in release builds by Benchmarks/*.sh; see BENCHMARKS.md.
         .executableTarget(
             name: "discovery-bench",

@@ -70,3 +70,37 @@ public enum CertificateStoreName {
         return name
     }
 }
+
+/// A store that several `serve` hosts share (PostgreSQL), and with it what only a fleet needs: the CA's validation
+/// of a name may reach any host, so the host that orders publishes its pending challenges here and every host
+/// answers them; and `mta-sts certs renew` leaves its requests here, for whichever host takes the order lock.
+public protocol SharedCertificateStore: CertificateStore {
+    /// Asks for `name` to be ordered at the next tick of any host, whatever its schedule says.
+    func requestRenewal(name: String) async throws
+    /// The names with a pending renewal request.
+    func renewalRequests() async throws -> Set<String>
+    /// Removes `name`'s request (after its certificate was issued).
+    func clearRenewalRequest(name: String) async throws
+    /// Makes a pending challenge visible to every host until ``withdrawChallenge(_:)`` (or an hour passes).
+    func publishChallenge(_ challenge: PendingChallenge) async throws
+    func withdrawChallenge(_ challenge: PendingChallenge) async throws
+    /// The challenges published less than an hour ago.
+    func pendingChallenges() async throws -> [PendingChallenge]
+}
+
+/// One challenge of an ACME authorization while the CA validates it: enough for any host to answer it (a tls-alpn-01
+/// certificate is made from the key authorization; an http-01 answer is the key authorization).
+public struct PendingChallenge: Sendable, Hashable {
+    /// `tls-alpn-01` or `http-01`.
+    public var type: String
+    public var name: String
+    public var token: String
+    public var keyAuthorization: String
+
+    public init(type: String, name: String, token: String, keyAuthorization: String) {
+        self.type = type
+        self.name = name
+        self.token = token
+        self.keyAuthorization = keyAuthorization
+    }
+}

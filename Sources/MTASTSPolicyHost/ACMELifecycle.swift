@@ -23,11 +23,12 @@ public actor ACMELifecycle {
     let store: any CertificateStore
     let resolver: any DNSResolver
     let challenges: ChallengeCertificates
+    let tokens: ChallengeTokens
     let install: @Sendable (DomainName, StoredCertificate) throws -> Void
     let metrics: ACMEMetrics
     let logger: Logger
     let now: @Sendable () -> Date
-    let requests: RenewalRequests?
+    let requests: RenewalQueue?
     private var names: [String: NameState] = [:]
     private var client: ACMEClient?
     private var registered = false
@@ -35,18 +36,19 @@ public actor ACMELifecycle {
     private var ariOffered: Bool?
 
     public init(settings: PolicyHostConfiguration.ACME, store: any CertificateStore, resolver: any DNSResolver,
-                challenges: ChallengeCertificates, metrics: ACMEMetrics, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
-                install: @escaping @Sendable (DomainName, StoredCertificate) throws -> Void) {
+                challenges: ChallengeCertificates, tokens: ChallengeTokens = ChallengeTokens(), metrics: ACMEMetrics, logger: Logger,
+                now: @escaping @Sendable () -> Date = { Date() }, install: @escaping @Sendable (DomainName, StoredCertificate) throws -> Void) {
         self.settings = settings
         self.store = store
         self.resolver = resolver
         self.challenges = challenges
+        self.tokens = tokens
         self.install = install
         self.metrics = metrics
         self.logger = logger
         self.now = now
-        requests = RenewalRequests(settings.storage)
-        try? requests?.prepare()
+        requests = RenewalQueue(settings.storage, store: store)
+        if case .files(let files) = requests { try? files.prepare() }
     }
 
     /// The store `acme.storage` names (a PostgreSQL store is prepared: its table created when missing).
@@ -62,7 +64,7 @@ public actor ACMELifecycle {
 
     /// One pass over `domains` (only configured names are ever ordered).
     public func tick(domains: [DomainName], zone: PolicyHostConfiguration.ZoneSettings) async {
-        let requested = requests?.pending() ?? []
+        let requested = await requests?.pending() ?? []
         ariOffered = nil
         for domain in domains {
             guard let host = domain.policyHost else { continue }
@@ -109,20 +111,24 @@ public actor ACMELifecycle {
             let outcome = try await store.withOrderLock(name: name) { [self] in
                 try await order(name: name, replaces: replaces, known: known, requested: requested)
             }
-            guard let issued = outcome else {
+            switch outcome {
+            case nil:
                 metrics.record(.skippedLocked)
                 log.info("another host is ordering this name; loading it from the store later")
                 state.nextAttempt = t + ACMESchedule.tickInterval
+            case .current?:
                 return
+            case .loaded(let stored)?:
+                try await adopt(stored, domain: domain, state: &state)
+                (state.failures, state.nextAttempt, state.lastError) = (0, .distantPast, nil)
+                log.info("ACME certificate installed from the store (another host ordered it)")
+            case .issued(let issued)?:
+                try await adopt(issued, domain: domain, state: &state)
+                metrics.record(.issued)
+                (state.failures, state.nextAttempt, state.lastError) = (0, .distantPast, nil)
+                try? await store.saveStatus(name: name, lastError: nil, at: now())
+                log.notice("ACME certificate issued and installed", metadata: ["renew_at": "\(state.renewAt.map { "\($0)" } ?? "?")"])
             }
-            try await adopt(issued, domain: domain, state: &state)
-            metrics.record(.issued)
-            requests?.clear(name)
-            state.failures = 0
-            state.nextAttempt = .distantPast
-            state.lastError = nil
-            try? await store.saveStatus(name: name, lastError: nil, at: now())
-            log.notice("ACME certificate issued and installed", metadata: ["renew_at": "\(state.renewAt.map { "\($0)" } ?? "?")"])
         } catch {
             metrics.record(.failed)
             // RFC 8555 §6.6: a rate-limited (or otherwise refused) order waits at least as long as the CA asked.
@@ -140,15 +146,30 @@ public actor ACMELifecycle {
         state.nextAttempt = now() + ACMESchedule.backoff(failures: state.failures, retryAfter: retryAfter)
     }
 
-    /// Orders under the lock; first re-reads the store, as another holder may have just saved a certificate that is not due.
-    private func order(name: String, replaces: String?, known: String?, requested: Bool) async throws -> StoredCertificate {
-        if !requested, let stored = try await store.loadCertificate(name: name), stored.chainPEM != known { return stored }
+    enum OrderOutcome: Sendable {
+        /// Ordered and saved here.
+        case issued(StoredCertificate)
+        /// Another holder of the lock saved it just before (a fleet host, or this host's earlier tick).
+        case loaded(StoredCertificate)
+        /// A renewal request another host has already served, whose certificate is installed here.
+        case current
+    }
+
+    /// Orders under the lock; first re-reads the store, as another holder may have just saved a certificate that is not
+    /// due, or served the renewal request (its request is gone: it is not ordered twice).
+    private func order(name: String, replaces: String?, known: String?, requested: Bool) async throws -> OrderOutcome {
+        let served = requested ? await requests?.pending().contains(name) == false : false
+        if !requested || served, let stored = try await store.loadCertificate(name: name), stored.chainPEM != known { return .loaded(stored) }
+        if served { return .current }
         let client = try await registeredClient()
         let issued = try await client.issue(dnsNames: [name], challengeType: settings.challenge,
-                                            responder: TLSALPNResponder(challenges: challenges), replaces: replaces)
+                                            responder: PolicyHostChallengeResponder(challenges: challenges, tokens: tokens,
+                                                                                    shared: store as? any SharedCertificateStore),
+                                            replaces: replaces)
         let certificate = StoredCertificate(chainPEM: issued.chain.pem, keyPEM: issued.privateKeyPEM)
         try await store.saveCertificate(certificate, name: name)
-        return certificate
+        await requests?.clear(name)  // still under the lock: no other host orders the same request again
+        return .issued(certificate)
     }
 
     /// Installs `certificate` (refused when it does not match its key or name) and sets when it is due.
@@ -201,18 +222,6 @@ public actor ACMELifecycle {
         }
         return client
     }
-}
-
-/// tls-alpn-01 answered by the policy host's own HTTPS listeners (RFC 8737): the challenge certificate goes into
-/// ``PolicyHost/challenges`` until the authorization is settled.
-public struct TLSALPNResponder: ACMEChallengeResponder {
-    public let challenges: ChallengeCertificates
-    public init(challenges: ChallengeCertificates) { self.challenges = challenges }
-    public func present(type: String, name: String, token: String, keyAuthorization: String) async throws {
-        let c = try TLSALPNChallenge.certificate(for: name, keyAuthorization: keyAuthorization)
-        try challenges.set(name: name, certificatePEM: c.certificatePEM, keyPEM: c.privateKeyPEM)
-    }
-    public func remove(type: String, name: String, token: String) async { challenges.remove(name: name) }
 }
 
 private extension Logger {

@@ -6,17 +6,50 @@ import Darwin
 import MTASTSAdminHTTP
 import MTASTSCertificateStore
 
-/// `mta-sts certs renew` while `serve` runs: the CLI cannot answer tls-alpn-01 (serve holds the port), so it leaves a
-/// request, `<storage>/renew/<name>` (an empty 0600 file), and the daemon orders that name at its next tick (within
-/// a minute) whatever its schedule and backoff say, then removes the request. Directory storage only.
+/// `mta-sts certs renew` while `serve` runs: the CLI cannot answer challenges (serve holds the ports), so it leaves a
+/// request and the daemon orders that name at its next tick (within a minute) whatever its schedule and backoff say,
+/// then removes the request. In a directory store a request is `<storage>/renew/<name>` (``RenewalRequests``); in a
+/// fleet's PostgreSQL store, a row any host acts on (``SharedCertificateStore``).
+public enum RenewalQueue: Sendable {
+    case files(RenewalRequests)
+    case shared(any SharedCertificateStore)
+
+    /// The queue of `storage`: files under a directory storage; the store's own for a shared `store` (the opened
+    /// PostgreSQL `acme.storage`). Nil for PostgreSQL storage without its opened store.
+    public init?(_ storage: PolicyHostConfiguration.ACME.Storage, store: (any CertificateStore)?) {
+        if let shared = store as? any SharedCertificateStore { self = .shared(shared); return }
+        guard case .directory(let path) = storage else { return nil }
+        self = .files(RenewalRequests(directory: path + "/renew"))
+    }
+
+    public func request(_ name: String) async throws {
+        switch self {
+        case .files(let r): try r.request(name)
+        case .shared(let s): try await s.requestRenewal(name: name)
+        }
+    }
+
+    /// The names with a pending request (none while the store cannot be read: the next tick asks again).
+    func pending() async -> Set<String> {
+        switch self {
+        case .files(let r): r.pending()
+        case .shared(let s): (try? await s.renewalRequests()) ?? []
+        }
+    }
+
+    func clear(_ name: String) async {
+        switch self {
+        case .files(let r): r.clear(name)
+        case .shared(let s): try? await s.clearRenewalRequest(name: name)
+        }
+    }
+}
+
+/// A directory store's renewal requests: `<storage>/renew/<name>`, empty 0600 files.
 public struct RenewalRequests: Sendable {
     public let directory: String
 
-    /// Nil for PostgreSQL storage (not supported yet: docs/acme.md).
-    public init?(_ storage: PolicyHostConfiguration.ACME.Storage) {
-        guard case .directory(let path) = storage else { return nil }
-        directory = path + "/renew"
-    }
+    public init(directory: String) { self.directory = directory }
 
     /// Creates the request directory (0700) when missing. `serve` does so when its lifecycle starts, so the directory
     /// is its user's even when `certs renew` runs as another one.

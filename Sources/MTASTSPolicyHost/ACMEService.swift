@@ -12,6 +12,13 @@ struct ACMEService: Service {
 
     func run() async throws {
         guard let settings = host.state.configuration.acme else { return }
+        await withTaskGroup(of: Void.self) { group in
+            await loop(settings, group: &group)
+            group.cancelAll()
+        }
+    }
+
+    private func loop(_ settings: PolicyHostConfiguration.ACME, group: inout TaskGroup<Void>) async {
         var lifecycle: ACMELifecycle?
         var lastTick = -Double.infinity, seenVersion = -1
         while !Task.isCancelled {
@@ -19,7 +26,15 @@ struct ACMEService: Service {
             if version != seenVersion || host.clock.now() - lastTick >= ACMESchedule.tickInterval {
                 (seenVersion, lastTick) = (version, host.clock.now())
                 if lifecycle == nil {
-                    do { lifecycle = try await make(settings) } catch {
+                    do {
+                        let store = try await ACMELifecycle.openStore(settings)
+                        lifecycle = make(settings, store: store)
+                        // A fleet: answer the challenges of every host's orders, beside this host's ticks (which may be ordering).
+                        if let shared = store as? any SharedCertificateStore {
+                            let sync = ChallengeSync(store: shared, challenges: host.challenges, tokens: host.challengeTokens, logger: host.logger)
+                            group.addTask { await sync.run() }
+                        }
+                    } catch {
                         host.logger.error("ACME storage cannot be opened; retrying in a minute",
                                           metadata: ["storage": "\(settings.storage)", "reason": "\(error)"])
                     }
@@ -31,11 +46,10 @@ struct ACMEService: Service {
         }
     }
 
-    private func make(_ settings: PolicyHostConfiguration.ACME) async throws -> ACMELifecycle {
-        let store = try await ACMELifecycle.openStore(settings)
+    private func make(_ settings: PolicyHostConfiguration.ACME, store: any CertificateStore) -> ACMELifecycle {
         let certificates = host.certificates
         return ACMELifecycle(settings: settings, store: store, resolver: host.discovery.resolver, challenges: host.challenges,
-                             metrics: host.acmeMetrics, logger: host.logger) { domain, certificate throws in
+                             tokens: host.challengeTokens, metrics: host.acmeMetrics, logger: host.logger) { domain, certificate throws in
             try certificates.set(domain: domain, chainPEM: certificate.chainPEM, keyPEM: certificate.keyPEM)
         }
     }

@@ -19,8 +19,9 @@ extension PolicyHostConfiguration {
         }
 
         public static let defaultStorage = "/var/lib/mta-sts-serve/acme"
-        /// The challenges answered by the policy host itself (http-01 needs the plain listener: not yet wired).
-        public static let challenges = ["tls-alpn-01"]
+        /// The challenges answered by the policy host itself: tls-alpn-01 on the HTTPS listeners (RFC 8737), http-01 on
+        /// the plain `http` listener (RFC 8555 §8.3; the configuration needs one).
+        public static let challenges = ["tls-alpn-01", "http-01"]
 
         public var directory: String
         /// Account contact URIs (`mailto:`).

@@ -53,6 +53,10 @@ public struct CannedResponse: Sendable {
 
     // A report host's answers (RFC 8460 §5.3).
     static let onlyPost = plain(405, "Method Not Allowed", "only POST (a TLS report)", headers: [("Allow", "POST")])
+    /// An http-01 validation's answer (RFC 8555 §8.3): the key authorization, nothing else.
+    static func keyAuthorization(_ text: String) -> CannedResponse {
+        CannedResponse(status: 200, reason: "OK", contentType: "application/octet-stream", body: Array(text.utf8), headers: [("Cache-Control", "no-store")])
+    }
     static let continueLine = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
 
     /// The answer to a report POST: the outcome's status with `text` (what was stored, or why not) as the body.

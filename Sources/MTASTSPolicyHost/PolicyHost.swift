@@ -18,6 +18,8 @@ public final class PolicyHost: Sendable {
     public let metrics = PolicyHostMetrics()
     /// tls-alpn-01 challenge certificates pending validation (RFC 8737), answered by the HTTPS listeners.
     public let challenges = ChallengeCertificates()
+    /// http-01 key authorizations answered on every listener (the CA asks the plain one, on port 80).
+    public let challengeTokens = ChallengeTokens()
     /// Certificates installed while running (ACME), served by SNI from the next handshake on; kept across reloads.
     public let certificates = ServedCertificates()
     /// ACME orders by outcome (exposed on /metrics when `acme` is configured).

@@ -172,6 +172,9 @@ public struct PolicyHostConfiguration: Sendable, Equatable {
         if c.domains.isEmpty { throw r.error("no domains configured") }
         c.reports = try Reports.read(map["reports"], r, domains: c.domains)
         c.acme = try ACME.read(map["acme"], r)
+        if c.acme?.challenge == "http-01", c.http.isEmpty {
+            throw r.error("acme.challenge http-01 needs an `http` listener (the CA validates on port 80): add `http: 0.0.0.0:80`, or use tls-alpn-01")
+        }
         return c
     }
 

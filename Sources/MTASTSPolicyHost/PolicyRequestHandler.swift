@@ -160,6 +160,8 @@ final class PolicyRequestHandler: ChannelDuplexHandler {
         let response: CannedResponse
         switch decision {
         case .policy: response = route!.answer(now: host.clock.now())
+        case .challenge(let name, let token):
+            response = host.challengeTokens.keyAuthorization(name: name, token: token).map(CannedResponse.keyAuthorization) ?? .notFound
         case .report(let name):
             guard let intake = state.reports else { return }
             return startReport(head, host: name, intake: intake, context: context)

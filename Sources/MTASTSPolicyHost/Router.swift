@@ -38,13 +38,16 @@ public enum Router {
         case policy(String)
         /// A POST to a report host (``ReportPost`` decides about its body).
         case report(String)
+        /// An http-01 validation (RFC 8555 §8.3): `GET`/`HEAD /.well-known/acme-challenge/<token>` on a configured
+        /// host; answered with the pending key authorization for (host, token), or 404.
+        case challenge(host: String, token: String)
         case response(Int)
 
         static let badRequest = Decision.response(400)
     }
 
     /// Decides what to answer. Unknown host or path → 404; a method other than GET/HEAD on the policy →
-    /// 405; CONNECT and absolute-form targets → 400 (never a proxy); no redirects anywhere. A report host
+    /// 405; `GET`/`HEAD` of an ACME http-01 path on a configured host → ``Decision/challenge(host:token:)``; CONNECT and absolute-form targets → 400 (never a proxy); no redirects anywhere. A report host
     /// (`reports.hosts`) takes `POST` on any path (the `rua` URI is the operator's choice, RFC 8460 §3) and
     /// answers every other method 405.
     ///
@@ -60,7 +63,14 @@ public enum Router {
         if reportHost(host) { return method == "POST" ? .report(host) : .response(405) }
         guard knownHost(host) else { return .response(404) }
         let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(uri[..<$0]) } ?? uri
-        guard path == policyPath else { return .response(404) }
+        guard path == policyPath else {
+            if method == "GET" || method == "HEAD", path.hasPrefix(ChallengeTokens.pathPrefix) {
+                let token = path.dropFirst(ChallengeTokens.pathPrefix.count)
+                // RFC 8555 §8.1: a token is base64url (no padding); anything else is never one of ours.
+                if !token.isEmpty, token.utf8.allSatisfy(Base64URLAlphabet.contains) { return .challenge(host: host, token: String(token)) }
+            }
+            return .response(404)
+        }
         guard method == "GET" || method == "HEAD" else { return .response(405) }
         return .policy(host)
     }
@@ -84,5 +94,11 @@ public enum Router {
             return name.endIndex == bytes.endIndex ? value : String(Substring(name))
         }
         return (try? DomainName(String(Substring(name))))?.value
+    }
+}
+
+enum Base64URLAlphabet {
+    static func contains(_ byte: UInt8) -> Bool {
+        (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x5F
     }
 }

@@ -11,8 +11,9 @@ import Synchronization
 /// Schema (created at first use when missing, under the schema advisory lock the other stores use):
 /// `mta_sts_acme_account` (one row: the key) and `mta_sts_acme_certificates` (name, chain and key in one row, so
 /// a replacement is one statement: readers see the old pair or the new one), `mta_sts_acme_status` (name, the last
-/// attempt's error or NULL, its time).
-public final class PostgresCertificateStore: CertificateStore {
+/// attempt's error or NULL, its time), `mta_sts_acme_renewals` (names `certs renew` asked for) and
+/// `mta_sts_acme_challenges` (challenges pending validation, answered by every host).
+public final class PostgresCertificateStore: SharedCertificateStore {
     public let configuration: PostgresStoreConfiguration
     let connections: PostgresConnections
     var logger: Logger { connections.logger }
@@ -56,6 +57,12 @@ public final class PostgresCertificateStore: CertificateStore {
             name text PRIMARY KEY, chain_pem text NOT NULL, key_pem text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())
         """,
         "CREATE TABLE IF NOT EXISTS mta_sts_acme_status (name text PRIMARY KEY, last_error text, at timestamptz NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS mta_sts_acme_renewals (name text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())",
+        """
+        CREATE TABLE IF NOT EXISTS mta_sts_acme_challenges (
+            name text NOT NULL, token text NOT NULL, type text NOT NULL, key_authorization text NOT NULL,
+            at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (name, token))
+        """,
     ]
 
     public func loadAccountKey() async throws -> String? {
@@ -164,5 +171,70 @@ public final class PostgresCertificateStore: CertificateStore {
         }
         try? await connection.close()
         return try result?.get()
+    }
+
+    // MARK: what a fleet shares (SharedCertificateStore)
+
+    public func requestRenewal(name: String) async throws {
+        let name = try CertificateStoreName.checked(name)
+        try await prepare()
+        try await connections.withConnection { [logger] connection in
+            try await PostgresConnections.execute(connection, logger,
+                "INSERT INTO mta_sts_acme_renewals (name) VALUES (\(name)) ON CONFLICT (name) DO UPDATE SET at = now()")
+        }
+    }
+
+    public func renewalRequests() async throws -> Set<String> {
+        try await prepare()
+        return try await connections.withConnection { [logger] connection in
+            var names: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM mta_sts_acme_renewals", logger: logger).decode(String.self) {
+                names.insert(name)
+            }
+            return names
+        }
+    }
+
+    public func clearRenewalRequest(name: String) async throws {
+        let name = try CertificateStoreName.checked(name)
+        try await prepare()
+        try await connections.withConnection { [logger] connection in
+            try await PostgresConnections.execute(connection, logger, "DELETE FROM mta_sts_acme_renewals WHERE name = \(name)")
+        }
+    }
+
+    public func publishChallenge(_ c: PendingChallenge) async throws {
+        let name = try CertificateStoreName.checked(c.name)
+        try await prepare()
+        try await connections.withConnection { [logger] connection in
+            // Rows a crashed host left behind are dropped here, an hour on (no authorization stays pending that long).
+            try await PostgresConnections.execute(connection, logger, "DELETE FROM mta_sts_acme_challenges WHERE at < now() - interval '1 hour'")
+            try await PostgresConnections.execute(connection, logger, """
+                INSERT INTO mta_sts_acme_challenges (name, token, type, key_authorization) VALUES (\(name), \(c.token), \(c.type), \(c.keyAuthorization))
+                ON CONFLICT (name, token) DO UPDATE SET type = EXCLUDED.type, key_authorization = EXCLUDED.key_authorization, at = now()
+                """)
+        }
+    }
+
+    public func withdrawChallenge(_ c: PendingChallenge) async throws {
+        try await prepare()
+        try await connections.withConnection { [logger] connection in
+            try await PostgresConnections.execute(connection, logger,
+                "DELETE FROM mta_sts_acme_challenges WHERE name = \(c.name) AND token = \(c.token)")
+        }
+    }
+
+    public func pendingChallenges() async throws -> [PendingChallenge] {
+        try await prepare()
+        return try await connections.withConnection { [logger] connection in
+            var found: [PendingChallenge] = []
+            let rows = try await connection.query("""
+                SELECT type, name, token, key_authorization FROM mta_sts_acme_challenges WHERE at >= now() - interval '1 hour' ORDER BY name, token
+                """, logger: logger)
+            for try await (type, name, token, keyAuthorization) in rows.decode((String, String, String, String).self) {
+                found.append(PendingChallenge(type: type, name: name, token: token, keyAuthorization: keyAuthorization))
+            }
+            return found
+        }
     }
 }

@@ -209,7 +209,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
     }
 
     /// A single connection's configuration (the diagnosis when the pool cannot connect, and tests).
-    func connectionConfiguration(extraOptions: String = "") throws -> PostgresConnection.Configuration {
+    public func connectionConfiguration(extraOptions: String = "") throws -> PostgresConnection.Configuration {
         var c: PostgresConnection.Configuration
         if let socketPath {
             c = .init(unixSocketPath: socketPath, username: username, password: password, database: database)

@@ -1,20 +1,22 @@
 import ArgumentParser
 import MTASTSCore
 import MTASTSPolicyHost
+import MTASTSStorePostgres
 
-/// `mta-sts certs renew [DOMAIN] --config FILE`: renew ACME certificates now. The running `serve` holds the HTTPS port
-/// that answers tls-alpn-01, so this command does not order itself: it leaves a renewal request in `acme.storage`, and
-/// the daemon orders those names at its next tick (within a minute), whatever their schedule and backoff say, then
-/// saves and serves the new certificate without a restart (docs/acme.md).
-struct CertsRenewCommand: ParsableCommand {
+/// `mta-sts certs renew [DOMAIN] --config FILE`: renew ACME certificates now. The running `serve` holds the ports that
+/// answer challenges, so this command does not order itself: it leaves a renewal request in `acme.storage` (a file
+/// per name in a directory, a row in PostgreSQL, where any fleet host may take it), and the daemon orders those names
+/// at its next tick (within a minute), whatever their schedule and backoff say, then saves and serves the new
+/// certificate without a restart (docs/acme.md).
+struct CertsRenewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "renew",
         abstract: "Have the running `serve` renew ACME certificates within a minute (all ACME domains, or the ones named).",
         discussion: """
-            Leaves a request per name in acme.storage (<storage>/renew/mta-sts.<domain>); `serve` orders the name at \
-            its next tick (each minute), saves the certificate in the store and serves it, and removes the request. \
-            Exit 1 when the configuration has no acme section or the storage is PostgreSQL (not supported yet), \
-            2 when the request cannot be written.
+            Leaves a request per name in acme.storage (<storage>/renew/mta-sts.<domain>, or a row in PostgreSQL, \
+            taken by whichever fleet host ticks first); `serve` orders the name at its next tick (each minute), saves \
+            the certificate in the store and serves it, and removes the request. Exit 1 when the configuration has no \
+            acme section, 2 when the request cannot be written.
             """
     )
 
@@ -23,7 +25,7 @@ struct CertsRenewCommand: ParsableCommand {
     @Argument(help: "Configured ACME domains (all of them when none is given).")
     var domains: [String] = []
 
-    func run() throws {
+    func run() async throws {
         let c = try source.load()
         guard let acme = c.acme else {
             printError("mta-sts: error: \(source.config) has no acme section")
@@ -34,17 +36,24 @@ struct CertsRenewCommand: ParsableCommand {
         for d in selected where !managed.contains(d) {
             throw ValidationError("\(d) has its own certificate and key: its certificate does not come from ACME")
         }
-        guard let requests = RenewalRequests(acme.storage) else {
-            printError("mta-sts: error: certs renew needs a directory acme.storage (PostgreSQL storage is not supported yet)")
-            throw Exit.invalid
+        // A directory's requests are files (the directory is not opened as a store: `serve` owns it); PostgreSQL's are rows.
+        var pg: PostgresCertificateStore?
+        if case .postgres = acme.storage {
+            do { pg = try await CertsListCommand.openStore(acme.storage) as? PostgresCertificateStore } catch {
+                printError("mta-sts: error: \(error)")
+                throw Exit.ioError
+            }
         }
+        guard let requests = RenewalQueue(acme.storage, store: pg) else { throw Exit.ioError }
         for d in selected {
             guard let name = d.policyHost?.value else { continue }
-            do { try requests.request(name) } catch {
+            do { try await requests.request(name) } catch {
                 printError("mta-sts: error: \(error)")
+                await pg?.shutdown()
                 throw Exit.ioError
             }
             print("renewal requested: \(name) (the running serve orders it within a minute)")
         }
+        await pg?.shutdown()
     }
 }

@@ -79,6 +79,10 @@ struct ACMEScheduleTests {
         #expect(fleet.acme?.storage == .postgres(url: "postgres://u@h/db"))
         let none = try PolicyHostConfiguration.parse(base)
         #expect(none.acmeDomains.isEmpty)
+        let http01 = try PolicyHostConfiguration.parse(base + "http: 0.0.0.0:80\nacme: {directory: https://a/dir, challenge: http-01}")
+        #expect(http01.acme?.challenge == "http-01")
+        // http-01 is validated on port 80: without a plain listener nobody would answer it.
+        #expect(throws: PolicyHostConfiguration.Invalid.self) { try PolicyHostConfiguration.parse(base + "acme: {directory: https://a/dir, challenge: http-01}") }
         for bad in ["acme: {directory: https://a/dir, email: x}", "acme: {storage: /x}", "acme: {directory: http://a/dir}",
                     "acme: {directory: https://a/dir, challenge: dns-01}", "acme: {directory: https://a/dir, storage: relative}",
                     "acme: {directory: https://a/dir, contact: [hostmaster@example.net]}"] {

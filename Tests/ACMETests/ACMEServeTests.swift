@@ -35,6 +35,31 @@ import TestSupport
         }
     }
 
+    /// A `serve` configuration ordering from `pebble` for `domains` (testing policies), the test world's default
+    /// certificate for everything else, every deadline that is not the subject an hour.
+    static func configuration(listeners: String, admin: Int, testbed: Testbed, pebble: Pebble, storage: String, challenge: String? = nil,
+                              domains: [String]) -> String {
+        let certs = (testbed.caFile as NSString).deletingLastPathComponent + "/certs"
+        return """
+            \(listeners)
+            admin: 127.0.0.1:\(admin)
+            certificate: \(certs)/host-default.chain.pem
+            key: \(certs)/host-default.key
+            dns_servers: \(testbed.dnsServer)
+            request_timeout: 3600
+            zone: {addresses: [\(address)]}
+            acme:
+              directory: \(pebble.directoryURL)
+              storage: '\(storage)'
+              ca_file: \(pebble.caFile)
+            \(challenge.map { "  challenge: \($0)" } ?? "")
+            domains:
+
+            """ + domains.map(domainLine).joined()
+    }
+
+    static func domainLine(_ domain: String) -> String { "  \(domain): {mode: testing, mx: [mx.\(domain)], max_age: 86400}\n" }
+
     static func fingerprint(pem: String) throws -> String {
         try runProgram("/usr/bin/openssl", ["x509", "-noout", "-fingerprint", "-sha256"], stdin: Array(pem.utf8)).stdout
     }
@@ -56,23 +81,10 @@ import TestSupport
         try Data(root.utf8).write(to: URL(fileURLWithPath: directory + "/pebble-root.pem"))
         let (port, admin) = (pebble.tlsPort, freePort())
         let config = directory + "/serve.yml"
-        let yaml = { (extra: String) in """
-            https: \(Self.address):\(port)
-            admin: 127.0.0.1:\(admin)
-            certificate: \(certs)/host-default.chain.pem
-            key: \(certs)/host-default.key
-            dns_servers: \(testbed.dnsServer)
-            request_timeout: 3600
-            zone: {addresses: [\(Self.address)]}
-            acme:
-              directory: \(pebble.directoryURL)
-              storage: \(directory)/acme
-              ca_file: \(pebble.caFile)
-            domains:
-              deflt.host.test: {mode: testing, mx: [mx.deflt.host.test], max_age: 86400}
-              provider.host.test: {mode: testing, mx: [mx.provider.host.test], max_age: 86400}
-            \(extra)
-            """ }
+        let yaml = { (extra: String) in
+            Self.configuration(listeners: "https: \(Self.address):\(port)", admin: admin, testbed: testbed, pebble: pebble,
+                               storage: directory + "/acme", domains: ["deflt.host.test", "provider.host.test"]) + extra
+        }
         try Data(yaml("").utf8).write(to: URL(fileURLWithPath: config))
         let metric = { (outcome: String) in (try? metricValue(port: admin, "mtasts_acme_orders_total{outcome=\"\(outcome)\"}")) ?? nil }
         let stored = directory + "/acme/certificates/mta-sts.deflt.host.test.pem"
@@ -117,7 +129,7 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: directory + "/acme/renew/mta-sts.deflt.host.test"))
 
         // 4. A domain added by SIGHUP (mta-sts.static.host.test is 127.0.4.1 too) is ordered at once, not at the next minute.
-        try Data(yaml("  static.host.test: {mode: testing, mx: [mx.static.host.test], max_age: 86400}").utf8).write(to: URL(fileURLWithPath: config))
+        try Data(yaml(Self.domainLine("static.host.test")).utf8).write(to: URL(fileURLWithPath: config))
         kill(serve.process.processIdentifier, SIGHUP)
         let added = await eventually(within: 3600) { metric("issued") == 2 }
         #expect(added, "\(serve.logText)")

@@ -39,8 +39,10 @@ struct CertsRenewCommandTests {
         let (plain, _) = try config("")
         let none = try runMTASTS(["certs", "renew", "--config", plain])
         #expect(none.status == 1 && none.stderr.contains("no acme section"))
+        // PostgreSQL storage takes requests as rows (ACMEServeMoreTests renews through it); a database that cannot be
+        // reached is an I/O error that names it.
         let (fleet, _) = try config("acme: {directory: https://acme.example/dir, storage: 'postgres://u@127.0.0.1:1/db'}")
         let postgres = try runMTASTS(["certs", "renew", "--config", fleet])
-        #expect(postgres.status == 1 && postgres.stderr.contains("PostgreSQL"), "\(postgres.stderr)")
+        #expect(postgres.status == 2 && postgres.stderr.contains("PostgreSQL at 127.0.0.1:1/db"), "\(postgres.stderr)")
     }
 }

@@ -18,8 +18,9 @@ final class Pebble: @unchecked Sendable {
     /// `localhost`, not 127.0.0.1: pebble builds its URLs from the request's Host, and the certificate names localhost.
     var directoryURL: String { "https://localhost:\(port)/dir" }
 
-    /// `nonceReject`: percentage of good nonces refused with badNonce (nil: pebble's default, 5 %).
-    init(dnsServer: String, nonceReject: Int? = nil) throws {
+    /// `nonceReject`: percentage of good nonces refused with badNonce (nil: pebble's default, 5 %). `validity`: the
+    /// lifetime of issued certificates in seconds (nil: pebble's default, five years).
+    init(dnsServer: String, nonceReject: Int? = nil, validity: Int? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             throw TestbedError(description: "\(Self.binary) is missing: install Debian's pebble (scripts/setup.sh does)")
         }
@@ -27,11 +28,13 @@ final class Pebble: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         (port, managementPort, httpPort, tlsPort) = (freePort(), freePort(), freePort(), freePort())
         try makeCertificates()
-        let config: [String: Any] = ["pebble": [
+        var settings: [String: Any] = [
             "listenAddress": "127.0.0.1:\(port)", "managementListenAddress": "127.0.0.1:\(managementPort)",
             "certificate": "cert.pem", "privateKey": "key.pem", "httpPort": httpPort, "tlsPort": tlsPort,
             "ocspResponderURL": "", "externalAccountBindingRequired": false,
-        ]]
+        ]
+        if let validity { settings["certificateValidityPeriod"] = validity }
+        let config: [String: Any] = ["pebble": settings]
         try JSONSerialization.data(withJSONObject: config).write(to: directory.appendingPathComponent("config.json"))
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["-config", "config.json", "-dnsserver", dnsServer]

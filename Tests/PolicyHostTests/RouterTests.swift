@@ -33,6 +33,17 @@ struct RouterTests {
         Case(method: "GET", uri: "/.well-known/mta-sts.txt", hosts: ["mta-sts.example.com", "mta-sts.example.com"], want: .response(400), why: "two Hosts"),
         Case(method: "GET", uri: "/.well-known/mta-sts.txt", hosts: ["mta-sts.example.com:x"], want: .response(400), why: "bad port"),
         Case(method: "GET", uri: "/.well-known/mta-sts.txt", hosts: ["[::1]:443"], want: .response(400), why: "IPv6 literal"),
+        Case(method: "GET", uri: "/.well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", hosts: ["mta-sts.example.com:80"],
+             want: .challenge(host: "mta-sts.example.com", token: "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"), why: "http-01 (RFC 8555 §8.3)"),
+        Case(method: "HEAD", uri: "/.well-known/acme-challenge/a-b_c", hosts: ["mta-sts.example.com"],
+             want: .challenge(host: "mta-sts.example.com", token: "a-b_c"), why: "http-01, HEAD"),
+        Case(method: "GET", uri: "/.well-known/acme-challenge/a-b_c?x", hosts: ["mta-sts.example.com"],
+             want: .challenge(host: "mta-sts.example.com", token: "a-b_c"), why: "http-01, query ignored"),
+        Case(method: "GET", uri: "/.well-known/acme-challenge/", hosts: ["mta-sts.example.com"], want: .response(404), why: "http-01 without a token"),
+        Case(method: "GET", uri: "/.well-known/acme-challenge/a/../b", hosts: ["mta-sts.example.com"], want: .response(404), why: "not a base64url token"),
+        Case(method: "GET", uri: "/.well-known/acme-challenge/abc=", hosts: ["mta-sts.example.com"], want: .response(404), why: "padding is not base64url"),
+        Case(method: "POST", uri: "/.well-known/acme-challenge/abc", hosts: ["mta-sts.example.com"], want: .response(404), why: "http-01 is GET only"),
+        Case(method: "GET", uri: "/.well-known/acme-challenge/abc", hosts: ["mta-sts.other.com"], want: .response(404), why: "http-01 on a name not configured"),
     ]
 
     @Test(arguments: cases)

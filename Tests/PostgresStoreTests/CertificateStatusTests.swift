@@ -2,6 +2,7 @@ import Foundation
 import MTASTSCertificateStore
 @testable import MTASTSStorePostgres
 import Testing
+import TestSupport
 
 /// The status record of a name (`mta-sts certs list`'s last error) on a real PostgreSQL: what one host records
 /// another reads, a success clears the error, and the table is made at first use.

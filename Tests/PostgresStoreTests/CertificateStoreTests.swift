@@ -2,6 +2,7 @@ import Foundation
 import MTASTSCertificateStore
 @testable import MTASTSStorePostgres
 import Testing
+import TestSupport
 
 /// The fleet's ACME store on a real PostgreSQL: what one host saves another reads, and a name's order lock
 /// (a session advisory lock) has one holder across hosts.

@@ -1,16 +1,15 @@
 import Foundation
 import Logging
-@testable import MTASTSStorePostgres
+import MTASTSStorePostgres
 import PostgresNIO
-import TestSupport
 
 /// The real PostgreSQL of scripts/postgres.sh, started once per test process.
 ///
 /// When `MTASTS_POSTGRES_URL` is set (scripts/test.sh starts a server and sets it), that server is used.
 /// Otherwise the first test that needs one starts it in a temporary directory and stops it when the process
 /// exits. A server that cannot start is a test failure, never a skip.
-enum PostgresServer {
-    static func url() throws -> String { try started.get() }
+public enum PostgresServer {
+    public static func url() throws -> String { try started.get() }
 
     private static let started: Result<String, TestbedError> = {
         if let url = ProcessInfo.processInfo.environment["MTASTS_POSTGRES_URL"], !url.isEmpty { return .success(url) }
@@ -30,16 +29,16 @@ enum PostgresServer {
         return .success(String(line.dropFirst("POSTGRES_URL=".count)))
     }()
 
-    static var directory: String { FileManager.default.temporaryDirectory.appendingPathComponent("mta-sts-postgres-\(getpid())").path }
+    public static var directory: String { FileManager.default.temporaryDirectory.appendingPathComponent("mta-sts-postgres-\(getpid())").path }
 
     /// Runs scripts/postgres.sh to its end (``spawnAndWait(_:_:)``: Foundation's Process hung here).
-    static func script(_ args: [String]) -> (status: Int32, output: String) {
+    public static func script(_ args: [String]) -> (status: Int32, output: String) {
         spawnAndWait(repositoryRoot.appendingPathComponent("scripts/postgres.sh").path, args)
     }
 
     /// A URL whose sessions work in a new, empty schema: tests run in parallel on one database, each in its own
     /// schema, through the URL's libpq `options` parameter (as an operator could share a database).
-    static func freshURL() async throws -> String {
+    public static func freshURL() async throws -> String {
         let base = try url()
         let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
         try await sql(base, "CREATE SCHEMA \(schema)")
@@ -49,7 +48,7 @@ enum PostgresServer {
     /// Runs one statement on a plain session (like psql: no `mta_sts.writer` setting); returns the first column
     /// of each row as text (cast in the SQL when needed).
     @discardableResult
-    static func sql(_ url: String, _ statement: String) async throws -> [String?] {
+    public static func sql(_ url: String, _ statement: String) async throws -> [String?] {
         do { return try await plainSQL(url, statement) } catch {
             throw TestbedError(description: "\(statement): \(String(reflecting: error))")
         }
@@ -75,7 +74,7 @@ enum PostgresServer {
     }
 
     /// A TCP port on 127.0.0.1 where nothing listens (bound, then released).
-    static func deadPort() -> Int {
+    public static func deadPort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -89,15 +88,3 @@ enum PostgresServer {
     }
 }
 
-/// Runs `body` with stores opened on `url`, closing every one afterwards (also when `body` throws).
-func withStores<T>(_ url: String, count: Int = 1, _ body: ([PostgresPolicyStore]) async throws -> T) async throws -> T {
-    let stores = try (0..<count).map { _ in try PostgresPolicyStore(url: url) }
-    do {
-        let result = try await body(stores)
-        for s in stores { await s.close() }
-        return result
-    } catch {
-        for s in stores { await s.close() }
-        throw error
-    }
-}
