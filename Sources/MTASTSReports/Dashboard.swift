@@ -113,27 +113,3 @@ public struct Dashboard: Sendable, Equatable {
         return out.map { ($0.key, $0.value) }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
     }
 }
-
-/// Days since 1970 → `YYYY-MM-DD` (H. Hinnant's civil_from_days), for the page's dates without a calendar object.
-enum CivilDate {
-    static func string(_ time: Int64) -> String {
-        let z = DailySessions.day(of: time) / 86400 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(y)-\(two(m))-\(two(d))"
-    }
-
-    /// `YYYY-MM-DD HH:MM` UTC.
-    static func minute(_ time: Int64) -> String {
-        let s = time - DailySessions.day(of: time)
-        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return string(time) + " " + two(s / 3600) + ":" + two(s % 3600 / 60)
-    }
-}

@@ -14,9 +14,7 @@ public enum TLSReportParser {
         let start = bytes.firstIndex { ![0x20, 0x09, 0x0D, 0x0A].contains($0) } ?? bytes.endIndex
         let body = bytes[start...]
         if start == bytes.endIndex { return [.failure(TLSReportRejection("empty input"))] }
-        if Gzip.isGzip(body) || body.first == 0x7B || body.first == 0x5B || body.starts(with: [0xEF, 0xBB, 0xBF]) {
-            return [report(in: Array(body), max: maxDecompressedBytes)]
-        }
+        if Gzip.isGzip(body) || opensJSON(body) { return [report(in: Array(body), max: maxDecompressedBytes)] }
         if body.starts(with: Array("From ".utf8)) {
             let messages = mbox(body)
             if messages.isEmpty { return [.failure(TLSReportRejection("an mbox without a message"))] }
@@ -25,6 +23,17 @@ public enum TLSReportParser {
         if MIME.looksLikeMessage(body) { return message(body, max: maxDecompressedBytes) }
         let head = String(decoding: body.prefix(24).map { (0x20...0x7E).contains($0) ? $0 : 0x2E }, as: UTF8.self)
         return [.failure(TLSReportRejection("not JSON, gzip or a mail message (it starts with \"\(head)\")"))]
+    }
+
+    /// Whether ``extract(_:maxDecompressedBytes:)`` reads `bytes` as one JSON text: its first non-blank byte opens a
+    /// JSON value (or is a byte order mark). Then a report extracted from `bytes` is `bytes` parsed as it is.
+    public static func readsAsJSON(_ bytes: [UInt8]) -> Bool {
+        let start = bytes.firstIndex { ![0x20, 0x09, 0x0D, 0x0A].contains($0) } ?? bytes.endIndex
+        return opensJSON(bytes[start...])
+    }
+
+    static func opensJSON(_ body: ArraySlice<UInt8>) -> Bool {
+        body.first == 0x7B || body.first == 0x5B || body.starts(with: [0xEF, 0xBB, 0xBF])
     }
 
     /// One report body as sent: gzip (capped) or JSON, whatever the part's type said.

@@ -147,13 +147,13 @@ struct ReportsCommand: AsyncParsableCommand {
         @OptionGroup var recheck: SummaryCheckOptions
 
         func validate() throws {
-            if let since, ReportDates.day(since) == nil { throw ValidationError("--since must be a date YYYY-MM-DD, not '\(since)'") }
+            if let since, CivilDate.day(since) == nil { throw ValidationError("--since must be a date YYYY-MM-DD, not '\(since)'") }
             if let failAbove, !(0...1).contains(failAbove) { throw ValidationError("--fail-above is a rate from 0 to 1, e.g. 0.05") }
         }
 
         func run() async throws {
             let store = try await self.store.open(creating: false)
-            let sinceTime = since.flatMap(ReportDates.day)
+            let sinceTime = since.flatMap(CivilDate.day)
             let domain = self.domain.map { d in d.lowercased().hasSuffix(".") ? String(d.lowercased().dropLast()) : d.lowercased() }
             let (summary, rows) = try await ReportStoreOption.using(store) {
                 let rows = try await $0.summaryRows(domain: domain, since: sinceTime)
@@ -239,24 +239,5 @@ struct ReportStoreOption: ParsableArguments {
         do { result = .success(try await body(store)) } catch { result = .failure(error) }
         await store.close()
         return try orExit { try result.get() }
-    }
-}
-
-/// The `--since` day.
-enum ReportDates {
-    /// `YYYY-MM-DD` → seconds since 1970 at 00:00 UTC (proleptic Gregorian days from the civil date).
-    static func day(_ text: String) -> Int64? {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]), (1...12).contains(m) else { return nil }
-        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-        let lengths: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard (1...lengths[Int(m) - 1]).contains(d) else { return nil }
-        let yy = m <= 2 ? y - 1 : y
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return (era * 146_097 + doe - 719_468) * 86400
     }
 }

@@ -72,7 +72,7 @@ struct DashboardRoutes: Sendable {
         if domain == "" { domain = nil }
         let since: Int64
         if let text = request.query["since"], !text.isEmpty {
-            guard let day = ReportDates.day(text) else {
+            guard let day = CivilDate.day(text) else {
                 return .init(status: .badRequest, body: "since must be a date YYYY-MM-DD\n", headers: Self.securityHeaders)
             }
             since = day

@@ -135,4 +135,21 @@ import Testing
         guard results.count == 1, case .failure(let r) = results[0] else { Issue.record("\(results)"); return }
         #expect(r.reason.hasPrefix("gzip: truncated"))
     }
+
+    @Test("The JSON kept with a report: a JSON input as it came (blank lines before it too), any other form re-encoded to the same report")
+    func keptJSON() throws {
+        let json = Array(("\r\n  " + sampleReport).utf8)
+        let fromJSON = try TLSReportParser.extract(json)[0].get()
+        #expect(TLSReportParser.readsAsJSON(json))
+        #expect(try ReportJSONForm.bytes(fromJSON, input: json) == json)
+        let zipped = gzip(Array(sampleReport.utf8))
+        #expect(!TLSReportParser.readsAsJSON(zipped))
+        let fromGzip = try TLSReportParser.extract(zipped)[0].get()
+        let kept = try ReportJSONForm.bytes(fromGzip, input: zipped)
+        #expect(kept != zipped && TLSReportParser.parse(json: kept) == .success(fromGzip))
+        let mail = Array(Self.mail("------=_Part_7\nContent-Type: application/tlsrpt+json\n\n" + sampleReport).utf8)
+        #expect(!TLSReportParser.readsAsJSON(mail))
+        let fromMail = try TLSReportParser.extract(mail)[0].get()
+        #expect(TLSReportParser.parse(json: try ReportJSONForm.bytes(fromMail, input: mail)) == .success(fromMail))
+    }
 }
