@@ -76,6 +76,16 @@ public actor ACMEClient {
         try await accountRequest(["onlyReturnExisting": true])
     }
 
+    /// §7.3.6: deactivates this key's account, for good (the CA refuses its later requests with `unauthorized`). The
+    /// account must be known first (``createAccount(contact:termsOfServiceAgreed:)`` or ``findAccount()``).
+    public func deactivateAccount() async throws -> ACMEAccount {
+        guard let accountURL else { throw ACMEClientError.noAccount }
+        let response = try await post(accountURL, payload: try JWS.payload(["status": "deactivated"]))
+        var account = try JSONDecoder.acme(ACMEAccount.self, from: response.body, what: "the account")
+        account.url = accountURL
+        return account
+    }
+
     private func accountRequest(_ payload: [String: Any]) async throws -> ACMEAccount {
         let url = try await directory().newAccount
         let response = try await post(url, payload: try JWS.payload(payload), keyID: .jwk)

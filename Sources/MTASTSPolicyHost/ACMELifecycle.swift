@@ -135,8 +135,21 @@ public actor ACMELifecycle {
             let retryAfter = (error as? ACMEProblem)?.retryAfter.map { Double($0.components.seconds) }
             fail(&state, "\(error)", retryAfter: retryAfter)
             try? await store.saveStatus(name: name, lastError: "\(error)", at: t)
-            log.error("ACME order failed; retrying with backoff",
-                      metadata: ["reason": "\(error)", "retry_at": "\(state.nextAttempt)", "failures": "\(state.failures)"])
+            var metadata: Logger.Metadata = ["reason": "\(error)", "retry_at": "\(state.nextAttempt)", "failures": "\(state.failures)"]
+            if let problem = error as? ACMEProblem {
+                metadata["problem"] = "\(problem.type)"
+                // The CA no longer knows the account (a CA reset: registering again with the same key recovers) or
+                // refuses it (deactivated or revoked: only a new account key does; never made without the operator).
+                if problem.isACME("accountDoesNotExist") || problem.isACME("unauthorized") {
+                    registered = false
+                    let key = switch settings.storage {
+                    case .directory(let path): "move \(path)/account.key aside"
+                    case .postgres: "delete the row of mta_sts_acme_account"
+                    }
+                    metadata["hint"] = "if the ACME account was deactivated or revoked, \(key) and restart: serve registers a new account"
+                }
+            }
+            log.error("ACME order failed; retrying with backoff", metadata: metadata)
         }
     }
 

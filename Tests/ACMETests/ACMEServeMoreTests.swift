@@ -128,4 +128,77 @@ import TestSupport
         #expect(try await PostgresServer.sql(url, "SELECT count(*)::text FROM mta_sts_acme_renewals") == ["0"])
         #expect(metric("a", "failed") == 0 && metric("b", "failed") == 0, "\(logs())")
     }
+
+    /// Issue 12's faults with a real CA: a certificate that cannot be saved, and an account the CA deactivated. Each is
+    /// logged with the domain (and the CA's problem type), counted `failed`, retried, and the listener keeps serving
+    /// every other domain and the certificate it had.
+    @Test func unwritableStorageAndADeactivatedAccountAreLoggedCountedAndRetried() async throws {
+        let (testbed, directory) = try Self.setUp("faults")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certs = (testbed.caFile as NSString).deletingLastPathComponent + "/certs"
+        let pebble = try await offPool { try Pebble(dnsServer: testbed.dnsServer) }
+        defer { pebble.stop() }
+        let (port, admin) = (pebble.tlsPort, freePort())
+        let config = directory + "/serve.yml"
+        try Data((ACMEServeTests.configuration(listeners: "https: \(Self.address):\(port)", admin: admin, testbed: testbed, pebble: pebble,
+                                               storage: directory + "/acme", domains: ["deflt.host.test"])
+            + "  static.host.test: {mode: enforce, mx: [mx.static.host.test], max_age: 86400, certificate: \(certs)/host-static.chain.pem, key: \(certs)/host-static.key}\n").utf8)
+            .write(to: URL(fileURLWithPath: config))
+        // A directory where the certificate file goes: nothing can replace it, not even as root.
+        let blocker = directory + "/acme/certificates/mta-sts.deflt.host.test.pem"
+        try FileManager.default.createDirectory(atPath: blocker + "/x", withIntermediateDirectories: true)
+        let metric = { (outcome: String) in (try? metricValue(port: admin, "mtasts_acme_orders_total{outcome=\"\(outcome)\"}")) ?? nil }
+        let serve = try await offPool { try Serve(config: config, admin: admin) }
+        defer { serve.stop() }
+        let staticPolicy = {
+            try await offPool {
+                try runProgram("/usr/bin/curl", ["-sS", "--cacert", testbed.caFile, "--resolve", "mta-sts.static.host.test:\(port):\(Self.address)",
+                                                 "https://mta-sts.static.host.test:\(port)/.well-known/mta-sts.txt"])
+            }
+        }
+        // `certs renew`, then SIGHUP: the reload's tick takes the request at once (no minute's wait).
+        let renewNow = {
+            let renew = try await offPool { try runProgram(mtastsBinary, ["certs", "renew", "deflt.host.test", "--config", config]) }
+            #expect(renew.status == 0, "\(renew.stderr)")
+            kill(serve.process.processIdentifier, SIGHUP)
+        }
+
+        // 1. The order succeeds at the CA, the save fails: logged with the domain and the path, counted, nothing installed.
+        #expect(await eventually(within: 3600) { (metric("failed") ?? 0) >= 1 }, "\(serve.logText)")
+        #expect(metric("issued") == 0)
+        // (The count comes just before the log line.)
+        let logged = await eventually(within: 3600) {
+            let log = serve.logText
+            return log.contains("ACME order failed") && log.contains("domain=deflt.host.test") && log.contains("mta-sts.deflt.host.test.pem")
+        }
+        #expect(logged, "\(serve.logText)")
+        let during = try await staticPolicy()
+        #expect(during.status == 0 && during.stdout.contains("mode: enforce"), "\(during.stderr)")
+        let defaultPEM = try String(contentsOfFile: certs + "/host-default.chain.pem", encoding: .utf8)
+        #expect(try await Self.served(port: port, name: "mta-sts.deflt.host.test") == ACMEServeTests.fingerprint(pem: defaultPEM))
+
+        // 2. Repaired: the retry (a renewal request skips the backoff) issues and installs.
+        try FileManager.default.removeItem(atPath: blocker)
+        try await renewNow()
+        #expect(await eventually(within: 3600) { metric("issued") == 1 }, "\(serve.logText)")
+        let issued = try ACMEServeTests.fingerprint(pem: try String(contentsOfFile: blocker, encoding: .utf8))
+        #expect(try await Self.served(port: port, name: "mta-sts.deflt.host.test") == issued)
+
+        // 3. The CA deactivates the account (RFC 8555 §7.3.6, here by its own key): the next order is refused with
+        //    `unauthorized`, logged with the problem type and what to do, counted; the issued certificate stays served.
+        let key = try AccountKey(pem: try String(contentsOfFile: directory + "/acme/account.key", encoding: .utf8))
+        let client = ACMEClient(directoryURL: pebble.directoryURL, accountKey: key, transport: try NIOACMETransport(.init(extraTrustRootsFile: pebble.caFile)))
+        _ = try await client.findAccount()
+        #expect(try await client.deactivateAccount().status == .deactivated)
+        let failedBefore = metric("failed") ?? 0
+        try await renewNow()
+        #expect(await eventually(within: 3600) { (metric("failed") ?? 0) > failedBefore }, "\(serve.logText)")
+        let refused = await eventually(within: 3600) {
+            serve.logText.contains("problem=urn:ietf:params:acme:error:unauthorized") && serve.logText.contains("account.key aside")
+        }
+        #expect(refused, "\(serve.logText)")
+        #expect(try await Self.served(port: port, name: "mta-sts.deflt.host.test") == issued)
+        let after = try await staticPolicy()
+        #expect(after.status == 0 && after.stdout.contains("mode: enforce"), "\(after.stderr)")
+    }
 }
