@@ -45,7 +45,7 @@ public final class ReportStoreHandle: Sendable {
     /// Parses one POST body as `reports import` parses a file and stores it; the outcome and a short text for the
     /// answer (what was stored, or the parser's reason).
     func receive(_ body: [UInt8], source: String, logger: Logger) async -> (ReportPost.Outcome, String) {
-        let results = TLSReportParser.extract(body)
+        let results = TLSReportParser.reports(in: body)
         let now = Int64(Date().timeIntervalSince1970)
         let store: any ReportStore
         do { store = try open(logger: logger) } catch {

@@ -1,7 +1,7 @@
 /// A report ready to be saved, as ``ReportStore/save(_:json:receivedAt:)`` takes it.
 public struct ReportToSave: Sendable {
     public var report: TLSReport
-    /// The JSON kept with it (``ReportJSONForm/bytes(_:input:)``).
+    /// The JSON kept with it: the text it was read from (``ExtractedReport/json``).
     public var json: [UInt8]
     public var receivedAt: Int64
 

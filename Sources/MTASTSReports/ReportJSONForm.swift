@@ -52,15 +52,4 @@ public struct ReportJSONForm: Encodable, Sendable {
                    })
         }
     }
-
-    /// The JSON to store for `report`, extracted from `input` by ``TLSReportParser/extract(_:maxDecompressedBytes:)``:
-    /// the input itself when it is the report's JSON (not parsed again), else (gzip, a mail, an mbox) the report in
-    /// this form, which the parser reads back to the same report.
-    public static func bytes(_ report: TLSReport, input: [UInt8]) throws -> [UInt8] {
-        if TLSReportParser.readsAsJSON(input) { return input }
-        let encoder = JSONEncoder()
-        // As the CLI prints JSON: sorted keys, one line.
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(ReportJSONForm(report)))
-    }
 }

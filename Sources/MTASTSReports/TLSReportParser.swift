@@ -11,10 +11,18 @@ public enum TLSReportParser {
     /// The form is told by the bytes, never by a file name or a declared type (RFC 8460 §5.6: the body is
     /// authoritative): gzip magic, a JSON value, an mbox `From ` line, or a header block.
     public static func extract(_ bytes: [UInt8], maxDecompressedBytes: Int = 10 << 20) -> [Result<TLSReport, TLSReportRejection>] {
+        reports(in: bytes, maxDecompressedBytes: maxDecompressedBytes).map { $0.map(\.report) }
+    }
+
+    /// As ``extract(_:maxDecompressedBytes:)``, each report with the JSON text it was read from (decompressed and
+    /// transfer-decoded): what a store keeps, as it came.
+    public static func reports(in bytes: [UInt8], maxDecompressedBytes: Int = 10 << 20) -> [Result<ExtractedReport, TLSReportRejection>] {
         let start = bytes.firstIndex { ![0x20, 0x09, 0x0D, 0x0A].contains($0) } ?? bytes.endIndex
         let body = bytes[start...]
         if start == bytes.endIndex { return [.failure(TLSReportRejection("empty input"))] }
-        if Gzip.isGzip(body) || opensJSON(body) { return [report(in: Array(body), max: maxDecompressedBytes)] }
+        if Gzip.isGzip(body) || body.first == 0x7B || body.first == 0x5B || body.starts(with: [0xEF, 0xBB, 0xBF]) {
+            return [report(in: Array(body), max: maxDecompressedBytes)]
+        }
         if body.starts(with: Array("From ".utf8)) {
             let messages = mbox(body)
             if messages.isEmpty { return [.failure(TLSReportRejection("an mbox without a message"))] }
@@ -25,24 +33,21 @@ public enum TLSReportParser {
         return [.failure(TLSReportRejection("not JSON, gzip or a mail message (it starts with \"\(head)\")"))]
     }
 
-    /// Whether ``extract(_:maxDecompressedBytes:)`` reads `bytes` as one JSON text: its first non-blank byte opens a
-    /// JSON value (or is a byte order mark). Then a report extracted from `bytes` is `bytes` parsed as it is.
-    public static func readsAsJSON(_ bytes: [UInt8]) -> Bool {
-        let start = bytes.firstIndex { ![0x20, 0x09, 0x0D, 0x0A].contains($0) } ?? bytes.endIndex
-        return opensJSON(bytes[start...])
-    }
-
-    static func opensJSON(_ body: ArraySlice<UInt8>) -> Bool {
-        body.first == 0x7B || body.first == 0x5B || body.starts(with: [0xEF, 0xBB, 0xBF])
-    }
-
     /// One report body as sent: gzip (capped) or JSON, whatever the part's type said.
-    static func report(in bytes: [UInt8], max: Int) -> Result<TLSReport, TLSReportRejection> {
-        guard Gzip.isGzip(bytes) else { return parse(json: bytes) }
-        return Gzip.inflate(bytes, maxOutput: max).flatMap { parse(json: $0) }
+    static func report(in bytes: [UInt8], max: Int) -> Result<ExtractedReport, TLSReportRejection> {
+        let json: [UInt8]
+        if Gzip.isGzip(bytes) {
+            switch Gzip.inflate(bytes, maxOutput: max) {
+            case .success(let inflated): json = inflated
+            case .failure(let rejection): return .failure(rejection)
+            }
+        } else {
+            json = bytes
+        }
+        return parse(json: json).map { ExtractedReport(report: $0, json: json) }
     }
 
-    static func message(_ bytes: ArraySlice<UInt8>, max: Int) -> [Result<TLSReport, TLSReportRejection>] {
+    static func message(_ bytes: ArraySlice<UInt8>, max: Int) -> [Result<ExtractedReport, TLSReportRejection>] {
         let (found, seen) = MIME.reportParts(of: bytes)
         guard !found.isEmpty else {
             var types: [String] = []
@@ -73,4 +78,10 @@ public enum TLSReportParser {
         if let c = current { messages.append(bytes[c...]) }
         return messages.filter { !$0.allSatisfy { [0x20, 0x09, 0x0D, 0x0A].contains($0) } }
     }
+}
+
+/// A report and the JSON text it was read from.
+public struct ExtractedReport: Sendable, Hashable {
+    public let report: TLSReport
+    public let json: [UInt8]
 }

@@ -13,29 +13,29 @@ public enum ReportIngest {
         case rejected(String)
     }
 
-    /// Stores what `TLSReportParser.extract` found in `input`; `source` names it in the rejection record. Throws
+    /// Stores what `TLSReportParser.reports(in:)` found in `input`; `source` names it in the rejection record. Throws
     /// when the store fails (the caller retries later; nothing was half stored: each report is one transaction).
-    public static func store(_ results: [Result<TLSReport, TLSReportRejection>], input: [UInt8], source: String,
+    public static func store(_ results: [Result<ExtractedReport, TLSReportRejection>], input: [UInt8], source: String,
                              into store: any ReportStore, now: Int64) async throws -> Outcome {
         if let reason = rejection(results) {
             try await recordRejection(reason, input: input, source: source, into: store, now: now)
             return .rejected(reason)
         }
-        let batch = try toSave(results, input: input, now: now)
+        let batch = toSave(results, now: now)
         return .stored(zip(batch, try await store.save(batch: batch)).map { ($0.report, $1) })
     }
 
-    /// The reports of an input that ``rejection(_:)`` accepts, each with the JSON to keep (`reports import` saves the
-    /// reports of many files in one batch).
-    public static func toSave(_ results: [Result<TLSReport, TLSReportRejection>], input: [UInt8], now: Int64) throws -> [ReportToSave] {
-        try results.compactMap { result in
-            guard case .success(let report) = result else { return nil }
-            return ReportToSave(report: report, json: try ReportJSONForm.bytes(report, input: input), receivedAt: now)
+    /// The reports of an input that ``rejection(_:)`` accepts, each with the JSON it was read from, kept as it came
+    /// (`reports import` saves the reports of many files in one batch).
+    public static func toSave(_ results: [Result<ExtractedReport, TLSReportRejection>], now: Int64) -> [ReportToSave] {
+        results.compactMap { result in
+            guard case .success(let extracted) = result else { return nil }
+            return ReportToSave(report: extracted.report, json: extracted.json, receivedAt: now)
         }
     }
 
     /// Why nothing of the input is stored (nil: every result is a report).
-    public static func rejection(_ results: [Result<TLSReport, TLSReportRejection>]) -> String? {
+    public static func rejection<T>(_ results: [Result<T, TLSReportRejection>]) -> String? {
         let reasons = results.enumerated().compactMap { i, r -> String? in
             guard case .failure(let rejection) = r else { return nil }
             return results.count == 1 ? rejection.reason : "report \(i + 1) of \(results.count): \(rejection.reason)"

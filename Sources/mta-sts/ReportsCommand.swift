@@ -38,11 +38,28 @@ struct ReportsCommand: AsyncParsableCommand {
             received before then (default: keep everything).
             """)
         var keepDays: Int?
-        @Argument(help: "Files to import; - for one message on standard input.") var files: [String]
+        @Option(name: .customLong("files-from"), help: ArgumentHelp("""
+            Also import the files named in FILE, one per line (or NUL-separated, as `find -print0` writes them); - reads \
+            the list from standard input. For many files: faster than naming them as arguments.
+            """, valueName: "FILE"))
+        var filesFrom: String?
+        @Argument(help: "Files to import; - for one message on standard input.") var files: [String] = []
 
         func validate() throws {
-            if files.isEmpty { throw ValidationError("name at least one file, or - for standard input") }
+            if files.isEmpty && filesFrom == nil { throw ValidationError("name at least one file, or - for standard input, or --files-from") }
+            if filesFrom == "-" && files.contains("-") { throw ValidationError("standard input is either the message (-) or the list (--files-from -)") }
             if let keepDays, keepDays < 1 { throw ValidationError("--keep-days must be at least 1") }
+        }
+
+        /// The arguments, then the names in `--files-from`'s list (NUL-separated when it holds a NUL, else by line).
+        static func fileNames(_ files: [String], from list: String?) throws -> [String] {
+            guard let list else { return files }
+            let bytes = try Input.read(list).bytes
+            let separator: UInt8 = bytes.contains(0) ? 0 : 0x0A
+            let names = bytes.split(separator: separator).map { line in
+                String(decoding: separator == 0x0A && line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
+            }
+            return files + names.filter { !$0.isEmpty }
         }
 
         func run() async throws {
@@ -60,24 +77,34 @@ struct ReportsCommand: AsyncParsableCommand {
             // The files' reports are saved in batches, one transaction each, not one per report (issue 13's benchmark,
             // BENCHMARKS.md); each report is still whole or absent after a crash.
             var pending: [(name: String, reports: [ReportToSave])] = []
-            for file in files {
-                guard let (name, bytes) = try? Input.read(file) else {  // Input.read said why
-                    status = 2
-                    continue
-                }
-                do {
-                    guard let reports = try await Self.prepare(name, bytes, into: store) else {
-                        status = max(status, 1)
+            guard let names = try? Self.fileNames(files, from: filesFrom) else {  // Input.read said why
+                await store.close()
+                return 2
+            }
+            // Files are read and parsed on every core, a chunk at a time; the store takes them in order.
+            var next = names.startIndex
+            while next < names.endIndex {
+                let chunk = names[next..<min(next + Self.parseChunk, names.endIndex)]
+                next = chunk.endIndex
+                for parsed in await Self.parse(chunk) {
+                    guard let (name, bytes, results) = parsed else {  // Input.read said why
+                        status = 2
                         continue
                     }
-                    pending.append((name, reports))
-                } catch {
-                    printError("mta-sts: error: \(name): \(error)")
-                    status = 2
-                }
-                if pending.reduce(0, { $0 + $1.reports.count }) >= Self.batchSize {
-                    status = max(status, await Self.save(pending, into: store))
-                    pending = []
+                    do {
+                        guard let reports = try await Self.prepare(name, bytes, results, into: store) else {
+                            status = max(status, 1)
+                            continue
+                        }
+                        pending.append((name, reports))
+                    } catch {
+                        printError("mta-sts: error: \(name): \(error)")
+                        status = 2
+                    }
+                    if pending.reduce(0, { $0 + $1.reports.count }) >= Self.batchSize {
+                        status = max(status, await Self.save(pending, into: store))
+                        pending = []
+                    }
                 }
             }
             status = max(status, await Self.save(pending, into: store))
@@ -94,17 +121,36 @@ struct ReportsCommand: AsyncParsableCommand {
         /// Reports per transaction: short enough that an MDA delivering meanwhile waits milliseconds for the writer.
         static let batchSize = 200
 
-        /// Every report in `bytes` with the JSON to keep, or nil when one is rejected (then nothing of the input is
-        /// stored: the reason is printed and the input counted as rejected).
-        static func prepare(_ name: String, _ bytes: [UInt8], into store: any ReportStore) async throws -> [ReportToSave]? {
+        /// Files read and parsed at a time, on every core.
+        static let parseChunk = 256
+
+        /// Reads and parses `files` concurrently (pure work, no store); the results in the files' order, nil for a file
+        /// that could not be read (Input.read said why).
+        static func parse(_ files: ArraySlice<String>) async -> [(String, [UInt8], [Result<ExtractedReport, TLSReportRejection>])?] {
+            await withTaskGroup(of: (Int, (String, [UInt8], [Result<ExtractedReport, TLSReportRejection>])?).self) { group in
+                for (i, file) in zip(files.indices, files) {
+                    group.addTask {
+                        guard let (name, bytes) = try? Input.read(file) else { return (i, nil) }
+                        return (i, (name, bytes, TLSReportParser.reports(in: bytes)))
+                    }
+                }
+                var out = [(String, [UInt8], [Result<ExtractedReport, TLSReportRejection>])?](repeating: nil, count: files.count)
+                for await (i, parsed) in group { out[i - files.startIndex] = parsed }
+                return out
+            }
+        }
+
+        /// Every report of `results` (found in `bytes`) with the JSON to keep, or nil when one is rejected (then nothing
+        /// of the input is stored: the reason is printed and the input counted as rejected).
+        static func prepare(_ name: String, _ bytes: [UInt8], _ results: [Result<ExtractedReport, TLSReportRejection>],
+                            into store: any ReportStore) async throws -> [ReportToSave]? {
             let now = Int64(Date().timeIntervalSince1970)
-            let results = TLSReportParser.extract(bytes)
             if let reason = ReportIngest.rejection(results) {
                 printError(TerminalText("mta-sts: error: \(name): \(reason); nothing stored from this input").description)
                 try await ReportIngest.recordRejection(reason, input: bytes, source: name, into: store, now: now)
                 return nil
             }
-            return try ReportIngest.toSave(results, input: bytes, now: now)
+            return ReportIngest.toSave(results, now: now)
         }
 
         /// Saves the files' reports in one transaction and prints what became of each; 2 when the store failed (each

@@ -43,10 +43,20 @@ struct ReportsImportBatchTests {
         let lines = first.stdout.split(separator: "\n").map(String.init)
         #expect(lines == (0..<450).map { "\(Self.name(dir, $0)): stored Batch Sender r\($0)" })
 
-        let again = try runMTASTS(["reports", "import", "--store", store] + files.filter { !$0.hasSuffix("bad.json") })
+        // Again, the names in a list (--files-from: one per line, CRLF too, an empty line ignored; the first as an argument).
+        let good = files.filter { !$0.hasSuffix("bad.json") }
+        let list = dir.appendingPathComponent("list").path
+        try Data((good.dropFirst().map { $0 + "\r\n" }.joined() + "\n").utf8).write(to: URL(fileURLWithPath: list))
+        let again = try runMTASTS(["reports", "import", "--store", store, "--files-from", list, good[0]])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stdout.split(separator: "\n").map(String.init)
-                == (0..<450).map { "\(Self.name(dir, $0)): Batch Sender r\($0) was stored before (duplicate)" })
+        let duplicates = (0..<450).map { "\(Self.name(dir, $0)): Batch Sender r\($0) was stored before (duplicate)" }
+        #expect(again.stdout.split(separator: "\n").map(String.init) == duplicates)
+        // ... and NUL-separated on standard input, as `find -print0` writes it.
+        let nul = try runMTASTS(["reports", "import", "--store", store, "--files-from", "-"], stdin: Array(good.joined(separator: "\0").utf8) + [0])
+        #expect(nul.status == 0 && nul.stdout.split(separator: "\n").map(String.init) == duplicates, "\(nul.stderr)")
+        #expect(try runMTASTS(["reports", "import", "--store", store, "--files-from", "-", "-"]).status == 64)
+        let missing = try runMTASTS(["reports", "import", "--store", store, "--files-from", dir.appendingPathComponent("none").path])
+        #expect(missing.status == 2 && missing.stderr.contains("cannot read"), "\(missing.stderr)")
 
         let summary = try runMTASTS(["reports", "summary", "--json", "--store", store])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [String: Any])

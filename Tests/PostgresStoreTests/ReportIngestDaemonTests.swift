@@ -21,13 +21,13 @@ struct ReportIngestDaemonTests {
         let setting = try await ReportStoreTests.freshSetting(kind)
         let store = try setting.openReportStoreForDaemon(logger: Logger(label: "test"))
         for expected in [ReportSaveOutcome.inserted, .duplicate] {
-            let outcome = try await ReportIngest.store(TLSReportParser.extract(Self.json), input: Self.json, source: "POST", into: store, now: 1)
+            let outcome = try await ReportIngest.store(TLSReportParser.reports(in: Self.json), input: Self.json, source: "POST", into: store, now: 1)
             guard case .stored(let stored) = outcome else { Issue.record("\(outcome)"); continue }
             #expect(stored.map(\.outcome) == [expected])
         }
         let bad = Array(#"{"organization-name":"x"}"#.utf8)
         for _ in 0..<2 {
-            let outcome = try await ReportIngest.store(TLSReportParser.extract(bad), input: bad, source: "POST", into: store, now: 1)
+            let outcome = try await ReportIngest.store(TLSReportParser.reports(in: bad), input: bad, source: "POST", into: store, now: 1)
             guard case .rejected(let reason) = outcome else { Issue.record("\(outcome)"); continue }
             #expect(reason.hasPrefix("not a report: no `"))
         }
