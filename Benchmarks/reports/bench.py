@@ -21,11 +21,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def timed(argv, stdout=subprocess.DEVNULL, env=None):
-    """Runs argv; (exit status, wall s, CPU s of the whole tree, stdout bytes or None)."""
-    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty stderr cannot block the child
+def timed(argv, stdout=subprocess.DEVNULL, env=None, stdin=None):
+    """Runs argv (`stdin`: bytes for its standard input); (exit status, wall s, CPU s of the whole tree, stdout bytes or None)."""
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as given:  # files, not pipes: nothing can block
+        given.write(stdin or b"")
+        given.seek(0)
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=stdout, stderr=errors, env=env)
+        p = subprocess.Popen(argv, stdin=given, stdout=stdout, stderr=errors, env=env)
         out = p.stdout.read() if stdout == subprocess.PIPE else None
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
@@ -75,16 +77,22 @@ class Store:
         return self.flag
 
 
-def import_runs(a, store, files, per_run, tag):
+def import_runs(a, store, files, per_run, tag, listed=False):
     """Imports `files` into a fresh store, `per_run` files per `mta-sts reports import` process, one after another
-    (as a cron job or an MDA would); returns wall and CPU summed over the processes."""
+    (as a cron job or an MDA would), named as arguments or (`listed`) in a NUL-separated `--files-from -` list; returns
+    wall and CPU summed over the processes."""
     runs = []
     for i in range(a.repeats):
         flag = store.fresh(f"{tag}-{i}")
         wall = cpu = 0.0
         stored = 0
         for k in range(0, len(files), per_run):
-            code, w, c, out = timed([a.bin, "reports", "import", "--store", flag, *files[k:k + per_run]], stdout=subprocess.PIPE)
+            chunk = files[k:k + per_run]
+            if listed:
+                code, w, c, out = timed([a.bin, "reports", "import", "--store", flag, "--files-from", "-"], stdout=subprocess.PIPE,
+                                        stdin=b"".join(f.encode() + b"\0" for f in chunk))
+            else:
+                code, w, c, out = timed([a.bin, "reports", "import", "--store", flag, *chunk], stdout=subprocess.PIPE)
             if code != 0:
                 sys.exit(f"import ({tag}) exited {code}")
             wall, cpu = wall + w, cpu + c
@@ -144,7 +152,7 @@ def main():
     stores = [Store(a, "sqlite")] + ([Store(a, "postgres")] if a.postgres_url else [])
     for store in stores:
         k = store.kind
-        results[f"{k}_one"] = import_runs(a, store, files, n, f"{k}-one")
+        results[f"{k}_one"] = import_runs(a, store, files, n, f"{k}-one", listed=True)
         results[f"{k}_summary"] = summary_runs(a, store.flag, a.totals["first_day"])
         results[f"{k}_batch"] = import_runs(a, store, files, a.batch, f"{k}-batch")
         if a.mda_sample:
@@ -174,7 +182,7 @@ def print_table(results, a, stores):
     rows = [(names[k], r) for k, r in anchors]
     for store in stores:
         k = store.kind
-        for mode, what in (("one", f"mta-sts import, {k}, all files in one run"),
+        for mode, what in (("one", f"mta-sts import, {k}, all files in one run (--files-from -)"),
                            ("batch", f"mta-sts import, {k}, {a.batch} files per run"),
                            ("mda", f"mta-sts import, {k}, one file per run (MDA)")):
             if f"{k}_{mode}" in results:

@@ -136,4 +136,40 @@ import TestSupport
         let third = try Self.fingerprint(pem: try String(contentsOfFile: directory + "/acme/certificates/mta-sts.static.host.test.pem", encoding: .utf8))
         #expect(try await offPool { try Self.servedFingerprint(port: port, name: "mta-sts.static.host.test") } == third)
     }
+
+    /// The end to end: `serve` starts without a certificate for acme.host.test (mta-sts.acme.host.test is
+    /// 127.0.4.15 in the test world) on 127.0.4.15:443, where pebble validates tls-alpn-01; within 60 s a sender's
+    /// `mta-sts lookup`, trusting pebble's root from its management interface, reports the policy `valid`.
+    @Test func lookupIsValidOverTheIssuedCertificateWithinAMinute() async throws {
+        let testbed = try Testbed.shared()
+        let address = "127.0.4.15"
+        let pebble = try await offPool { try Pebble(dnsServer: testbed.dnsServer, tlsPort: 443) }
+        defer { pebble.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("acme-lookup-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let root = directory + "/pebble-root.pem"
+        try Data(try await pebble.rootPEM(transport: try NIOACMETransport(.init(extraTrustRootsFile: pebble.caFile))).utf8)
+            .write(to: URL(fileURLWithPath: root))
+        let admin = freePort()
+        let config = directory + "/serve.yml"
+        try Data(Self.configuration(listeners: "https: \(address):443", admin: admin, testbed: testbed, pebble: pebble,
+                                    storage: directory + "/acme", domains: ["acme.host.test"])
+            .replacingOccurrences(of: "addresses: [\(Self.address)]", with: "addresses: [\(address)]").utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let started = ContinuousClock.now
+        let serve = try await offPool { try Serve(config: config, admin: admin) }
+        defer { serve.stop() }
+        let lookup: @Sendable () throws -> CommandRun = { try runMTASTS(["lookup", "--json", "--dns-server", testbed.dnsServer, "--ca-file", root, "acme.host.test"]) }
+        // A minute is the bound; issuance takes about a second here (BENCHMARKS.md), so a loaded CI has ample room.
+        let valid = await eventually(within: 60) { try await offPool { try lookup() }.json["outcome"] as? String == "valid" }
+        let elapsed = ContinuousClock.now - started
+        let last = try await offPool { try lookup() }
+        #expect(valid, "after \(elapsed): \(last.stdout) \(last.stderr)\n\(serve.logText)")
+        #expect((last.json["record"] as? [String: Any])?["id"] as? String == "acme1")
+        #expect((last.json["policy"] as? [String: Any])?["mode"] as? String == "testing")
+        // Trusting only the test world's CA, the same lookup fails: the policy host's certificate is pebble's.
+        let other = try await offPool { try runMTASTS(["lookup", "--json", "--dns-server", testbed.dnsServer, "--ca-file", testbed.caFile, "acme.host.test"]) }
+        #expect(other.json["outcome"] as? String != "valid", "\(other.stdout)")
+    }
 }

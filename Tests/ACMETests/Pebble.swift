@@ -19,14 +19,15 @@ final class Pebble: @unchecked Sendable {
     var directoryURL: String { "https://localhost:\(port)/dir" }
 
     /// `nonceReject`: percentage of good nonces refused with badNonce (nil: pebble's default, 5 %). `validity`: the
-    /// lifetime of issued certificates in seconds (nil: pebble's default, five years).
-    init(dnsServer: String, nonceReject: Int? = nil, validity: Int? = nil) throws {
+    /// lifetime of issued certificates in seconds (nil: pebble's default, five years). `tlsPort`: where tls-alpn-01 is
+    /// validated (nil: a free port; 443 for a policy host that senders reach as they do).
+    init(dnsServer: String, nonceReject: Int? = nil, validity: Int? = nil, tlsPort: Int? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             throw TestbedError(description: "\(Self.binary) is missing: install Debian's pebble (scripts/setup.sh does)")
         }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pebble-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        (port, managementPort, httpPort, tlsPort) = (freePort(), freePort(), freePort(), freePort())
+        (port, managementPort, httpPort, self.tlsPort) = (freePort(), freePort(), freePort(), tlsPort ?? freePort())
         try makeCertificates()
         var settings: [String: Any] = [
             "listenAddress": "127.0.0.1:\(port)", "managementListenAddress": "127.0.0.1:\(managementPort)",
