@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import MTASTSCore
 import MTASTSDiscovery
 
@@ -223,19 +226,28 @@ enum JSONOutput {
 }
 
 enum Input {
-    /// Reads a file's bytes exactly, or standard input for `-` or nil.
+    /// Reads a file's bytes exactly, or standard input for `-` or nil. A failure is printed (`cannot read PATH: why`)
+    /// and thrown as ``Exit/ioError``.
     static func read(_ path: String?) throws -> (name: String, bytes: [UInt8]) {
-        do {
-            if path == nil || path == "-" {
-                return ("<stdin>", Array(try FileHandle.standardInput.readToEnd() ?? Data()))
+        let name = path == nil || path == "-" ? "<stdin>" : path!
+        let fd = name == "<stdin>" ? STDIN_FILENO : open(name, O_RDONLY | O_CLOEXEC)
+        var bytes: [UInt8] = []
+        var failure = fd < 0 ? errno : 0
+        if fd >= 0 {
+            var st = stat()
+            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { failure = EISDIR }
+            var chunk = [UInt8](repeating: 0, count: (st.st_mode & S_IFMT) == S_IFREG ? max(Int(st.st_size) + 1, 4096) : 65536)
+            while failure == 0 {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n > 0 { bytes += chunk[..<n] } else if n == 0 { break } else if errno != EINTR { failure = errno }
             }
-            let url = URL(fileURLWithPath: path!)
-            return (path!, Array(try Data(contentsOf: url)))
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
-            FileHandle.standardError.write(Data("mta-sts: error: cannot read \(path ?? "<stdin>"): \(reason)\n".utf8))
+            if fd != STDIN_FILENO { close(fd) }
+        }
+        guard failure == 0 else {
+            FileHandle.standardError.write(Data("mta-sts: error: cannot read \(name): \(String(cString: strerror(failure)))\n".utf8))
             throw Exit.ioError
         }
+        return (name, bytes)
     }
 }
 

@@ -81,12 +81,16 @@ struct ReportsCommand: AsyncParsableCommand {
                 await store.close()
                 return 2
             }
-            // Files are read and parsed on every core, a chunk at a time; the store takes them in order.
-            var next = names.startIndex
-            while next < names.endIndex {
-                let chunk = names[next..<min(next + Self.parseChunk, names.endIndex)]
-                next = chunk.endIndex
-                for parsed in await Self.parse(chunk) {
+            // Files are read and parsed on every core, a chunk at a time, the next chunk while the store takes this one's
+            // reports, in order.
+            let chunks = stride(from: names.startIndex, to: names.endIndex, by: Self.parseChunk).map {
+                names[$0..<min($0 + Self.parseChunk, names.endIndex)]
+            }
+            var upcoming = chunks.first.map { chunk in Task { await Self.parse(chunk) } }
+            for k in chunks.indices {
+                guard let current = upcoming else { break }
+                upcoming = k + 1 < chunks.count ? Task { [chunk = chunks[k + 1]] in await Self.parse(chunk) } : nil
+                for parsed in await current.value {
                     guard let (name, bytes, results) = parsed else {  // Input.read said why
                         status = 2
                         continue
