@@ -15,18 +15,24 @@ public func fuzzReports(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let results = TLSReportParser.extract(input)
     invariant(!results.isEmpty, "extract returned nothing")
     results.forEach(check)
+    // The JSON kept with each report is text that reads back to that same report.
+    let extracted = TLSReportParser.reports(in: input)
+    invariant(extracted.map { $0.map(\.report) } == results, "reports(in:) and extract disagree")
+    for case .success(let e) in extracted {
+        invariant(TLSReportParser.parse(json: e.json) == .success(e.report), "the kept JSON reads back differently")
+    }
 
     // What the bytes say as a report body: JSON (or gzip) read directly.
-    let direct = TLSReportParser.report(in: input, max: 10 << 20)
+    let direct = TLSReportParser.report(in: input, max: 10 << 20).map(\.report)
     check(direct)
     if input.first == UInt8(ascii: "{") {
         invariant(results == [direct], "extract and parse disagree on a JSON body")
     }
     // The same body gzip-compressed: the same outcome, unless the body itself was gzip or too large for a cap.
     if !Gzip.isGzip(input) {
-        let gzipped = TLSReportParser.report(in: gzip(input), max: 10 << 20)
+        let gzipped = TLSReportParser.report(in: gzip(input), max: 10 << 20).map(\.report)
         invariant(gzipped == TLSReportParser.parse(json: input), "gzip changed the outcome")
-        let capped = TLSReportParser.report(in: gzip(input), max: 64)
+        let capped = TLSReportParser.report(in: gzip(input), max: 64).map(\.report)
         if input.count > 64 {
             invariant(capped.failureReason?.hasPrefix("gzip: decompresses to more than 64 bytes") == true, "cap not enforced")
         } else {

@@ -17,8 +17,5 @@ public struct DailySessions: Sendable, Equatable {
     }
 
     /// The UTC day of a time: floor division, so a time before 1970 falls on its own day too.
-    public static func day(of time: Int64) -> Int64 {
-        let d = time / 86400
-        return (time % 86400 < 0 ? d - 1 : d) * 86400
-    }
+    public static func day(of time: Int64) -> Int64 { CivilDate.dayStart(of: time) }
 }

@@ -91,16 +91,22 @@ public enum CivilDate {
         return days(year: y, month: m, day: d) * 86400
     }
 
+    /// The start (00:00 UTC) of the day of `time`, in Unix seconds.
+    static func dayStart(of time: Int64) -> Int64 {
+        let d = time / 86400
+        return (time % 86400 < 0 ? d - 1 : d) * 86400
+    }
+
     /// Unix seconds → `YYYY-MM-DD` (UTC).
     public static func string(_ time: Int64) -> String {
-        let (y, m, d) = date(days: DailySessions.day(of: time) / 86400)
+        let (y, m, d) = date(days: dayStart(of: time) / 86400)
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(y)-\(two(m))-\(two(d))"
     }
 
     /// Unix seconds → `YYYY-MM-DD HH:MM` (UTC).
     static func minute(_ time: Int64) -> String {
-        let s = time - DailySessions.day(of: time)
+        let s = time - dayStart(of: time)
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return string(time) + " " + two(s / 3600) + ":" + two(s % 3600 / 60)
     }
