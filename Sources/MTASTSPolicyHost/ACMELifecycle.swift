@@ -138,9 +138,10 @@ public actor ACMELifecycle {
             var metadata: Logger.Metadata = ["reason": "\(error)", "retry_at": "\(state.nextAttempt)", "failures": "\(state.failures)"]
             if let problem = error as? ACMEProblem {
                 metadata["problem"] = "\(problem.type)"
-                // The CA no longer knows the account (a CA reset: registering again with the same key recovers) or
-                // refuses it (deactivated or revoked: only a new account key does; never made without the operator).
-                if problem.isACME("accountDoesNotExist") || problem.isACME("unauthorized") {
+                // A refusal of the request itself (not a failed challenge, which names its identifier): the CA no longer
+                // knows the account (a CA reset: registering again with the same key recovers) or refuses it
+                // (deactivated or revoked: only a new account key does; never made without the operator).
+                if problem.identifier == nil, problem.isACME("accountDoesNotExist") || problem.isACME("unauthorized") {
                     registered = false
                     let key = switch settings.storage {
                     case .directory(let path): "move \(path)/account.key aside"

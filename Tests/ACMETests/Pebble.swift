@@ -31,7 +31,7 @@ final class Pebble: @unchecked Sendable {
         try makeCertificates()
         var settings: [String: Any] = [
             "listenAddress": "127.0.0.1:\(port)", "managementListenAddress": "127.0.0.1:\(managementPort)",
-            "certificate": "cert.pem", "privateKey": "key.pem", "httpPort": httpPort, "tlsPort": tlsPort,
+            "certificate": "cert.pem", "privateKey": "key.pem", "httpPort": httpPort, "tlsPort": self.tlsPort,
             "ocspResponderURL": "", "externalAccountBindingRequired": false,
         ]
         if let validity { settings["certificateValidityPeriod"] = validity }
