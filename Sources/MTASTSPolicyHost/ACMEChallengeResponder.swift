@@ -21,9 +21,14 @@ public struct PolicyHostChallengeResponder: ACMEChallengeResponder {
     public func present(type: String, name: String, token: String, keyAuthorization: String) async throws {
         let pending = PendingChallenge(type: type, name: name, token: token, keyAuthorization: keyAuthorization)
         try ChallengeSync.install(pending, challenges: challenges, tokens: tokens)
-        if let shared {
+        guard let shared else { return }
+        do {
             try await shared.publishChallenge(pending)
             try await Task.sleep(for: ChallengeSync.propagation)
+        } catch {
+            // Not presented: the caller will not call `remove`, so nothing may stay behind.
+            await remove(type: type, name: name, token: token)
+            throw error
         }
     }
 
@@ -51,14 +56,17 @@ struct ChallengeSync {
         var failing = false
         while !Task.isCancelled {
             do {
-                let now = Set(try await store.pendingChallenges())
+                // Only policy host names: a row for any other name (whoever wrote it) is never answered.
+                let now = Set(try await store.pendingChallenges().filter(Self.answerable))
+                // Withdrawn ones first: a tls-alpn-01 certificate is kept by name, and a new challenge for the same name
+                // must not be removed with the old one.
+                for c in installed.subtracting(now) {
+                    Self.uninstall(type: c.type, name: c.name, token: c.token, challenges: challenges, tokens: tokens)
+                }
                 for c in now.subtracting(installed) {
                     do { try Self.install(c, challenges: challenges, tokens: tokens) } catch {
                         logger.error("shared ACME challenge not usable", metadata: ["name": "\(c.name)", "type": "\(c.type)", "reason": "\(error)"])
                     }
-                }
-                for c in installed.subtracting(now) {
-                    Self.uninstall(type: c.type, name: c.name, token: c.token, challenges: challenges, tokens: tokens)
                 }
                 installed = now
                 if failing { logger.notice("shared ACME challenges readable again") }
@@ -70,6 +78,11 @@ struct ChallengeSync {
             do { try await Task.sleep(for: Self.interval) } catch { break }
         }
         for c in installed { Self.uninstall(type: c.type, name: c.name, token: c.token, challenges: challenges, tokens: tokens) }
+    }
+
+    /// A challenge any fleet host may answer: for an `mta-sts.` name (what the lifecycle orders) of a known type.
+    static func answerable(_ c: PendingChallenge) -> Bool {
+        (try? CertificateStoreName.checked(c.name)) != nil && c.name.hasPrefix("mta-sts.") && ["tls-alpn-01", "http-01"].contains(c.type)
     }
 
     static func install(_ c: PendingChallenge, challenges: ChallengeCertificates, tokens: ChallengeTokens) throws {

@@ -16,6 +16,8 @@ public actor ACMELifecycle {
         var renewAt: Date?
         var failures = 0
         var nextAttempt = Date.distantPast
+        /// The CA's Retry-After (RFC 8555 §6.6): not even a renewal request orders sooner.
+        var notBeforeCA = Date.distantPast
         var lastError: String?
     }
 
@@ -36,7 +38,7 @@ public actor ACMELifecycle {
     private var ariOffered: Bool?
 
     public init(settings: PolicyHostConfiguration.ACME, store: any CertificateStore, resolver: any DNSResolver,
-                challenges: ChallengeCertificates, tokens: ChallengeTokens = ChallengeTokens(), metrics: ACMEMetrics, logger: Logger,
+                challenges: ChallengeCertificates, tokens: ChallengeTokens, metrics: ACMEMetrics, logger: Logger,
                 now: @escaping @Sendable () -> Date = { Date() }, install: @escaping @Sendable (DomainName, StoredCertificate) throws -> Void) {
         self.settings = settings
         self.store = store
@@ -95,7 +97,8 @@ public actor ACMELifecycle {
         }
         let t = now()
         let due = state.renewAt.map { t >= $0 } ?? true
-        guard requested || due, t >= state.nextAttempt || requested else { return }
+        // A renewal request skips the schedule and the backoff, never the CA's own Retry-After.
+        guard requested || due, t >= state.nextAttempt || requested, t >= state.notBeforeCA else { return }
 
         let resolution = await resolve(name)
         if case .notHere(let why) = ACMESchedule.precheck(name: name, resolution, zone: zone) {
@@ -158,6 +161,7 @@ public actor ACMELifecycle {
         state.failures += 1
         state.lastError = reason
         state.nextAttempt = now() + ACMESchedule.backoff(failures: state.failures, retryAfter: retryAfter)
+        state.notBeforeCA = retryAfter.map { now() + $0 } ?? .distantPast
     }
 
     enum OrderOutcome: Sendable {

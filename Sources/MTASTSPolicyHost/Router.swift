@@ -47,7 +47,8 @@ public enum Router {
     }
 
     /// Decides what to answer. Unknown host or path → 404; a method other than GET/HEAD on the policy →
-    /// 405; `GET`/`HEAD` of an ACME http-01 path on a configured host → ``Decision/challenge(host:token:)``; CONNECT and absolute-form targets → 400 (never a proxy); no redirects anywhere. A report host
+    /// 405; `GET`/`HEAD` of an ACME http-01 path with a base64url token → ``Decision/challenge(host:token:)`` (404 unless
+    /// that host and token are pending); CONNECT and absolute-form targets → 400 (never a proxy); no redirects anywhere. A report host
     /// (`reports.hosts`) takes `POST` on any path (the `rua` URI is the operator's choice, RFC 8460 §3) and
     /// answers every other method 405.
     ///
@@ -61,16 +62,16 @@ public enum Router {
         guard uri.utf8.first == UInt8(ascii: "/"), method != "CONNECT" else { return .response(400) }
         guard hosts.count == 1, let host = hostKey(hosts[0]) else { return .response(400) }
         if reportHost(host) { return method == "POST" ? .report(host) : .response(405) }
-        guard knownHost(host) else { return .response(404) }
         let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(uri[..<$0]) } ?? uri
-        guard path == policyPath else {
-            if method == "GET" || method == "HEAD", path.hasPrefix(ChallengeTokens.pathPrefix) {
-                let token = path.dropFirst(ChallengeTokens.pathPrefix.count)
-                // RFC 8555 §8.1: a token is base64url (no padding); anything else is never one of ours.
-                if !token.isEmpty, token.utf8.allSatisfy(Base64URLAlphabet.contains) { return .challenge(host: host, token: String(token)) }
-            }
-            return .response(404)
+        // http-01 before the host check: in a fleet a host answers a challenge another host published for a name it
+        // does not serve yet (a rolling change); only a pending (host, token) pair is ever answered.
+        if method == "GET" || method == "HEAD", path.hasPrefix(ChallengeTokens.pathPrefix) {
+            let token = path.dropFirst(ChallengeTokens.pathPrefix.count)
+            // RFC 8555 §8.1: a token is base64url (no padding); anything else is never one of ours.
+            if !token.isEmpty, token.utf8.allSatisfy(Base64URLAlphabet.contains) { return .challenge(host: host, token: String(token)) }
         }
+        guard knownHost(host) else { return .response(404) }
+        guard path == policyPath else { return .response(404) }
         guard method == "GET" || method == "HEAD" else { return .response(405) }
         return .policy(host)
     }

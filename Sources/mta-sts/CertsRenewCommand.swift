@@ -44,7 +44,10 @@ struct CertsRenewCommand: AsyncParsableCommand {
                 throw Exit.ioError
             }
         }
-        guard let requests = RenewalQueue(acme.storage, store: pg) else { throw Exit.ioError }
+        guard let requests = RenewalQueue(acme.storage, store: pg) else {
+            printError("mta-sts: error: \(acme.storage) cannot take renewal requests")
+            throw Exit.ioError
+        }
         for d in selected {
             guard let name = d.policyHost?.value else { continue }
             do { try await requests.request(name) } catch {

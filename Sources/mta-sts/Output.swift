@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import MTASTSCore
 import MTASTSDiscovery
@@ -229,8 +231,9 @@ enum Input {
     /// Reads a file's bytes exactly, or standard input for `-` or nil. A failure is printed (`cannot read PATH: why`)
     /// and thrown as ``Exit/ioError``.
     static func read(_ path: String?) throws -> (name: String, bytes: [UInt8]) {
-        let name = path == nil || path == "-" ? "<stdin>" : path!
-        let fd = name == "<stdin>" ? STDIN_FILENO : open(name, O_RDONLY | O_CLOEXEC)
+        let standardInput = path == nil || path == "-"
+        let name = standardInput ? "<stdin>" : path!
+        let fd = standardInput ? STDIN_FILENO : open(name, O_RDONLY | O_CLOEXEC)
         var bytes: [UInt8] = []
         var failure = fd < 0 ? errno : 0
         if fd >= 0 {
@@ -238,10 +241,10 @@ enum Input {
             if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { failure = EISDIR }
             var chunk = [UInt8](repeating: 0, count: (st.st_mode & S_IFMT) == S_IFREG ? max(Int(st.st_size) + 1, 4096) : 65536)
             while failure == 0 {
-                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                let n = chunk.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
                 if n > 0 { bytes += chunk[..<n] } else if n == 0 { break } else if errno != EINTR { failure = errno }
             }
-            if fd != STDIN_FILENO { close(fd) }
+            if !standardInput { close(fd) }
         }
         guard failure == 0 else {
             FileHandle.standardError.write(Data("mta-sts: error: cannot read \(name): \(String(cString: strerror(failure)))\n".utf8))
@@ -249,6 +252,11 @@ enum Input {
         }
         return (name, bytes)
     }
+}
+
+/// read(2) (unqualified `read` inside ``Input`` would be ``Input/read(_:)``).
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(fd, buffer, count)
 }
 
 /// Writes to standard error.

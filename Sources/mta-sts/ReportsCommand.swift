@@ -59,7 +59,8 @@ struct ReportsCommand: AsyncParsableCommand {
             let names = bytes.split(separator: separator).map { line in
                 String(decoding: separator == 0x0A && line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
             }
-            return files + names.filter { !$0.isEmpty }
+            // A listed "-" is a file of that name (standard input is the message only when given as an argument).
+            return files + names.filter { !$0.isEmpty }.map { $0 == "-" ? "./-" : $0 }
         }
 
         func run() async throws {
@@ -125,8 +126,8 @@ struct ReportsCommand: AsyncParsableCommand {
         /// Reports per transaction: short enough that an MDA delivering meanwhile waits milliseconds for the writer.
         static let batchSize = 200
 
-        /// Files read and parsed at a time, on every core.
-        static let parseChunk = 256
+        /// Files read and parsed at a time, on every core (two chunks are in memory at once).
+        static let parseChunk = 64
 
         /// Reads and parses `files` concurrently (pure work, no store); the results in the files' order, nil for a file
         /// that could not be read (Input.read said why).

@@ -45,7 +45,7 @@ struct ACMELifecycleTests {
     func lifecycle(_ store: MemoryStore, clock: Box<Date>, installed: Box<Int>, metrics: ACMEMetrics) -> ACMELifecycle {
         // Port 1 on loopback refuses connections: every order fails at once.
         ACMELifecycle(settings: .init(directory: "https://127.0.0.1:1/dir"), store: store, resolver: Here(),
-                      challenges: ChallengeCertificates(), metrics: metrics, logger: Logger(label: "test"),
+                      challenges: ChallengeCertificates(), tokens: ChallengeTokens(), metrics: metrics, logger: Logger(label: "test"),
                       now: { clock.get }) { _, _ in installed.set(installed.get + 1) }
     }
 
@@ -94,5 +94,16 @@ struct ACMELifecycleTests {
         #expect(await l.status(name: "mta-sts.example.com").lastError != nil)
         #expect(installed.get == 0)
         #expect(store.statuses.withLock { $0["mta-sts.example.com"] } != nil)  // the last error, for `certs list`
+    }
+
+    /// A fleet answers only challenges for policy host names of the two types, whoever wrote the shared row.
+    @Test func sharedChallengesAreAnsweredOnlyForPolicyHostNames() {
+        let ok = PendingChallenge(type: "tls-alpn-01", name: "mta-sts.example.com", token: "t", keyAuthorization: "k")
+        #expect(ChallengeSync.answerable(ok))
+        #expect(ChallengeSync.answerable(PendingChallenge(type: "http-01", name: "mta-sts.example.com", token: "t", keyAuthorization: "k")))
+        for (type, name) in [("tls-alpn-01", "example.com"), ("tls-alpn-01", "www.example.com"), ("dns-01", "mta-sts.example.com"),
+                             ("tls-alpn-01", "mta-sts.Example.com"), ("http-01", "mta-sts.example.com/../x"), ("tls-alpn-01", "mta-sts.")] {
+            #expect(!ChallengeSync.answerable(PendingChallenge(type: type, name: name, token: "t", keyAuthorization: "k")), "\(type) \(name)")
+        }
     }
 }
