@@ -31,6 +31,8 @@ public actor ACMELifecycle {
     let logger: Logger
     let now: @Sendable () -> Date
     let requests: RenewalQueue?
+    /// Nil: HTTPS to `settings.directory` (`NIOACMETransport`); tests give an in-memory CA.
+    let transport: (any ACMETransport)?
     private var names: [String: NameState] = [:]
     private var client: ACMEClient?
     private var registered = false
@@ -39,7 +41,8 @@ public actor ACMELifecycle {
 
     public init(settings: PolicyHostConfiguration.ACME, store: any CertificateStore, resolver: any DNSResolver,
                 challenges: ChallengeCertificates, tokens: ChallengeTokens, metrics: ACMEMetrics, logger: Logger,
-                now: @escaping @Sendable () -> Date = { Date() }, install: @escaping @Sendable (DomainName, StoredCertificate) throws -> Void) {
+                now: @escaping @Sendable () -> Date = { Date() }, transport: (any ACMETransport)? = nil,
+                install: @escaping @Sendable (DomainName, StoredCertificate) throws -> Void) {
         self.settings = settings
         self.store = store
         self.resolver = resolver
@@ -49,6 +52,7 @@ public actor ACMELifecycle {
         self.metrics = metrics
         self.logger = logger
         self.now = now
+        self.transport = transport
         requests = RenewalQueue(settings.storage, store: store)
         if case .files(let files) = requests { try? files.prepare() }
     }
@@ -226,7 +230,7 @@ public actor ACMELifecycle {
         if let client { return client }
         let pem: String
         if let stored = try await store.loadAccountKey() { pem = stored } else { pem = try await store.saveAccountKey(AccountKey().pem) }
-        let transport = try NIOACMETransport(.init(extraTrustRootsFile: settings.caFile))
+        let transport = try self.transport ?? NIOACMETransport(.init(extraTrustRootsFile: settings.caFile))
         let made = ACMEClient(directoryURL: settings.directory, accountKey: try AccountKey(pem: pem), transport: transport)
         client = made
         return made

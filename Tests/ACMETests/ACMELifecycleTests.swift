@@ -106,4 +106,40 @@ struct ACMELifecycleTests {
             #expect(!ChallengeSync.answerable(PendingChallenge(type: type, name: name, token: "t", keyAuthorization: "k")), "\(type) \(name)")
         }
     }
+
+    /// RFC 8555 §6.6: a `certs renew` request skips the schedule and the backoff, but never the CA's Retry-After.
+    @Test func aRenewalRequestWaitsForTheCAsRetryAfter() async throws {
+        let server = FakeACMEServer { request, server in
+            switch request.url {
+            case FakeACMEServer.base + "/account":
+                return .json(201, ["status": "valid"], headers: [("Location", FakeACMEServer.base + "/acct/1")], nonce: server.freshNonce())
+            case FakeACMEServer.base + "/order":
+                return ACMEResponse(status: 429, headers: [("Replay-Nonce", server.freshNonce()), ("Retry-After", "7200")],
+                                    body: Array(#"{"type": "urn:ietf:params:acme:error:rateLimited", "detail": "too many orders"}"#.utf8))
+            default: return nil
+            }
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("acme-retry-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var settings = PolicyHostConfiguration.ACME(directory: FakeACMEServer.base + "/dir")
+        settings.storage = .directory(directory)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let (clock, metrics) = (Box(start), ACMEMetrics())
+        let l = ACMELifecycle(settings: settings, store: MemoryStore(lockedElsewhere: false), resolver: Here(), challenges: ChallengeCertificates(),
+                              tokens: ChallengeTokens(), metrics: metrics, logger: Logger(label: "test"), now: { clock.get },
+                              transport: server) { _, _ in }
+        let domains = [try DomainName("example.com")]
+        let orders = { server.requests.filter { $0.url == FakeACMEServer.base + "/order" }.count }
+        await l.tick(domains: domains, zone: zone)
+        #expect(metrics.count(.failed) == 1 && orders() == 1)
+        // Requested a minute later (past the first backoff, inside the CA's two hours): no order.
+        try await RenewalQueue(settings.storage, store: nil)!.request("mta-sts.example.com")
+        clock.set(start + 61)
+        await l.tick(domains: domains, zone: zone)
+        #expect(metrics.count(.failed) == 1 && orders() == 1)
+        // Once the CA's time has passed, the request is served (and refused again here).
+        clock.set(start + 7201)
+        await l.tick(domains: domains, zone: zone)
+        #expect(metrics.count(.failed) == 2 && orders() == 2)
+    }
 }
