@@ -136,6 +136,18 @@ import Testing
         #expect(r.reason.hasPrefix("gzip: truncated"))
     }
 
+    @Test("Header fields and parameters lose the spaces and tabs (RFC 5322 WSP) at their ends, and only those")
+    func whiteSpaceAroundFields() throws {
+        let spaced = Self.mail("------=_Part_7\nContent-Transfer-Encoding: \t BASE64 \t\nContent-Type:\t application/octet-stream ;"
+            + " \t name = \"report.json.gz\" \t\n\n" + Self.base64Gzip)
+        #expect(try Self.one(spaced).reportID == "r-1")
+        // A no-break space (U+00A0) is not WSP: the type stays `\u{A0}application/tlsrpt+json`, which is no report type.
+        let results = TLSReportParser.extract(Array(Self.mail("------=_Part_7\nContent-Type: \u{A0}application/tlsrpt+json\n\n"
+            + sampleReport).utf8))
+        guard results.count == 1, case .failure(let r) = results[0] else { Issue.record("\(results)"); return }
+        #expect(r.reason.contains("\u{A0}application/tlsrpt+json"))
+    }
+
     @Test("The JSON kept with a report is the text it was read from: the input, the decompressed gzip, the mail's decoded part")
     func keptJSON() throws {
         let json = Array(sampleReport.utf8)
