@@ -41,7 +41,8 @@ public struct ACMEResponse: Sendable {
 
     /// The first value of a header, by case-insensitive name.
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        let name = name.lowercased()
+        return headers.first { $0.name.lowercased() == name }?.value
     }
 
     /// RFC 8555 §6.5: every response carries a fresh nonce, errors included.
@@ -55,15 +56,15 @@ public struct ACMEResponse: Sendable {
     /// RFC 8288 Link header values with the given relation (`up`, `index`, `alternate`), in order; several
     /// links may share one header line, separated by commas.
     public func links(rel: String) -> [String] {
-        headers.filter { $0.name.caseInsensitiveCompare("Link") == .orderedSame }
+        headers.filter { $0.name.lowercased() == "link" }
             .flatMap { $0.value.split(separator: ",") }
             .compactMap { link -> String? in
-                let parts = link.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+                let parts = link.split(separator: ";").map { $0.trimming(" \t") }
                 guard let target = parts.first, target.hasPrefix("<"), target.hasSuffix(">") else { return nil }
-                let relations = parts.dropFirst().compactMap { parameter -> String? in
+                let relations = parts.dropFirst().compactMap { parameter -> Substring? in
                     let pair = parameter.split(separator: "=", maxSplits: 1)
-                    guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "rel" else { return nil }
-                    return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+                    guard pair.count == 2, pair[0].trimming(" \t").lowercased() == "rel" else { return nil }
+                    return pair[1].trimming("\" ")
                 }
                 guard relations.contains(where: { $0.split(separator: " ").contains(Substring(rel)) }) else { return nil }
                 return String(target.dropFirst().dropLast())
@@ -72,7 +73,7 @@ public struct ACMEResponse: Sendable {
 
     /// RFC 9110 §10.2.3: Retry-After as delay-seconds or an HTTP-date, as a wait from `now` (never negative).
     public func retryAfter(now: Date) -> Duration? {
-        guard let value = header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        guard let value = header("Retry-After").map({ String($0.trimming(" \t")) }) else { return nil }
         if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
         guard let date = HTTPDate.parse(value) else { return nil }
         return .seconds(max(0, Int(date.timeIntervalSince(now).rounded(.up))))
@@ -90,5 +91,17 @@ enum HTTPDate {
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         return formatter.date(from: text)
+    }
+}
+
+extension StringProtocol {
+    /// Without the given characters at either end (pure Swift: Foundation's `trimmingCharacters(in:)` goes through
+    /// NSString, which cost a tenth of reading a response).
+    func trimming(_ characters: String) -> SubSequence {
+        guard let first = firstIndex(where: { !characters.contains($0) }),
+              let last = lastIndex(where: { !characters.contains($0) }) else {
+            return self[endIndex...]
+        }
+        return self[first...last]
     }
 }
