@@ -6,10 +6,20 @@ public struct ACMEProblem: Error, Sendable, Equatable, CustomStringConvertible {
     /// RFC 8555 §6.7 error types: `urn:ietf:params:acme:error:<name>`.
     public static let namespace = "urn:ietf:params:acme:error:"
 
+    /// RFC 8555 §6.7.1: a subproblem is a problem document about one identifier.
     public struct Subproblem: Sendable, Equatable, Decodable {
         public var type: String
         public var detail: String?
         public var identifier: ACMEIdentifier?
+
+        enum CodingKeys: String, CodingKey { case type, detail, identifier }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            type = ACMEProblem.problemType(try c.decodeIfPresent(String.self, forKey: .type))
+            detail = try c.decodeIfPresent(String.self, forKey: .detail)
+            identifier = try c.decodeIfPresent(ACMEIdentifier.self, forKey: .identifier)
+        }
     }
 
     public var type: String
@@ -65,14 +75,19 @@ public struct ACMEProblem: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension ACMEProblem: Decodable {
+    /// RFC 7807 §4.2: a missing type means "about:blank"; so does an empty one, which names no problem type (and
+    /// would leave the description, or a subproblem's part of it, without its type; both found by the `acme` fuzz
+    /// target: Fuzz/regressions/acme/problem-empty-type and subproblem-empty-type).
+    static func problemType(_ type: String?) -> String {
+        guard let type, !type.isEmpty else { return "about:blank" }
+        return type
+    }
+
     enum CodingKeys: String, CodingKey { case type, detail, status, subproblems, identifier }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        // RFC 7807 §4.2: a missing type means "about:blank"; so does an empty one, which names no problem type (and
-        // would leave the description without its lead; found by the `acme` fuzz target).
-        let type = try c.decodeIfPresent(String.self, forKey: .type) ?? ""
-        self.type = type.isEmpty ? "about:blank" : type
+        type = Self.problemType(try c.decodeIfPresent(String.self, forKey: .type))
         detail = try c.decodeIfPresent(String.self, forKey: .detail)
         status = try c.decodeIfPresent(Int.self, forKey: .status)
         subproblems = try c.decodeIfPresent([Subproblem].self, forKey: .subproblems) ?? []

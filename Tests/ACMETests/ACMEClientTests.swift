@@ -109,6 +109,20 @@ import Testing
         #expect(problem.description == "about:blank (HTTP 403): no")
     }
 
+    @Test func aSubproblemWithAnEmptyOrMissingTypeIsAboutBlank() {
+        // Fuzz/regressions/acme/subproblem-empty-type: a subproblem is a problem document too (RFC 8555 §6.7.1), so
+        // RFC 7807 §4.2's default applies to it. Before, an empty type left the subproblem's part of the description
+        // without a type, and a missing one made the whole document unreadable (only the raw body was shown).
+        let body = #"{"type":"urn:ietf:params:acme:error:rejectedIdentifier","subproblems":[{"type":"","identifier":"#
+            + #"{"type":"dns","value":"a.example"}},{"detail":"no type","identifier":{"type":"dns","value":"b.example"}}]}"#
+        let problem = ACMEProblem.from(ACMEResponse(status: 400, body: Array(body.utf8)))
+        #expect(problem.type == "urn:ietf:params:acme:error:rejectedIdentifier")
+        #expect(problem.subproblems.map(\.type) == ["about:blank", "about:blank"])
+        #expect(problem.subproblems.map(\.identifier) == [.dns("a.example"), .dns("b.example")])
+        #expect(problem.description
+            == "urn:ietf:params:acme:error:rejectedIdentifier (HTTP 400); a.example: about:blank; b.example: about:blank no type")
+    }
+
     @Test func pollingHonoursRetryAfterWithinBoundsAndGivesUp() async throws {
         // Pending twice (Retry-After 3, then 3600 which is clamped to the maximum), then valid.
         let polls = Counter()
