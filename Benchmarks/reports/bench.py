@@ -58,6 +58,20 @@ def parsedmarc(a, mode, files, postgres=None):
     return runs
 
 
+def floor(a, files, jobs):
+    """The cost of only reading and decompressing every file, in C (`zcat -f`: gzip inflated, JSON copied), nothing
+    parsed or stored, on `jobs` processes at once (xargs -P): no importer that reads the files can be faster."""
+    runs = []
+    listing = b"".join(f.encode() + b"\0" for f in files)
+    per_process = -(-len(files) // jobs)
+    for _ in range(a.repeats):
+        code, wall, cpu, _ = timed(["xargs", "-0", "-P", str(jobs), "-n", str(per_process), "zcat", "-f"], stdin=listing)
+        if code != 0:
+            sys.exit(f"floor (zcat -f, {jobs} process(es)) exited {code}")
+        runs.append({"wall": wall, "cpu": cpu, "jobs": jobs})
+    return runs
+
+
 class Store:
     def __init__(self, a, kind):
         self.a, self.kind = a, kind
@@ -149,6 +163,8 @@ def main():
     results["parsedmarc_json"] = parsedmarc(a, "json", files)
     if a.postgres_url:
         results["parsedmarc_postgres"] = parsedmarc(a, "file", files, a.postgres_url)
+    results["floor_one"] = floor(a, files, 1)
+    results["floor_all"] = floor(a, files, os.cpu_count() or 1)
     stores = [Store(a, "sqlite")] + ([Store(a, "postgres")] if a.postgres_url else [])
     for store in stores:
         k = store.kind
@@ -180,6 +196,9 @@ def print_table(results, a, stores):
     print("| what | reports/s | CPU µs/report | " + " | ".join(f"vs parsedmarc {short[k]}" for k, _ in anchors) + " |")
     print("|---|---|---|" + "---|" * len(anchors))
     rows = [(names[k], r) for k, r in anchors]
+    rows += [("floor: only read and decompress every file (`zcat -f`, C), one process", median_run(results["floor_one"])),
+             (f"floor: the same on {median_run(results['floor_all'])['jobs']} processes at once (`xargs -P`)",
+              median_run(results["floor_all"]))]
     for store in stores:
         k = store.kind
         for mode, what in (("one", f"mta-sts import, {k}, all files in one run (--files-from -)"),
