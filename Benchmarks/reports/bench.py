@@ -60,7 +60,7 @@ def parsedmarc(a, mode, files, postgres=None):
 
 def floor(a, files, jobs):
     """The cost of only reading and decompressing every file, in C (`zcat -f`: gzip inflated, JSON copied), nothing
-    parsed or stored, on `jobs` processes at once (xargs -P): no importer that reads the files can be faster."""
+    parsed or stored, on `jobs` processes at once (xargs -P): an importer, which also parses and stores, is slower."""
     runs = []
     listing = b"".join(f.encode() + b"\0" for f in files)
     per_process = -(-len(files) // jobs)
